@@ -1,0 +1,2 @@
+//! ctkit binary entry point.
+fn main() {}
