@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod expect;
+pub mod filter;
 pub mod flow;
 pub mod proto;
 pub mod protoinfo;
