@@ -1,0 +1,255 @@
+//! `-R FILE|-` / `--load-file`: conntrack's batch mode (`ct_parse_file`, `ct_file_parse_line`,
+//! `add_param_to_argv` taken from iptables' xshared.c). Every line is parsed and validated
+//! before anything runs; only -I/-A/-U/-D/-F on the conntrack table are allowed.
+
+use crate::compat::error::CompatError;
+use crate::compat::options::CmdRow;
+use crate::compat::parse::{parse, ParseEnv, ParseState};
+use crate::compat::request::{CompatRequest, OutputFlags};
+use std::io::Read;
+
+/// `MAX_ARGC`.
+const MAX_ARGC: usize = 255;
+/// `sizeof(ct_param_buf.buffer)`.
+const MAX_PARAM: usize = 1024;
+/// `fgets` buffer size in `ct_parse_file`: longer lines are read in pieces.
+const LINE_BUF: usize = 10240;
+
+fn add_argv(argv: &mut Vec<String>, what: &[u8]) -> Result<(), CompatError> {
+    if argv.len() + 1 >= MAX_ARGC {
+        return Err(CompatError::param("too many arguments"));
+    }
+    argv.push(String::from_utf8_lossy(what).into_owned());
+    Ok(())
+}
+
+/// Splits one line as `add_param_to_argv` does: blanks separate words, `"…"` quotes with `\`
+/// escaping inside, a closing quote ends the word.
+pub fn split_line(argv: &mut Vec<String>, line: &[u8]) -> Result<(), CompatError> {
+    let mut param: Vec<u8> = Vec::new();
+    let mut quote_open = false;
+    let mut escaped = false;
+    let push = |param: &mut Vec<u8>, c: u8| -> Result<(), CompatError> {
+        param.push(c);
+        if param.len() >= MAX_PARAM {
+            return Err(CompatError::param("Parameter too long!"));
+        }
+        Ok(())
+    };
+    for &c in line {
+        if c == 0 {
+            break;
+        }
+        if quote_open {
+            if escaped {
+                push(&mut param, c)?;
+                escaped = false;
+                continue;
+            } else if c == b'\\' {
+                escaped = true;
+                continue;
+            } else if c == b'"' {
+                quote_open = false;
+            } else {
+                push(&mut param, c)?;
+                continue;
+            }
+        } else if c == b'"' {
+            quote_open = true;
+            continue;
+        }
+        match c {
+            b'"' => {}
+            b' ' | b'\t' | b'\n' => {
+                if param.is_empty() {
+                    continue;
+                }
+            }
+            _ => {
+                push(&mut param, c)?;
+                continue;
+            }
+        }
+        add_argv(argv, &param)?;
+        param.clear();
+    }
+    if !param.is_empty() {
+        add_argv(argv, &param)?;
+    }
+    Ok(())
+}
+
+/// The pieces `fgets(buffer, 10240, file)` returns.
+fn fgets_lines(data: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let max = rest.len().min(LINE_BUF - 1);
+        let end = match rest[..max].iter().position(|&c| c == b'\n') {
+            Some(p) => p + 1,
+            None => max,
+        };
+        out.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// ``Cannot use command `X' with --load-file`` names (`ct_unsupp_cmd_parse_file`).
+fn unsupported_name(r: &CompatRequest) -> &'static str {
+    match r.row {
+        CmdRow::CtList => "-L",
+        CmdRow::CtGet => "-G",
+        CmdRow::CtEvent => "-E",
+        CmdRow::CtVersion => "-V",
+        CmdRow::CtHelp => "-h",
+        CmdRow::ExpList => "-L expect",
+        CmdRow::ExpCreate => "-C expect",
+        CmdRow::ExpDelete => "-D expect",
+        CmdRow::ExpGet => "-G expect",
+        CmdRow::ExpFlush => "-F expect",
+        CmdRow::ExpEvent => "-E expect",
+        CmdRow::CtCount => "-C",
+        CmdRow::ExpCount => "-C expect",
+        CmdRow::CtStats => "-S",
+        CmdRow::ExpStats => "-S expect",
+        _ => "unknown",
+    }
+}
+
+/// Parses file contents into requests (all lines first; errors carry their line number).
+pub fn parse_contents(
+    data: &[u8],
+    progname: &str,
+    env: &ParseEnv,
+    state: &mut ParseState,
+) -> Result<Vec<CompatRequest>, CompatError> {
+    let mut reqs = Vec::new();
+    let mut lines = Vec::new();
+    for (n, raw) in fgets_lines(data).into_iter().enumerate() {
+        let lineno = n + 1;
+        let start = raw
+            .iter()
+            .position(|&c| c != b' ' && c != b'\t')
+            .unwrap_or(raw.len());
+        let line = &raw[start..];
+        if line.first() == Some(&b'\n') || line.first() == Some(&b'#') {
+            continue;
+        }
+        let with_line = |mut e: CompatError| {
+            e.line = Some(lineno);
+            e
+        };
+        let mut argv = Vec::new();
+        add_argv(&mut argv, progname.as_bytes()).map_err(with_line)?;
+        split_line(&mut argv, line).map_err(with_line)?;
+        let req = parse(argv, env, state).map_err(with_line)?;
+        reqs.push(req);
+        lines.push(lineno);
+    }
+    for (r, lineno) in reqs.iter().zip(&lines) {
+        let ok = matches!(
+            r.row,
+            CmdRow::CtCreate | CmdRow::CtAdd | CmdRow::CtUpdate | CmdRow::CtDelete | CmdRow::CtFlush
+        );
+        if !ok {
+            let mut e = CompatError::param(format!(
+                "Cannot use command `{}' with --load-file",
+                unsupported_name(r)
+            ));
+            e.line = Some(*lineno);
+            return Err(e);
+        }
+    }
+    // conntrack's output mask is one global: every line runs with the final union.
+    let out = OutputFlags(state.output);
+    for r in &mut reqs {
+        r.output = out;
+    }
+    Ok(reqs)
+}
+
+/// Reads `FILE` (`-` = stdin, reported as `/dev/stdin`) and parses it.
+pub fn parse_file(
+    file: &str,
+    progname: &str,
+    env: &ParseEnv,
+    state: &mut ParseState,
+) -> Result<Vec<CompatRequest>, CompatError> {
+    let name = if file == "-" { "/dev/stdin" } else { file };
+    let mut data = Vec::new();
+    let read = if file == "-" {
+        std::io::stdin().lock().read_to_end(&mut data).map(|_| ())
+    } else {
+        std::fs::File::open(name).and_then(|mut f| f.read_to_end(&mut data).map(|_| ()))
+    };
+    if read.is_err() {
+        return Err(CompatError::param(format!(
+            "Failed to open file {name} for reading"
+        )));
+    }
+    parse_contents(&data, progname, env, state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compat::request::Command;
+
+    fn words(line: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        split_line(&mut v, line.as_bytes()).unwrap();
+        v
+    }
+
+    #[test]
+    fn splits_on_blanks_and_quotes() {
+        assert_eq!(words("-D  -s 1.1.1.1\n"), vec!["-D", "-s", "1.1.1.1"]);
+        assert_eq!(words("a \"b c\" d"), vec!["a", "b c", "d"]);
+        assert_eq!(words("\"a\\\"b\""), vec!["a\"b"]);
+        assert_eq!(words("\"ab\"cd"), vec!["ab", "cd"]);
+        assert_eq!(words("\"\""), vec![""]);
+        assert_eq!(words("x\ty"), vec!["x", "y"]);
+    }
+
+    #[test]
+    fn limits() {
+        let long = "a".repeat(1024);
+        let mut v = Vec::new();
+        assert_eq!(
+            split_line(&mut v, long.as_bytes()).unwrap_err().message,
+            "Parameter too long!"
+        );
+        let many = "a ".repeat(300);
+        let mut v = vec!["conntrack".to_string()];
+        assert_eq!(
+            split_line(&mut v, many.as_bytes()).unwrap_err().message,
+            "too many arguments"
+        );
+    }
+
+    #[test]
+    fn parses_all_lines_then_checks_commands() {
+        let env = ParseEnv::default();
+        let mut st = ParseState::default();
+        let data = b"# comment\n\n   -D -s 192.0.2.1\n-F\n";
+        let r = parse_contents(data, "conntrack", &env, &mut st).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].command, Command::Delete);
+        assert_eq!(r[1].command, Command::Flush);
+
+        let mut st = ParseState::default();
+        let e = parse_contents(b"-F\n-L\n", "conntrack", &env, &mut st).unwrap_err();
+        assert_eq!(e.message, "Cannot use command `-L' with --load-file");
+        assert_eq!(e.line, Some(2));
+
+        let mut st = ParseState::default();
+        let e = parse_contents(b"-F\n-D -s x\n-L\n", "conntrack", &env, &mut st).unwrap_err();
+        assert_eq!(e.message, "Invalid IP address `x'");
+        assert_eq!(e.line, Some(2));
+
+        let mut st = ParseState::default();
+        let e = parse_contents(b"-I expect\n", "conntrack", &env, &mut st).unwrap_err();
+        assert_eq!(e.message, "You need to supply the `--src' option for this command");
+    }
+}

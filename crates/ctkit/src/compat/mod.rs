@@ -1,0 +1,80 @@
+//! conntrack(8) 1.4.7 compatibility front end: parsing, validation, messages and usage.
+//!
+//! Flow: [`parse::parse`] (or [`loadfile::parse_file`] for `-R`) turns argv into validated
+//! [`request::CompatRequest`]s; [`exec::run`] executes them; [`messages`] renders every stderr
+//! text. Facts follow conntrack-tools 1.4.7 (`src/conntrack.c`, `extensions/`).
+
+// The API below is what the executor (written next) builds on; parts are unused until then.
+#![allow(dead_code)]
+
+pub mod cnum;
+pub mod error;
+pub mod exec;
+pub mod getopt;
+pub mod inet;
+pub mod labelmap;
+pub mod loadfile;
+pub mod messages;
+pub mod netdb;
+pub mod options;
+pub mod parse;
+pub mod request;
+pub mod usage;
+
+#[cfg(test)]
+mod tests;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Writes to stdout; a closed pipe ends the program silently (exit 0) instead of panicking.
+pub fn write_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+/// Runs conntrack-compatible mode on a full argv (argv[0] included).
+pub fn main(argv: Vec<String>) -> ExitCode {
+    let env = parse::ParseEnv::default();
+    let mut state = parse::ParseState::default();
+    let progname = argv.first().cloned().unwrap_or_else(|| "conntrack".into());
+    if argv.len() > 2 && (argv[1] == "-R" || argv[1] == "--load-file") {
+        let r = loadfile::parse_file(&argv[2], &progname, &env, &mut state);
+        messages::print_warnings(&state.warnings);
+        return match r {
+            Ok(reqs) => exec::run_batch(reqs),
+            Err(e) => {
+                messages::print_error(&e);
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
+    let r = parse::parse(argv, &env, &mut state);
+    messages::print_warnings(&state.warnings);
+    let req = match r {
+        Ok(req) => req,
+        Err(e) => {
+            messages::print_error(&e);
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    match req.command {
+        request::Command::Version => {
+            write_stdout(&usage::version());
+            ExitCode::SUCCESS
+        }
+        request::Command::Help => {
+            let mut text = usage::usage(&progname);
+            if let Some((name, help)) = &req.proto_help {
+                text.push_str(&usage::proto_help(name, help));
+            }
+            write_stdout(&text);
+            ExitCode::SUCCESS
+        }
+        _ => exec::run(req),
+    }
+}
