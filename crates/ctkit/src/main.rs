@@ -16,7 +16,9 @@ fn is_compat(argv: &[String]) -> bool {
         return true;
     }
     match argv.get(1) {
-        Some(a) => a.starts_with('-') && !matches!(a.as_str(), "-h" | "--help" | "-V" | "--version"),
+        Some(a) => {
+            a.starts_with('-') && !matches!(a.as_str(), "-h" | "--help" | "-V" | "--version")
+        }
         None => false,
     }
 }

@@ -160,12 +160,16 @@ pub fn is_dnat(f: &Flow) -> bool {
 
 /// `NFCT_GOPT_IS_SPAT`: source port translated.
 pub fn is_spat(f: &Flow) -> bool {
-    f.status.map_or(true, |s| s.intersects(Status::SRC_NAT_DONE)) && f.reply.dport != f.orig.sport
+    f.status
+        .map_or(true, |s| s.intersects(Status::SRC_NAT_DONE))
+        && f.reply.dport != f.orig.sport
 }
 
 /// `NFCT_GOPT_IS_DPAT`: destination port translated.
 pub fn is_dpat(f: &Flow) -> bool {
-    f.status.map_or(true, |s| s.intersects(Status::DST_NAT_DONE)) && f.reply.sport != f.orig.dport
+    f.status
+        .map_or(true, |s| s.intersects(Status::DST_NAT_DONE))
+        && f.reply.sport != f.orig.dport
 }
 
 /// One side of `filter_nat`: does the entry show this kind of NAT to `want`?
@@ -283,7 +287,9 @@ impl FlowFilter {
         }
         cmp(want.src, gate(present, have.src), mask, ip_eq)
             && cmp(want.dst, gate(present, have.dst), mask, ip_eq)
-            && cmp(want.zone, have.zone.filter(|_| present), mask, |a, b| a == b)
+            && cmp(want.zone, have.zone.filter(|_| present), mask, |a, b| {
+                a == b
+            })
     }
 
     fn meta_ok(&self, f: &Flow) -> bool {

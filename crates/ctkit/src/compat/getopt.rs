@@ -171,10 +171,7 @@ impl Getopt {
                 Some(a)
             };
             self.nextchar = None;
-            return Next::Opt {
-                val: c as u32,
-                arg,
-            };
+            return Next::Opt { val: c as u32, arg };
         }
         Next::Opt {
             val: c as u32,
@@ -286,7 +283,11 @@ mod tests {
         let (out, _) = all(&["-s1.2.3.4", "-d", "5.6.7.8"]);
         assert_eq!(
             out,
-            vec![opt('s', Some("1.2.3.4")), opt('d', Some("5.6.7.8")), Next::End]
+            vec![
+                opt('s', Some("1.2.3.4")),
+                opt('d', Some("5.6.7.8")),
+                Next::End
+            ]
         );
     }
 

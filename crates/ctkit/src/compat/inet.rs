@@ -96,7 +96,11 @@ pub fn parse_addr(arg: &str) -> (Option<IpAddr>, MaskLen) {
 /// The netmask address for a prefix length (`nfct_build_netmask`).
 pub fn prefix_mask(v6: bool, len: u32) -> IpAddr {
     if v6 {
-        let m = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+        let m = if len == 0 {
+            0
+        } else {
+            u128::MAX << (128 - len)
+        };
         IpAddr::V6(Ipv6Addr::from(m))
     } else {
         let m = if len == 0 { 0 } else { u32::MAX << (32 - len) };
@@ -105,7 +109,9 @@ pub fn prefix_mask(v6: bool, len: u32) -> IpAddr {
 }
 
 fn valid_port(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) && s.parse::<u32>().is_ok_and(|p| p <= 65535)
+    !s.is_empty()
+        && s.bytes().all(|c| c.is_ascii_digit())
+        && s.parse::<u32>().is_ok_and(|p| p <= 65535)
 }
 
 /// `split_address_and_port`: the address text and the optional port text.
@@ -184,7 +190,10 @@ mod tests {
         assert_eq!(parse_addr("::1/128").1, Some(Ok(128)));
         assert_eq!(parse_addr("::1/129").1, Some(Err(())));
         assert_eq!(parse_addr("foo").0, None);
-        assert_eq!(parse_addr("2001:DB8::3.3.3.3").0, Some("2001:db8::303:303".parse().unwrap()));
+        assert_eq!(
+            parse_addr("2001:DB8::3.3.3.3").0,
+            Some("2001:db8::303:303".parse().unwrap())
+        );
     }
 
     #[test]

@@ -38,7 +38,11 @@ mod tests {
     #[test]
     fn parses_bits_names_and_comments() {
         let p = std::env::temp_dir().join(format!("ctkit-labels-{}", std::process::id()));
-        std::fs::write(&p, "# x\n0 eth0-in\n1\t eth1 out \n0x2 third\n1 eth1 out\nnope\n").unwrap();
+        std::fs::write(
+            &p,
+            "# x\n0 eth0-in\n1\t eth1 out \n0x2 third\n1 eth1 out\nnope\n",
+        )
+        .unwrap();
         let m = load(&p).unwrap();
         assert_eq!(m.bit("eth0-in"), Some(0));
         assert_eq!(m.bit("eth1 out"), Some(1));

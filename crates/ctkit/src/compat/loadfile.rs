@@ -150,7 +150,11 @@ pub fn parse_contents(
     for (r, lineno) in reqs.iter().zip(&lines) {
         let ok = matches!(
             r.row,
-            CmdRow::CtCreate | CmdRow::CtAdd | CmdRow::CtUpdate | CmdRow::CtDelete | CmdRow::CtFlush
+            CmdRow::CtCreate
+                | CmdRow::CtAdd
+                | CmdRow::CtUpdate
+                | CmdRow::CtDelete
+                | CmdRow::CtFlush
         );
         if !ok {
             let mut e = CompatError::param(format!(
@@ -250,6 +254,9 @@ mod tests {
 
         let mut st = ParseState::default();
         let e = parse_contents(b"-I expect\n", "conntrack", &env, &mut st).unwrap_err();
-        assert_eq!(e.message, "You need to supply the `--src' option for this command");
+        assert_eq!(
+            e.message,
+            "You need to supply the `--src' option for this command"
+        );
     }
 }

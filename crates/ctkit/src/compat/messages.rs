@@ -66,7 +66,10 @@ pub fn summary(command: Command, table: Table, counter: u64) -> Option<String> {
 
 /// `-E expect` interrupted: `N expectation events have been shown.`
 pub fn expect_events_summary(counter: u64) -> String {
-    format!("{}{counter} expectation events have been shown.\n", banner())
+    format!(
+        "{}{counter} expectation events have been shown.\n",
+        banner()
+    )
 }
 
 /// `-F`: `connection tracking table has been emptied.` / `expectation table has been emptied.`
@@ -164,29 +167,56 @@ mod tests {
             s(Command::Delete, Table::Conntrack, 0),
             "conntrack v1.4.7 (ctkit 0.1.0): 0 flow entries have been deleted.\n"
         );
-        assert!(s(Command::Create { excl: false }, Table::Conntrack, 1).ends_with("1 flow entries have been added.\n"));
+        assert!(s(Command::Create { excl: false }, Table::Conntrack, 1)
+            .ends_with("1 flow entries have been added.\n"));
         assert!(s(Command::Create { excl: true }, Table::Conntrack, 1).ends_with("created.\n"));
-        assert!(s(Command::Update, Table::Conntrack, 2).ends_with("2 flow entries have been updated.\n"));
-        assert!(s(Command::Event, Table::Conntrack, 3).ends_with("3 flow events have been shown.\n"));
+        assert!(s(Command::Update, Table::Conntrack, 2)
+            .ends_with("2 flow entries have been updated.\n"));
+        assert!(
+            s(Command::Event, Table::Conntrack, 3).ends_with("3 flow events have been shown.\n")
+        );
         assert!(s(Command::List, Table::Expect, 0).ends_with("0 expectations have been shown.\n"));
         assert_eq!(summary(Command::Flush, Table::Conntrack, 0), None);
-        assert!(flushed(Table::Conntrack).ends_with("connection tracking table has been emptied.\n"));
+        assert!(
+            flushed(Table::Conntrack).ends_with("connection tracking table has been emptied.\n")
+        );
     }
 
     #[test]
     fn errno_texts() {
         let c = Table::Conntrack;
-        assert_eq!(err2str(libc::EEXIST, Command::Create { excl: true }, c), "Such conntrack exists, try -U to update");
-        assert_eq!(err2str(libc::ENOENT, Command::Delete, c), "such conntrack doesn't exist");
-        assert_eq!(err2str(libc::EINVAL, Command::List, c), "invalid parameters");
-        assert_eq!(err2str(libc::ETIME, Command::Create { excl: false }, c), "conntrack has expired");
+        assert_eq!(
+            err2str(libc::EEXIST, Command::Create { excl: true }, c),
+            "Such conntrack exists, try -U to update"
+        );
+        assert_eq!(
+            err2str(libc::ENOENT, Command::Delete, c),
+            "such conntrack doesn't exist"
+        );
+        assert_eq!(
+            err2str(libc::EINVAL, Command::List, c),
+            "invalid parameters"
+        );
+        assert_eq!(
+            err2str(libc::ETIME, Command::Create { excl: false }, c),
+            "conntrack has expired"
+        );
         assert_eq!(
             err2str(libc::EPERM, Command::List, c),
             "sorry, you must be root or get CAP_NET_ADMIN capability to do this"
         );
-        assert_eq!(err2str(libc::EINVAL, Command::Create { excl: false }, c), "Invalid argument");
-        assert_eq!(err2str(libc::EOPNOTSUPP, Command::Update, c), "Operation not supported");
-        assert_eq!(err2str(libc::ENOENT, Command::Update, c), "No such file or directory");
+        assert_eq!(
+            err2str(libc::EINVAL, Command::Create { excl: false }, c),
+            "Invalid argument"
+        );
+        assert_eq!(
+            err2str(libc::EOPNOTSUPP, Command::Update, c),
+            "Operation not supported"
+        );
+        assert_eq!(
+            err2str(libc::ENOENT, Command::Update, c),
+            "No such file or directory"
+        );
         assert_eq!(strerror(libc::ENOBUFS), "No buffer space available");
     }
 }

@@ -123,7 +123,8 @@ const STATUS_NAMES: [(&str, u32); 7] = [
 
 /// `strncasecmp(token, name, token.len()) == 0`: the token is a case-insensitive prefix.
 fn ci_prefix(token: &str, name: &str) -> bool {
-    token.len() <= name.len() && name.as_bytes()[..token.len()].eq_ignore_ascii_case(token.as_bytes())
+    token.len() <= name.len()
+        && name.as_bytes()[..token.len()].eq_ignore_ascii_case(token.as_bytes())
 }
 
 /// `do_parse_parameter`: the SRC_NAT/DST_NAT warnings come first, then the table, first match.
@@ -824,9 +825,7 @@ impl Parser<'_> {
                 self.options.set(Col::Proto);
                 let name = a();
                 let Some(p) = findproto(self.env, &name) else {
-                    return Err(CompatError::param(format!(
-                        "`{name}' unsupported protocol"
-                    )));
+                    return Err(CompatError::param(format!("`{name}' unsupported protocol")));
                 };
                 self.offset += 256;
                 let offset = self.offset;
@@ -1087,7 +1086,11 @@ fn finish(mut p: Parser<'_>) -> Result<CompatRequest, CompatError> {
                 "you have to specify `--reply-src' and `--reply-dst'",
             ))
         }
-        Some(_) => return Err(CompatError::param("you have to specify `--src' and `--dst'")),
+        Some(_) => {
+            return Err(CompatError::param(
+                "you have to specify `--src' and `--dst'",
+            ))
+        }
     }
     if cmd.command != Command::Help {
         if let Some(h) = p.state.last_proto.filter(|h| *h != ProtoHandler::Unknown) {
@@ -1141,7 +1144,7 @@ fn finish(mut p: Parser<'_>) -> Result<CompatRequest, CompatError> {
             deferred = Some(CompatError::param("Can't use --mask-dst without --dst"));
         }
     }
-    let status = p.status_given.then(|| StatusSpec {
+    let status = p.status_given.then_some(StatusSpec {
         value: p.status,
         kernel_mask: if p.status_mask == 0 {
             p.status
@@ -1237,7 +1240,13 @@ fn tuple_match(t: &CtTemplate, orig: bool) -> TupleMatch {
     };
     TupleMatch {
         l3: if a.has(l3) {
-            l3fam.map(|ip| if ip.is_ipv6() { Family::Ipv6 } else { Family::Ipv4 })
+            l3fam.map(|ip| {
+                if ip.is_ipv6() {
+                    Family::Ipv6
+                } else {
+                    Family::Ipv4
+                }
+            })
         } else {
             None
         },
@@ -1299,12 +1308,8 @@ fn build_filter(p: &Parser<'_>, filters: bool) -> FlowFilter {
         zone: ct.flow.zone,
         secmark: ct.flow.secmark,
         mark: p.mark.map(|m| (m.value, m.mask)),
-        src_nat: o
-            .has(Col::SrcNat)
-            .then(|| nat(ct.snat_ip, ct.snat_port)),
-        dst_nat: o
-            .has(Col::DstNat)
-            .then(|| nat(ct.dnat_ip, ct.dnat_port)),
+        src_nat: o.has(Col::SrcNat).then(|| nat(ct.snat_ip, ct.snat_port)),
+        dst_nat: o.has(Col::DstNat).then(|| nat(ct.dnat_ip, ct.dnat_port)),
         any_nat: o.has(Col::AnyNat).then(|| nat(ct.snat_ip, ct.snat_port)),
         labels: p.label_filter,
         src_net,

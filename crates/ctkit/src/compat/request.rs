@@ -272,7 +272,10 @@ pub struct LabelMap {
 impl LabelMap {
     /// The bit of a name (`nfct_labelmap_get_bit`).
     pub fn bit(&self, name: &str) -> Option<u32> {
-        self.entries.iter().find(|(_, n)| n == name).map(|(b, _)| *b)
+        self.entries
+            .iter()
+            .find(|(_, n)| n == name)
+            .map(|(b, _)| *b)
     }
 
     /// The name of a bit (`nfct_labelmap_get_name`).
