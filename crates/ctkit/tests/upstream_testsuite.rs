@@ -10,7 +10,6 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::Stdio;
 
 use support::{conntrack_under_test, require_oracle, subject_is_oracle, Netns};
 
@@ -168,7 +167,7 @@ fn upstream_testsuite_passes_all_286_cases() {
         let mut command = ns.command(&["sh", "-c", &script]);
         command.env("PATH", &path);
         let out = match &stdin {
-            Some(text) => exec_with_stdin(command, text.as_bytes()),
+            Some(text) => support::netns::output_with_stdin(command, text.as_bytes()),
             None => command.output().expect("run sh -c"),
         };
         executed += 1;
@@ -209,24 +208,6 @@ fn upstream_testsuite_passes_all_286_cases() {
     );
     assert!(failures.is_empty(), "{} failing lines:\n{report}", failures.len());
     assert_eq!(executed, EXPECTED_CASES, "number of executed cases");
-}
-
-fn exec_with_stdin(mut cmd: std::process::Command, stdin: &[u8]) -> std::process::Output {
-    use std::io::Write;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut pipe = child.stdin.take().expect("stdin");
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("wait");
-    let _ = writer.join();
-    out
 }
 
 #[test]

@@ -77,13 +77,24 @@ impl Norm {
     }
 }
 
-/// Runs `bin args…` inside `ns` (optionally with stdin).
+/// Runs `bin args…` inside `ns` (optionally with stdin). The binary is started by its
+/// basename through PATH (its directory first), so argv[0] is the same for every tool
+/// (`conntrack`): usage texts print it.
 pub fn run_tool(ns: &Netns, bin: &Path, args: &[&str], stdin: Option<&[u8]>) -> RunResult {
-    let mut argv: Vec<&str> = vec![bin.to_str().expect("utf-8 path")];
-    argv.extend_from_slice(args);
+    let dir = bin.parent().expect("binary has a directory");
+    let base = bin.file_name().expect("binary has a name");
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into())
+    );
+    let mut argv: Vec<&std::ffi::OsStr> = vec![base];
+    argv.extend(args.iter().map(std::ffi::OsStr::new));
+    let mut cmd = ns.command(&argv);
+    cmd.env("PATH", path);
     let out = match stdin {
-        Some(data) => ns.exec_stdin(&argv, data),
-        None => ns.exec(&argv),
+        Some(data) => super::netns::output_with_stdin(cmd, data),
+        None => cmd.output().expect("spawn ip netns exec"),
     };
     RunResult {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -49,6 +49,9 @@ pub const BLACKHOLE_PORT: u16 = 9999;
 pub const LABEL_PORT: u16 = 5003;
 /// The ct label name (bit [`LABEL_BIT`] in /etc/xtables/connlabel.conf).
 pub const LABEL: &str = "ctkit-test";
+/// Label maps: libnetfilter_conntrack (the oracle) reads /etc/xtables/connlabel.conf,
+/// Debian's nft reads /etc/connlabel.conf.
+pub const CONNLABEL_FILES: [&str; 2] = ["/etc/xtables/connlabel.conf", "/etc/connlabel.conf"];
 /// The label bit.
 pub const LABEL_BIT: u32 = 5;
 
@@ -93,7 +96,7 @@ pub struct LabOptions {
     /// `ct mark set` [`MARK`] for TCP port [`MARK_PORT`].
     pub mark: bool,
     /// `ct label set` [`LABEL`] for TCP port [`LABEL_PORT`]. The caller must hold
-    /// [`super::GlobalLock`] and have written /etc/xtables/connlabel.conf (see
+    /// [`super::GlobalLock`] and have written [`CONNLABEL_FILES`] (see
     /// [`Lab::connlabel_conf`]).
     pub labels: bool,
 }
@@ -147,8 +150,8 @@ impl Lab {
         nft_load(
             &lab.server,
             &format!(
-                "table inet ctkit_srv {{ chain input {{ type filter hook input priority filter; \
-                 udp dport {BLACKHOLE_PORT} drop; }} }}\n"
+                "table inet ctkit_srv {{\n  chain input {{\n    type filter hook input priority filter;\n    \
+                 udp dport {BLACKHOLE_PORT} drop\n  }}\n}}\n"
             ),
         );
         lab
@@ -160,18 +163,18 @@ impl Lab {
         if opts.ftp {
             r += "  ct helper ftp-std { type \"ftp\" protocol tcp; }\n";
         }
-        r += "  chain raw_pre {\n    type filter hook prerouting priority raw;\n";
+        r += "  chain rawpre {\n    type filter hook prerouting priority raw;\n";
         if opts.zone {
             r += &format!(
                 "    iifname \"r0\" udp dport {ZONE_PORT} ct zone set {ZONE}\n    \
                  iifname \"r1\" udp sport {ZONE_PORT} ct zone set {ZONE}\n"
             );
         }
-        r += "  }\n  chain pre {\n    type filter hook prerouting priority filter;\n";
+        r += "  }\n  chain helpers {\n    type filter hook prerouting priority filter;\n";
         if opts.ftp {
             r += "    tcp dport 21 ct helper set \"ftp-std\"\n";
         }
-        r += "  }\n  chain fwd {\n    type filter hook forward priority filter; policy accept;\n";
+        r += "  }\n  chain tracked {\n    type filter hook forward priority filter; policy accept;\n";
         if opts.mark {
             r += &format!("    tcp dport {MARK_PORT} ct mark set {MARK}\n");
         }
@@ -181,9 +184,9 @@ impl Lab {
         r += "    ct state established,related accept\n    ct state new accept\n  }\n}\n";
         if opts.nat {
             r += &format!(
-                "table ip ctkit_nat {{\n  chain pre {{\n    type nat hook prerouting priority dstnat;\n    \
+                "table ip ctkit_nat {{\n  chain dnatpre {{\n    type nat hook prerouting priority dstnat;\n    \
                  ip daddr {DNAT_VIP} tcp dport {DNAT_PORT} dnat to {SERVER4}:{DNAT_TO_PORT}\n  }}\n  \
-                 chain post {{\n    type nat hook postrouting priority srcnat;\n    \
+                 chain snatpost {{\n    type nat hook postrouting priority srcnat;\n    \
                  oifname \"r1\" tcp dport {SNAT_PORT} snat to {ROUTER_S4}\n  }}\n}}\n"
             );
         }

@@ -44,6 +44,8 @@ impl GlobalLock {
 pub struct RestoreFile {
     path: PathBuf,
     saved: Option<Vec<u8>>,
+    /// Parent directory created by [`RestoreFile::replace`], removed again on drop.
+    created_dir: Option<PathBuf>,
 }
 
 impl RestoreFile {
@@ -51,14 +53,19 @@ impl RestoreFile {
     pub fn capture(path: impl Into<PathBuf>) -> RestoreFile {
         let path = path.into();
         let saved = std::fs::read(&path).ok();
-        RestoreFile { path, saved }
+        RestoreFile {
+            path,
+            saved,
+            created_dir: None,
+        }
     }
 
     /// Records the file, then writes `content` (creating parent directories).
     pub fn replace(path: impl Into<PathBuf>, content: &[u8]) -> RestoreFile {
-        let guard = RestoreFile::capture(path);
-        if let Some(dir) = guard.path.parent() {
+        let mut guard = RestoreFile::capture(path);
+        if let Some(dir) = guard.path.parent().filter(|d| !d.exists()) {
             std::fs::create_dir_all(dir).expect("create parent dir");
+            guard.created_dir = Some(dir.to_path_buf());
         }
         std::fs::write(&guard.path, content).expect("write file");
         guard
@@ -74,6 +81,9 @@ impl Drop for RestoreFile {
             None => {
                 let _ = std::fs::remove_file(&self.path);
             }
+        }
+        if let Some(dir) = &self.created_dir {
+            let _ = std::fs::remove_dir(dir);
         }
     }
 }

@@ -72,21 +72,7 @@ impl Netns {
 
     /// Runs `argv` with `stdin` as standard input.
     pub fn exec_stdin<S: AsRef<OsStr>>(&self, argv: &[S], stdin: &[u8]) -> Output {
-        let mut child = self
-            .command(argv)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn ip netns exec");
-        let mut pipe = child.stdin.take().expect("stdin");
-        let data = stdin.to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = pipe.write_all(&data);
-        });
-        let out = child.wait_with_output().expect("wait");
-        let _ = writer.join();
-        out
+        output_with_stdin(self.command(argv), stdin)
     }
 
     /// Runs `argv`; panics with its stdout/stderr unless it exits 0. Returns stdout.
@@ -164,4 +150,22 @@ impl Drop for Netns {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// Runs `cmd` with `stdin` fed from a thread and collects its output.
+pub fn output_with_stdin(mut cmd: Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = writer.join();
+    out
 }
