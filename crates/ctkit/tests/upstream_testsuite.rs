@@ -126,7 +126,10 @@ fn upstream_testsuite_passes_all_286_cases() {
             "{name}: CTKIT_REQUIRE_KERNEL=1 but test suite data missing at {}",
             dir.display()
         );
-        eprintln!("SKIP {name}: test suite data not found at {}", dir.display());
+        eprintln!(
+            "SKIP {name}: test suite data not found at {}",
+            dir.display()
+        );
         return;
     }
     let cases = load_cases(&dir);
@@ -200,13 +203,21 @@ fn upstream_testsuite_passes_all_286_cases() {
                 .collect::<String>()
         );
     }
-    let subject = if subject_is_oracle() { "oracle" } else { "ctkit" };
+    let subject = if subject_is_oracle() {
+        "oracle"
+    } else {
+        "ctkit"
+    };
     eprintln!(
         "upstream testsuite ({subject}): OK: {} BAD: {}",
         executed - failures.len(),
         failures.len()
     );
-    assert!(failures.is_empty(), "{} failing lines:\n{report}", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} failing lines:\n{report}",
+        failures.len()
+    );
     assert_eq!(executed, EXPECTED_CASES, "number of executed cases");
 }
 

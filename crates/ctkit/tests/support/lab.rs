@@ -59,7 +59,17 @@ pub const LABEL_BIT: u32 = 5;
 /// addresses (`"192.0.2.2/24"`, `"2001:db8:1::2/64"`; IPv6 ones without DAD).
 pub fn veth_pair(a: &Netns, if_a: &str, addrs_a: &[&str], b: &Netns, if_b: &str, addrs_b: &[&str]) {
     a.exec_ok(&[
-        "ip", "link", "add", if_a, "type", "veth", "peer", "name", if_b, "netns", b.name(),
+        "ip",
+        "link",
+        "add",
+        if_a,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        if_b,
+        "netns",
+        b.name(),
     ]);
     for (ns, ifname, addrs) in [(a, if_a, addrs_a), (b, if_b, addrs_b)] {
         for addr in addrs {

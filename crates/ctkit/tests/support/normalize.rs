@@ -225,7 +225,9 @@ mod tests {
     #[test]
     fn banner_of_both_tools_becomes_one_token() {
         assert_eq!(
-            normalize_banner("conntrack v1.4.7 (conntrack-tools): 2 flow entries have been shown.\n"),
+            normalize_banner(
+                "conntrack v1.4.7 (conntrack-tools): 2 flow entries have been shown.\n"
+            ),
             "conntrack v1.4.7 (BANNER): 2 flow entries have been shown.\n"
         );
         assert_eq!(
@@ -245,13 +247,17 @@ mod tests {
             normalize_timeouts(l),
             "tcp      6 T ESTABLISHED src=192.0.2.2 dst=198.51.100.2 sport=1 dport=2 mark=0 use=1"
         );
-        let e = "ipv4     2 udp      17 29 src=192.0.2.2 dst=198.51.100.2 sport=1 dport=2 [UNREPLIED]";
+        let e =
+            "ipv4     2 udp      17 29 src=192.0.2.2 dst=198.51.100.2 sport=1 dport=2 [UNREPLIED]";
         assert_eq!(
             normalize_timeouts(e),
             "ipv4     2 udp      17 T src=192.0.2.2 dst=198.51.100.2 sport=1 dport=2 [UNREPLIED]"
         );
         let n = "    [NEW] icmp     1 30 src=192.0.2.2";
-        assert_eq!(normalize_timeouts(n), "    [NEW] icmp     1 T src=192.0.2.2");
+        assert_eq!(
+            normalize_timeouts(n),
+            "    [NEW] icmp     1 T src=192.0.2.2"
+        );
         // No timeout present: unchanged.
         let d = "tcp      6 ESTABLISHED src=1.1.1.1";
         assert_eq!(normalize_timeouts(d), d);

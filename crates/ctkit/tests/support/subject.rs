@@ -37,7 +37,11 @@ pub fn subject_bin() -> PathBuf {
 pub fn conntrack_under_test() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let kind = if subject_is_oracle() { "oracle" } else { "ctkit" };
+        let kind = if subject_is_oracle() {
+            "oracle"
+        } else {
+            "ctkit"
+        };
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("subject-{kind}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create subject dir");

@@ -161,7 +161,11 @@ pub fn tcp_hold(ns: &Netns, addr: &str, port: u16, bytes: usize) {
 
 /// Sends one UDP datagram from source port `sport` (0 = any) and waits for the echo.
 pub fn udp_reply(ns: &Netns, addr: &str, port: u16, sport: u16) {
-    let arg = if sport == 0 { String::new() } else { sport.to_string() };
+    let arg = if sport == 0 {
+        String::new()
+    } else {
+        sport.to_string()
+    };
     assert_eq!(run(ns, "udp-reply", addr, port, &arg), "reply");
 }
 
