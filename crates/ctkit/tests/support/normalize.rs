@@ -16,7 +16,7 @@ pub fn normalize_banner(s: &str) -> String {
         out.push_str(&rest[..pos]);
         let tail = &rest[pos..];
         match banner_len(tail) {
-            Some((len, version)) if version == "1.4.7" => {
+            Some((len, "1.4.7")) => {
                 out.push_str(BANNER);
                 rest = &tail[len..];
             }
