@@ -202,7 +202,7 @@ mod tests {
         assert_eq!(m.name(1), Some("one"));
         assert_eq!(m.name(3), Some(""));
         assert_eq!(m.name(128), None);
-        assert_eq!(m.len(), 7);
+        assert_eq!(m.len(), 6);
     }
 
     #[test]

@@ -182,6 +182,11 @@ pub fn write_expect_xml(out: &mut Vec<u8>, e: &Expect, o: &ExpectOptions) {
         wr::u64_dec(out, z as u64);
         out.extend_from_slice(b"</zone>");
     }
+    if let Some(c) = e.class {
+        out.extend_from_slice(b"<class>");
+        wr::u64_dec(out, c as u64);
+        out.extend_from_slice(b"</class>");
+    }
     if let Some(now) = o.when {
         write_when(out, now + (o.local_offset)(now));
     }

@@ -85,8 +85,8 @@ pub fn ipv4(out: &mut Vec<u8>, a: Ipv4Addr) {
 
 /// Appends an IPv6 address exactly as glibc's `inet_ntop(AF_INET6)` prints it: lowercase hex
 /// without leading zeros, the first longest run of two or more zero groups compressed to `::`,
-/// and a dotted IPv4 tail for IPv4-compatible (`::a.b.c.d`, except `::` and `::1`) and
-/// IPv4-mapped (`::ffff:a.b.c.d`) addresses.
+/// and a dotted IPv4 tail when the first six groups are zero and the seventh is not
+/// (`::a.b.c.d`), or for IPv4-mapped addresses (`::ffff:a.b.c.d`).
 pub fn ipv6(out: &mut Vec<u8>, a: Ipv6Addr) {
     let w = a.segments();
     // Longest run of zero words (first one wins on ties), only if at least 2 long.
@@ -125,7 +125,7 @@ pub fn ipv6(out: &mut Vec<u8>, a: Ipv6Addr) {
         }
         if i == 6
             && best_base == 0
-            && (best_len == 6 || (best_len == 7 && w[7] != 0x0001) || (best_len == 5 && w[5] == 0xffff))
+            && (best_len == 6 || (best_len == 5 && w[5] == 0xffff))
         {
             let o = a.octets();
             ipv4(out, Ipv4Addr::new(o[12], o[13], o[14], o[15]));
@@ -251,7 +251,13 @@ mod tests {
         assert_eq!(v6("::1"), "::1");
         assert_eq!(v6("::ffff:192.0.2.1"), "::ffff:192.0.2.1");
         assert_eq!(v6("::192.0.2.1"), "::192.0.2.1");
-        assert_eq!(v6("::2"), "::0.0.0.2");
+        // The rest were checked against glibc through Python's socket.inet_ntop.
+        assert_eq!(v6("::2"), "::2");
+        assert_eq!(v6("::100"), "::100");
+        assert_eq!(v6("::0.1.0.0"), "::0.1.0.0");
+        assert_eq!(v6("::1:2"), "::0.1.0.2");
+        assert_eq!(v6("::1:0:0:0"), "::1:0:0:0");
+        assert_eq!(v6("1::ffff:1.2.3.4"), "1::ffff:102:304");
         assert_eq!(v6("::ffff:0:0"), "::ffff:0.0.0.0");
         assert_eq!(v6("2001:db8::1"), "2001:db8::1");
         assert_eq!(v6("2001:db8:0:1:0:0:0:1"), "2001:db8:0:1::1");
