@@ -100,6 +100,10 @@ pub fn parse_proc_line(line: &str) -> Result<ParsedLine, ParseError> {
     parse(line, None, true)
 }
 
+fn is_l4_name(t: &str) -> bool {
+    t == "unknown" || (0..=255u8).any(|p| proto::l4_name(p) == Some(t))
+}
+
 fn is_l3_name(t: &str) -> bool {
     matches!(t, "ipv4" | "ipv6")
 }
@@ -131,7 +135,7 @@ fn parse(line: &str, map: Option<&LabelMap>, need_l3: bool) -> Result<ParsedLine
         let third = c.peek().map(|x| x.1);
         c.pos = save;
         c.next();
-        third.is_some_and(|x| x.parse::<u8>().is_err() && !x.contains('='))
+        third.is_some_and(is_l4_name)
     } else {
         false
     };
@@ -152,7 +156,7 @@ fn parse(line: &str, map: Option<&LabelMap>, need_l3: bool) -> Result<ParsedLine
     let (nat, n) = c.need("protonum")?;
     let p: u8 = parse_num(n).ok_or(c.err("protonum", nat, K::BadNumber))?;
     if crate::format::l4_name(p) != name {
-        return Err(c.err("proto", at, if proto::l4_name(p).is_some() || name == "unknown" {
+        return Err(c.err("proto", at, if is_l4_name(name) {
             K::ProtoMismatch
         } else {
             K::UnknownProto
