@@ -49,7 +49,10 @@ impl LabelMap {
             let Some(name) = trim_label(rest) else {
                 continue;
             };
-            if !name.iter().all(|c| c.is_ascii_alphanumeric() || *c == b' ' || *c == b'-') {
+            if !name
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b' ' || *c == b'-')
+            {
                 continue;
             }
             // Only ASCII at this point.
@@ -147,7 +150,10 @@ fn strtoul0(s: &[u8]) -> Option<(u64, &[u8])> {
     let mut v: u64 = 0;
     let mut overflow = false;
     while let Some(d) = s.get(j).and_then(|c| (*c as char).to_digit(radix)) {
-        match v.checked_mul(radix as u64).and_then(|x| x.checked_add(d as u64)) {
+        match v
+            .checked_mul(radix as u64)
+            .and_then(|x| x.checked_add(d as u64))
+        {
             Some(x) => v = x,
             None => overflow = true,
         }
@@ -207,8 +213,8 @@ mod tests {
 
     #[test]
     fn duplicates_insane_names_and_range() {
-        let m = LabelMap::parse(b"1 a\n1 b\n2 a\n3 bad;name\n1024 big\n-1 neg\n010 oct\n4\n")
-            .unwrap();
+        let m =
+            LabelMap::parse(b"1 a\n1 b\n2 a\n3 bad;name\n1024 big\n-1 neg\n010 oct\n4\n").unwrap();
         assert_eq!(m.bit("a"), Some(1));
         assert_eq!(m.bit("b"), None);
         assert_eq!(m.name(2), Some(""));

@@ -21,8 +21,8 @@ pub mod text;
 pub mod tuple;
 
 pub use expect::Expect;
-pub use labelmap::LabelMap;
 pub use flow::{Counters, Flow, HelperName, Labels, SecCtx, Timestamp};
+pub use labelmap::LabelMap;
 pub use proto::Family;
 pub use protoinfo::{DccpInfo, ProtoInfo, SctpInfo, SctpState, TcpInfo, TcpState};
 pub use status::Status;

@@ -20,7 +20,9 @@ fn addr(v6: bool) -> impl Strategy<Value = IpAddr> {
         ]
         .boxed()
     } else {
-        any::<u32>().prop_map(|x| IpAddr::V4(Ipv4Addr::from(x))).boxed()
+        any::<u32>()
+            .prop_map(|x| IpAddr::V4(Ipv4Addr::from(x)))
+            .boxed()
     }
 }
 
@@ -36,7 +38,13 @@ fn tuple(v6: bool, proto: u8) -> impl Strategy<Value = Tuple> {
         proptest::option::of(any::<u16>()),
     )
         .prop_map(move |(src, dst, sport, dport, t, c, id, zone)| {
-            let mut tp = Tuple { src, dst, proto, zone, ..Tuple::default() };
+            let mut tp = Tuple {
+                src,
+                dst,
+                proto,
+                zone,
+                ..Tuple::default()
+            };
             match proto {
                 1 | 58 => {
                     tp.icmp_type = t;
@@ -54,60 +62,123 @@ fn tuple(v6: bool, proto: u8) -> impl Strategy<Value = Tuple> {
 }
 
 fn flow() -> impl Strategy<Value = Flow> {
-    (any::<bool>(), prop_oneof![Just(6u8), Just(17), Just(1), Just(58), Just(132), Just(33), Just(47), Just(136), any::<u8>()])
+    (
+        any::<bool>(),
+        prop_oneof![
+            Just(6u8),
+            Just(17),
+            Just(1),
+            Just(58),
+            Just(132),
+            Just(33),
+            Just(47),
+            Just(136),
+            any::<u8>()
+        ],
+    )
         .prop_flat_map(|(v6, p)| {
             (
                 tuple(v6, p),
                 tuple(v6, p),
                 proptest::option::of(any::<u32>()),
                 proptest::option::of(0u8..12),
-                (proptest::option::of(any::<(u64, u64)>()), proptest::option::of(any::<(u64, u64)>())),
+                (
+                    proptest::option::of(any::<(u64, u64)>()),
+                    proptest::option::of(any::<(u64, u64)>()),
+                ),
                 (any::<bool>(), 0u8..4),
-                (proptest::option::of(any::<u32>()), proptest::option::of(any::<u32>()), proptest::option::of(any::<u16>())),
-                (proptest::option::of(any::<u32>()), proptest::option::of(any::<u32>()), proptest::option::of(0u64..1_000_000)),
-                (proptest::option::of("[a-z0-9_-]{1,10}"), proptest::option::of("[a-z_:]{1,20}")),
-                proptest::option::of(proptest::collection::vec(prop_oneof![Just(0u32), Just(1), Just(5), Just(127), Just(3)], 0..4)),
+                (
+                    proptest::option::of(any::<u32>()),
+                    proptest::option::of(any::<u32>()),
+                    proptest::option::of(any::<u16>()),
+                ),
+                (
+                    proptest::option::of(any::<u32>()),
+                    proptest::option::of(any::<u32>()),
+                    proptest::option::of(0u64..1_000_000),
+                ),
+                (
+                    proptest::option::of("[a-z0-9_-]{1,10}"),
+                    proptest::option::of("[a-z_:]{1,20}"),
+                ),
+                proptest::option::of(proptest::collection::vec(
+                    prop_oneof![Just(0u32), Just(1), Just(5), Just(127), Just(3)],
+                    0..4,
+                )),
             )
-                .prop_map(move |(o, r, timeout, state, (co, cr), (seen, assured), (mark, secmark, zone), (usec, id, delta), (helper, secctx), labels)| {
-                    let mut status = Status::CONFIRMED;
-                    if seen {
-                        status |= Status::SEEN_REPLY;
-                    }
-                    status |= [Status(0), Status::ASSURED, Status::OFFLOAD, Status::HW_OFFLOAD][assured as usize];
-                    let protoinfo = state.and_then(|s| match p {
-                        6 => Some(ProtoInfo::Tcp(TcpInfo { state: Some(s.min(9)), ..TcpInfo::default() })),
-                        132 => Some(ProtoInfo::Sctp(SctpInfo { state: Some(s.min(9)), ..SctpInfo::default() })),
-                        33 => Some(ProtoInfo::Dccp(DccpInfo { state: Some(s.min(9)), ..DccpInfo::default() })),
-                        _ => None,
-                    });
-                    Flow {
-                        orig: o,
-                        reply: r,
-                        has_orig: true,
-                        has_reply: true,
-                        status: Some(status),
+                .prop_map(
+                    move |(
+                        o,
+                        r,
                         timeout,
-                        mark,
-                        secmark,
-                        zone,
-                        use_count: usec,
-                        id,
-                        counters_orig: co.map(|(packets, bytes)| Counters { packets, bytes }),
-                        counters_reply: cr.map(|(packets, bytes)| Counters { packets, bytes }),
-                        protoinfo,
-                        helper: helper.map(|h| HelperName::new(&h)),
-                        secctx: secctx.map(|s| SecCtx::new(&s)),
-                        labels: labels.map(|bits| {
-                            let mut l = Labels { len: 16, ..Labels::default() };
-                            for b in bits {
-                                l.set(b);
-                            }
-                            l
-                        }),
-                        timestamp: delta.map(|d| Timestamp { start: 5_000_000_000, stop: Some(5_000_000_000 + d * 1_000_000_000) }),
-                        ..Flow::default()
-                    }
-                })
+                        state,
+                        (co, cr),
+                        (seen, assured),
+                        (mark, secmark, zone),
+                        (usec, id, delta),
+                        (helper, secctx),
+                        labels,
+                    )| {
+                        let mut status = Status::CONFIRMED;
+                        if seen {
+                            status |= Status::SEEN_REPLY;
+                        }
+                        status |= [
+                            Status(0),
+                            Status::ASSURED,
+                            Status::OFFLOAD,
+                            Status::HW_OFFLOAD,
+                        ][assured as usize];
+                        let protoinfo = state.and_then(|s| match p {
+                            6 => Some(ProtoInfo::Tcp(TcpInfo {
+                                state: Some(s.min(9)),
+                                ..TcpInfo::default()
+                            })),
+                            132 => Some(ProtoInfo::Sctp(SctpInfo {
+                                state: Some(s.min(9)),
+                                ..SctpInfo::default()
+                            })),
+                            33 => Some(ProtoInfo::Dccp(DccpInfo {
+                                state: Some(s.min(9)),
+                                ..DccpInfo::default()
+                            })),
+                            _ => None,
+                        });
+                        Flow {
+                            orig: o,
+                            reply: r,
+                            has_orig: true,
+                            has_reply: true,
+                            status: Some(status),
+                            timeout,
+                            mark,
+                            secmark,
+                            zone,
+                            use_count: usec,
+                            id,
+                            counters_orig: co.map(|(packets, bytes)| Counters { packets, bytes }),
+                            counters_reply: cr.map(|(packets, bytes)| Counters { packets, bytes }),
+                            protoinfo,
+                            helper: helper.map(|h| HelperName::new(&h)),
+                            secctx: secctx.map(|s| SecCtx::new(&s)),
+                            labels: labels.map(|bits| {
+                                let mut l = Labels {
+                                    len: 16,
+                                    ..Labels::default()
+                                };
+                                for b in bits {
+                                    l.set(b);
+                                }
+                                l
+                            }),
+                            timestamp: delta.map(|d| Timestamp {
+                                start: 5_000_000_000,
+                                stop: Some(5_000_000_000 + d * 1_000_000_000),
+                            }),
+                            ..Flow::default()
+                        }
+                    },
+                )
         })
 }
 
@@ -162,7 +233,10 @@ fn parses_oracle_lines() {
         extended: true,
         id: true,
         ktimestamp: true,
-        userspace: Some(Userspace { portid: 2822691628, progname: Some("conntrack") }),
+        userspace: Some(Userspace {
+            portid: 2822691628,
+            progname: Some("conntrack"),
+        }),
         ..TextOptions::default()
     };
     assert_eq!(print(&p.flow, &o), l);
@@ -175,13 +249,23 @@ fn parses_proc_line() {
     let p = parse_proc_line(l).unwrap();
     assert_eq!(p.flow.orig.src, "2001:db8::1".parse::<IpAddr>().unwrap());
     assert_eq!(p.flow.reply.sport, 7001);
-    assert_eq!(p.flow.counters_orig, Some(Counters { packets: 1, bytes: 54 }));
+    assert_eq!(
+        p.flow.counters_orig,
+        Some(Counters {
+            packets: 1,
+            bytes: 54
+        })
+    );
     assert_eq!(p.flow.zone, Some(0));
     assert_eq!(p.flow.use_count, Some(2));
     assert_eq!(p.flow.status, Some(Status(0)));
     // A default-format line is not a /proc line.
-    let e = parse_proc_line("udp      17 29 src=192.0.2.1 dst=192.0.2.2 sport=1 dport=2").unwrap_err();
-    assert_eq!((e.field, e.column, e.kind), ("l3proto", 1, ParseErrorKind::UnknownProto));
+    let e =
+        parse_proc_line("udp      17 29 src=192.0.2.1 dst=192.0.2.2 sport=1 dport=2").unwrap_err();
+    assert_eq!(
+        (e.field, e.column, e.kind),
+        ("l3proto", 1, ParseErrorKind::UnknownProto)
+    );
 }
 
 fn err(l: &str) -> ParseError {
@@ -191,19 +275,34 @@ fn err(l: &str) -> ParseError {
 #[test]
 fn malformed_lines_name_field_and_column() {
     let e = err("");
-    assert_eq!((e.field, e.column, e.kind), ("proto", 1, ParseErrorKind::Missing));
+    assert_eq!(
+        (e.field, e.column, e.kind),
+        ("proto", 1, ParseErrorKind::Missing)
+    );
     let e = err("tcp      6 99 ESTABLISHED src=192.0.2.1 dst=192.0.2.999 sport=1 dport=2");
-    assert_eq!((e.field, e.column, e.kind), ("dst", 41, ParseErrorKind::BadAddress));
+    assert_eq!(
+        (e.field, e.column, e.kind),
+        ("dst", 41, ParseErrorKind::BadAddress)
+    );
     let e = err("tcp      6 99 BOGUS src=192.0.2.1 dst=192.0.2.2 sport=1 dport=2");
-    assert_eq!((e.field, e.column, e.kind), ("state", 15, ParseErrorKind::UnknownState));
+    assert_eq!(
+        (e.field, e.column, e.kind),
+        ("state", 15, ParseErrorKind::UnknownState)
+    );
     let e = err("udp      6 99 src=192.0.2.1 dst=192.0.2.2 sport=1 dport=2");
     assert_eq!((e.field, e.kind), ("proto", ParseErrorKind::ProtoMismatch));
     let e = err("udp      17 99 src=192.0.2.1 dst=192.0.2.2 sport=70000 dport=2");
-    assert_eq!((e.field, e.column, e.kind), ("sport", 44, ParseErrorKind::BadNumber));
+    assert_eq!(
+        (e.field, e.column, e.kind),
+        ("sport", 44, ParseErrorKind::BadNumber)
+    );
     let e = err("udp      17 99 src=192.0.2.1 dst=2001:db8::1 sport=1 dport=2");
     assert_eq!((e.field, e.kind), ("dst", ParseErrorKind::FamilyMismatch));
     let e = err("udp      17 99 src=192.0.2.1 dst=192.0.2.2 sport=1");
-    assert_eq!((e.field, e.column, e.kind), ("dport", 51, ParseErrorKind::Missing));
+    assert_eq!(
+        (e.field, e.column, e.kind),
+        ("dport", 51, ParseErrorKind::Missing)
+    );
     let e = err("gre      47 29 src=192.0.2.13 dst=192.0.2.14 srckey=1234 dstkey=0xab");
     assert_eq!((e.field, e.kind), ("srckey", ParseErrorKind::BadNumber));
     let e = err("udp      17 src=192.0.2.1 dst=192.0.2.2 sport=1 dport=2 mark=x");
@@ -212,9 +311,14 @@ fn malformed_lines_name_field_and_column() {
     assert_eq!((e.field, e.kind), ("attribute", ParseErrorKind::Unexpected));
     let e = err("udp      17 src=192.0.2.1 dst=192.0.2.2 sport=1 dport=2 labels=one");
     assert_eq!((e.field, e.kind), ("labels", ParseErrorKind::UnknownLabel));
-    let e = err("udp      17 src=192.0.2.1 dst=192.0.2.2 sport=1 dport=2 [start=Sat Nov 99 16:27:49 2026]");
+    let e = err(
+        "udp      17 src=192.0.2.1 dst=192.0.2.2 sport=1 dport=2 [start=Sat Nov 99 16:27:49 2026]",
+    );
     assert_eq!((e.field, e.kind), ("start", ParseErrorKind::BadDate));
     let e = err("frob     17 src=192.0.2.1 dst=192.0.2.2");
     assert_eq!((e.field, e.kind), ("proto", ParseErrorKind::UnknownProto));
-    assert_eq!(e.to_string(), "unknown protocol name in field `proto` at column 1");
+    assert_eq!(
+        e.to_string(),
+        "unknown protocol name in field `proto` at column 1"
+    );
 }

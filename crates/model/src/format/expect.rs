@@ -15,7 +15,9 @@
 use super::text::l4_text;
 use super::xml::{addr, l4_ports, layer3_open, layer4_open, write_when};
 use super::{wr, EventKind, LocalOffset};
-use crate::expect::{Expect, NF_CT_EXPECT_INACTIVE, NF_CT_EXPECT_PERMANENT, NF_CT_EXPECT_USERSPACE};
+use crate::expect::{
+    Expect, NF_CT_EXPECT_INACTIVE, NF_CT_EXPECT_PERMANENT, NF_CT_EXPECT_USERSPACE,
+};
 use crate::tuple::Tuple;
 
 /// What conntrack prints before the first XML expectation record.
@@ -153,7 +155,11 @@ pub fn write_expect_xml(out: &mut Vec<u8>, e: &Expect, o: &ExpectOptions) {
         ..e.mask
     };
     layer3_open(out, e.tuple.family().af());
-    for (name, t) in [("expected", &e.tuple), ("mask", &mask), ("master", &e.master)] {
+    for (name, t) in [
+        ("expected", &e.tuple),
+        ("mask", &mask),
+        ("master", &e.master),
+    ] {
         open(out, name);
         addr(out, "src", t);
         addr(out, "dst", t);
@@ -161,7 +167,11 @@ pub fn write_expect_xml(out: &mut Vec<u8>, e: &Expect, o: &ExpectOptions) {
     }
     out.extend_from_slice(b"</layer3>");
     layer4_open(out, e.tuple.proto);
-    for (name, t) in [("expected", &e.tuple), ("mask", &mask), ("master", &e.master)] {
+    for (name, t) in [
+        ("expected", &e.tuple),
+        ("mask", &mask),
+        ("master", &e.master),
+    ] {
         open(out, name);
         l4_ports(out, t);
         close(out, name);

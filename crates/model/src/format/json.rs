@@ -138,7 +138,11 @@ pub fn write_flow_json(out: &mut Vec<u8>, f: &Flow, opts: &JsonOptions<'_>) {
     }
     let af = flow_af(f);
     o.str("family", l3_name(af));
-    let p = if f.has_orig { f.orig.proto } else { f.reply.proto };
+    let p = if f.has_orig {
+        f.orig.proto
+    } else {
+        f.reply.proto
+    };
     o.str("proto", proto::l4_name(p).unwrap_or("unknown"));
     o.num("protonum", p as u64);
     if let Some(t) = f.timeout {

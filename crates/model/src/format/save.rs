@@ -86,12 +86,10 @@ pub fn write_flow_save(out: &mut Vec<u8>, f: &Flow, o: &SaveOptions<'_>) {
     }
     let v4 = flow_af(f) == Family::AF_INET;
     let st = f.status;
-    let is_dnat = v4
-        && st.is_some_and(|s| s.contains(Status::DST_NAT_DONE))
-        && f.reply.src != f.orig.dst;
-    let is_snat = v4
-        && st.is_some_and(|s| s.contains(Status::SRC_NAT_DONE))
-        && f.reply.dst != f.orig.src;
+    let is_dnat =
+        v4 && st.is_some_and(|s| s.contains(Status::DST_NAT_DONE)) && f.reply.src != f.orig.dst;
+    let is_snat =
+        v4 && st.is_some_and(|s| s.contains(Status::SRC_NAT_DONE)) && f.reply.dst != f.orig.src;
     if f.has_orig {
         opt_ip(out, b"-s ", f.orig.src);
         opt_ip(out, b"-d ", f.orig.dst);
@@ -100,7 +98,11 @@ pub fn write_flow_save(out: &mut Vec<u8>, f: &Flow, o: &SaveOptions<'_>) {
         opt_ip(out, if is_dnat { b"-g " } else { b"-r " }, f.reply.src);
         opt_ip(out, if is_snat { b"-n " } else { b"-q " }, f.reply.dst);
     }
-    let p = if f.has_orig { f.orig.proto } else { f.reply.proto };
+    let p = if f.has_orig {
+        f.orig.proto
+    } else {
+        f.reply.proto
+    };
     match proto::l4_name(p) {
         Some(name) => {
             out.extend_from_slice(b"-p ");

@@ -123,10 +123,7 @@ pub fn ipv6(out: &mut Vec<u8>, a: Ipv6Addr) {
         if i != 0 {
             out.push(b':');
         }
-        if i == 6
-            && best_base == 0
-            && (best_len == 6 || (best_len == 5 && w[5] == 0xffff))
-        {
+        if i == 6 && best_base == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff)) {
             let o = a.octets();
             ipv4(out, Ipv4Addr::new(o[12], o[13], o[14], o[15]));
             return;
@@ -285,7 +282,10 @@ mod tests {
     fn civil_round_trip() {
         for t in [0i64, 1_795_883_249, 951_782_400, 4_102_444_799, -86_400] {
             let tm = tm_from_unix(t);
-            assert_eq!(unix_from_civil(tm.year, tm.month, tm.day, tm.hour, tm.min, tm.sec), t);
+            assert_eq!(
+                unix_from_civil(tm.year, tm.month, tm.day, tm.hour, tm.min, tm.sec),
+                t
+            );
         }
     }
 

@@ -89,8 +89,22 @@ pub fn write_flow_xml(out: &mut Vec<u8>, f: &Flow, o: &XmlOptions<'_>) {
         None => out.extend_from_slice(b"<flow>"),
     }
     let orig_counters = f.counters_orig.is_some();
-    meta_tuple(out, "original", &f.orig, f.has_orig, f.counters_orig, orig_counters);
-    meta_tuple(out, "reply", &f.reply, f.has_reply, f.counters_reply, orig_counters);
+    meta_tuple(
+        out,
+        "original",
+        &f.orig,
+        f.has_orig,
+        f.counters_orig,
+        orig_counters,
+    );
+    meta_tuple(
+        out,
+        "reply",
+        &f.reply,
+        f.has_reply,
+        f.counters_reply,
+        orig_counters,
+    );
 
     let state = state_name_xml(f);
     let open = state.is_some()

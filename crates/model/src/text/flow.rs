@@ -156,11 +156,15 @@ fn parse(line: &str, map: Option<&LabelMap>, need_l3: bool) -> Result<ParsedLine
     let (nat, n) = c.need("protonum")?;
     let p: u8 = parse_num(n).ok_or(c.err("protonum", nat, K::BadNumber))?;
     if crate::format::l4_name(p) != name {
-        return Err(c.err("proto", at, if is_l4_name(name) {
-            K::ProtoMismatch
-        } else {
-            K::UnknownProto
-        }));
+        return Err(c.err(
+            "proto",
+            at,
+            if is_l4_name(name) {
+                K::ProtoMismatch
+            } else {
+                K::UnknownProto
+            },
+        ));
     }
     // Timeout.
     if let Some((at, t)) = c.peek() {
@@ -242,7 +246,9 @@ fn parse(line: &str, map: Option<&LabelMap>, need_l3: bool) -> Result<ParsedLine
                 continue;
             }
             _ => {
-                let (k, v) = t.split_once('=').ok_or(c.err("attribute", at, K::Unexpected))?;
+                let (k, v) = t
+                    .split_once('=')
+                    .ok_or(c.err("attribute", at, K::Unexpected))?;
                 let bad = |field| c.err(field, at, K::BadNumber);
                 match k {
                     "mark" => f.mark = Some(parse_num(v).ok_or(bad("mark"))?),
