@@ -12,13 +12,18 @@
 pub mod expect;
 pub mod filter;
 pub mod flow;
+pub mod format;
+pub mod labelmap;
 pub mod proto;
 pub mod protoinfo;
+pub mod stats;
 pub mod status;
+pub mod text;
 pub mod tuple;
 
 pub use expect::Expect;
 pub use flow::{Counters, Flow, HelperName, Labels, SecCtx, Timestamp};
+pub use labelmap::LabelMap;
 pub use proto::Family;
 pub use protoinfo::{DccpInfo, ProtoInfo, SctpInfo, SctpState, TcpInfo, TcpState};
 pub use status::Status;
