@@ -1,4 +1,38 @@
-//! ctnetlink: netfilter connection tracking over netlink.
+//! ctnetlink: netfilter connection tracking over netlink, on plain libc sockets.
 //!
-//! Placeholder; see the module plan in the crate's README.
+//! - [`Conn`]: requests on one socket — streaming [`Conn::dump`] (one reused
+//!   [`ctkit_model::Flow`] per entry, no allocation per entry), [`Conn::get`],
+//!   [`Conn::mutate`] (create/update/delete with ACK), [`Conn::batch`] (many messages per
+//!   `sendmsg`), [`Conn::flush`], [`Conn::stats`], [`Conn::stats_cpu`], and the expectation
+//!   subsystem (`*_expect`).
+//! - [`EventSocket`]: NEW/UPDATE/DESTROY and expectation events.
+//! - [`attr`], [`msg`]: the zero-copy wire layer, usable on captured bytes.
+//!
+//! ```no_run
+//! use std::ops::ControlFlow;
+//! let mut conn = ctkit_ctnetlink::Conn::open()?;
+//! let mut n = 0;
+//! conn.dump(ctkit_ctnetlink::Table::Conntrack, &Default::default(), |flow| {
+//!     n += flow.has_orig as usize;
+//!     ControlFlow::Continue(())
+//! })?;
+//! # Ok::<(), ctkit_ctnetlink::Error>(())
+//! ```
 #![deny(missing_docs)]
+
+pub mod attr;
+pub mod conn;
+pub mod error;
+pub mod event;
+pub mod expect;
+pub mod flow;
+pub mod msg;
+pub mod socket;
+pub mod tuple;
+#[allow(missing_docs)]
+pub mod uapi;
+
+pub use conn::{Batch, Conn, DumpRequest, GlobalStats, Mutation, Table, BATCH_MAX_MSGS};
+pub use error::{Error, Result};
+pub use event::{Event, EventSocket, EventType};
+pub use flow::EmitExtras;

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of ctkit's conntrack(8) compat mode against Debian's conntrack 1.4.7
+# and `cat /proc/net/nf_conntrack`, on a table of N IPv4 TCP entries in a private network
+# namespace. Prints a markdown table (ratios are ctkit / anchor; < 1 means ctkit is faster).
+#
+#   sudo bench/compat.sh [N]        # default N=1000000
+#
+# Needs root, /usr/sbin/conntrack, GNU time. Raises nf_conntrack_max (global, initial namespace)
+# under the project-wide test lock and restores it on exit.
+set -euo pipefail
+N=${1:-1000000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CTKIT=${CTKIT:-$ROOT/target/release/ctkit}
+ORACLE=/usr/sbin/conntrack
+[ "$(id -u)" = 0 ] || { echo "bench/compat.sh: needs root" >&2; exit 2; }
+[ -x "$ORACLE" ] || { echo "bench/compat.sh: $ORACLE missing (apt-get install conntrack)" >&2; exit 2; }
+if [ ! -x "$CTKIT" ]; then (cd "$ROOT" && cargo build --release -q -p ctkit); fi
+
+LOCK=/run/lock/ctkit-tests.lock
+[ -d /run/lock ] || LOCK=/tmp/ctkit-tests.lock
+exec 9>"$LOCK"
+flock 9
+
+WORK=$(mktemp -d)
+NS=ctkit-bench-$$
+MAXF=/proc/sys/net/netfilter/nf_conntrack_max
+OLD_MAX=$(cat $MAXF)
+cleanup() {
+  echo "$OLD_MAX" > $MAXF || true
+  ip netns del "$NS" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+want=$(( N + N / 4 ))
+[ "$OLD_MAX" -ge "$want" ] || echo "$want" > $MAXF
+ip netns add "$NS"
+in_ns() { ip netns exec "$NS" "$@"; }
+
+# N entries: src 198.51.100.(1 + i/60000):(1024 + i%60000) -> 203.0.113.1:80 (even i) / :443 (odd i)
+python3 - "$N" "$WORK" <<'PY'
+import sys
+n, work = int(sys.argv[1]), sys.argv[2]
+with open(f"{work}/all.txt", "w") as a, open(f"{work}/port80.txt", "w") as h:
+    for i in range(n):
+        src = f"198.51.100.{1 + i // 60000}"
+        sport = 1024 + i % 60000
+        dport = 80 if i % 2 == 0 else 443
+        line = (f"-I -s {src} -d 203.0.113.1 -p tcp --sport {sport} --dport {dport} "
+                f"--state ESTABLISHED -u ASSURED -t 7200\n")
+        a.write(line)
+        if dport == 80:
+            h.write(line)
+PY
+
+# measure LABEL CMD... : prints "seconds maxrss_kb" of one run
+measure() {
+  local out
+  out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1)
+  echo "$out"
+}
+secs() { echo "$1" | cut -d' ' -f1; }
+rss() { echo "$1" | cut -d' ' -f2; }
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b>0 else 'n/a')" "$1" "$2"; }
+count() { in_ns "$ORACLE" -C; }
+
+echo "# ctkit compat benchmark: N=$N IPv4 TCP entries"
+echo
+echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(date -u +%F)"
+echo
+echo "| operation | anchor | anchor s | ctkit s | ratio | ctkit peak RSS |"
+echo "|---|---|---|---|---|---|"
+
+# -R load: anchor first, flush, then ctkit.
+a=$(measure in_ns "$ORACLE" -R "$WORK/all.txt"); an=$(count)
+in_ns "$ORACLE" -F 2>/dev/null
+c=$(measure in_ns "$CTKIT" -R "$WORK/all.txt"); cn=$(count)
+echo "| -R load ($an / $cn entries) | conntrack -R | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
+
+# Listing.
+a=$(measure in_ns "$ORACLE" -L)
+p=$(measure in_ns cat /proc/net/nf_conntrack)
+c=$(measure in_ns "$CTKIT" -L)
+echo "| -L > /dev/null | conntrack -L | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
+echo "| -L > /dev/null | cat /proc/net/nf_conntrack | $(secs "$p") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$p")") | |"
+
+# Count and stats.
+a=$(measure in_ns "$ORACLE" -C); c=$(measure in_ns "$CTKIT" -C)
+echo "| -C | conntrack -C | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
+a=$(measure in_ns "$ORACLE" -S); c=$(measure in_ns "$CTKIT" -S)
+echo "| -S | conntrack -S | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
+
+# Filtered delete of half the table: anchor, reload that half, ctkit.
+a=$(measure in_ns "$ORACLE" -D -p tcp --dport 80); after_a=$(count)
+in_ns "$ORACLE" -R "$WORK/port80.txt" >/dev/null 2>&1
+c=$(measure in_ns "$CTKIT" -D -p tcp --dport 80); after_c=$(count)
+echo "| -D -p tcp --dport 80 ($((N / 2)) matches; left $after_a / $after_c) | conntrack -D | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
