@@ -184,7 +184,9 @@ pub fn emit_flow(b: &mut Builder, f: &Flow, x: &EmitExtras) {
         emit_tuple(b, CTA_TUPLE_MASTER, &m);
     }
     if let Some(s) = f.status {
-        b.put_be32(CTA_STATUS, s.0);
+        // The kernel refuses to clear IPS_CONFIRMED (EBUSY) and sets it on every entry it
+        // creates, so it is always sent (as libnetfilter_conntrack does).
+        b.put_be32(CTA_STATUS, (s | Status::CONFIRMED).0);
     }
     if let Some(t) = f.timeout {
         b.put_be32(CTA_TIMEOUT, t);
@@ -301,7 +303,7 @@ mod tests {
             let reply = orig.invert().unwrap_or(orig);
             let f = Flow {
                 orig, reply, has_orig: true, has_reply: o,
-                status: status.map(Status), timeout, mark, zone,
+                status: status.map(|s| Status(s | Status::CONFIRMED.0)), timeout, mark, zone,
                 protoinfo: state.map(|s| ProtoInfo::Tcp(TcpInfo { state: Some(s), flags_orig: Some((8, 8)), ..TcpInfo::default() })),
                 labels: lab.map(|bytes| Labels { bytes, len: 16 }),
                 helper: Some(HelperName::new("ftp")),
