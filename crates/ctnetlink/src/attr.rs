@@ -146,7 +146,11 @@ impl<'a> Iterator for AttrIter<'a> {
         let kind = u16::from_ne_bytes([rest[field::TYPE.start], rest[field::TYPE.start + 1]]);
         if len < NLA_HDRLEN {
             self.done = true;
-            return Some(Err(fail("attribute length below header size", NLA_HDRLEN, len)));
+            return Some(Err(fail(
+                "attribute length below header size",
+                NLA_HDRLEN,
+                len,
+            )));
         }
         if len > rest.len() {
             self.done = true;
@@ -264,7 +268,8 @@ impl Builder {
     pub fn begin_nest(&mut self, kind: u16) -> Nest {
         let at = self.buf.len();
         self.buf.extend_from_slice(&0u16.to_ne_bytes());
-        self.buf.extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
+        self.buf
+            .extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
         Nest(at)
     }
 
@@ -295,7 +300,10 @@ mod tests {
         let mut b = Builder::new();
         b.put_u8(1, 7);
         b.put_be32(2, 0x01020304);
-        let got: Vec<_> = attrs(b.as_bytes()).into_iter().map(|r| r.unwrap()).collect();
+        let got: Vec<_> = attrs(b.as_bytes())
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
         assert_eq!(got, vec![(1, vec![7]), (2, vec![1, 2, 3, 4])]);
         assert_eq!(b.len(), 8 + 8);
     }
@@ -304,16 +312,33 @@ mod tests {
     fn attr_iter_truncated_header_is_one_error() {
         let got = attrs(&[5, 0]);
         assert_eq!(got.len(), 1);
-        assert!(matches!(got[0], Err(Error::Attr { expected: 4, actual: 2, .. })));
+        assert!(matches!(
+            got[0],
+            Err(Error::Attr {
+                expected: 4,
+                actual: 2,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn attr_iter_impossible_lengths_are_errors() {
         // length 2 < header
-        assert!(matches!(attrs(&[2, 0, 1, 0])[0], Err(Error::Attr { actual: 2, .. })));
+        assert!(matches!(
+            attrs(&[2, 0, 1, 0])[0],
+            Err(Error::Attr { actual: 2, .. })
+        ));
         // length 12 > buffer 8
         let got = attrs(&[12, 0, 1, 0, 0, 0, 0, 0]);
-        assert!(matches!(got[0], Err(Error::Attr { expected: 12, actual: 8, .. })));
+        assert!(matches!(
+            got[0],
+            Err(Error::Attr {
+                expected: 12,
+                actual: 8,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -336,7 +361,14 @@ mod tests {
         let mut b = Builder::new();
         b.put_be16(1, 80);
         let a = AttrIter::new(b.as_bytes()).next().unwrap().unwrap();
-        assert!(matches!(a.be32(), Err(Error::Attr { expected: 4, actual: 2, .. })));
+        assert!(matches!(
+            a.be32(),
+            Err(Error::Attr {
+                expected: 4,
+                actual: 2,
+                ..
+            })
+        ));
     }
 
     proptest::proptest! {

@@ -92,7 +92,11 @@ fn kernel_error(m: &NlMsg<'_>, code: i32) -> Error {
     let p = m.payload();
     if m.flags() & NLM_F_ACK_TLVS != 0 && p.len() >= 4 + NLMSG_HDRLEN {
         let echoed = u32::from_ne_bytes([p[4], p[5], p[6], p[7]]) as usize;
-        let skip = if m.flags() & NLM_F_CAPPED != 0 { NLMSG_HDRLEN } else { echoed };
+        let skip = if m.flags() & NLM_F_CAPPED != 0 {
+            NLMSG_HDRLEN
+        } else {
+            echoed
+        };
         if let Some(tlv) = p.get(4 + crate::attr::align(skip)..) {
             for a in AttrIter::new(tlv).flatten() {
                 match a.kind() {
@@ -266,8 +270,13 @@ impl Conn {
     pub fn get(&mut self, family: u8, key: &Flow, out: &mut Flow) -> Result<()> {
         let seq = self.next_seq();
         self.b.clear();
-        self.b
-            .begin_msg(ct(IPCTNL_MSG_CT_GET), NLM_F_REQUEST | NLM_F_ACK, seq, family, 0);
+        self.b.begin_msg(
+            ct(IPCTNL_MSG_CT_GET),
+            NLM_F_REQUEST | NLM_F_ACK,
+            seq,
+            family,
+            0,
+        );
         emit_flow(&mut self.b, &lookup_key(key), &EmitExtras::default());
         self.b.end_msg();
         let mut found = false;
@@ -287,8 +296,13 @@ impl Conn {
     pub fn flush(&mut self, family: u8, mark: Option<(u32, u32)>) -> Result<()> {
         let seq = self.next_seq();
         self.b.clear();
-        self.b
-            .begin_msg(ct(IPCTNL_MSG_CT_DELETE), NLM_F_REQUEST | NLM_F_ACK, seq, family, 0);
+        self.b.begin_msg(
+            ct(IPCTNL_MSG_CT_DELETE),
+            NLM_F_REQUEST | NLM_F_ACK,
+            seq,
+            family,
+            0,
+        );
         if let Some((v, m)) = mark {
             self.b.put_be32(CTA_MARK, v);
             self.b.put_be32(CTA_MARK_MASK, m);
@@ -301,8 +315,13 @@ impl Conn {
     pub fn stats(&mut self) -> Result<GlobalStats> {
         let seq = self.next_seq();
         self.b.clear();
-        self.b
-            .begin_msg(ct(IPCTNL_MSG_CT_GET_STATS), NLM_F_REQUEST | NLM_F_ACK, seq, 0, 0);
+        self.b.begin_msg(
+            ct(IPCTNL_MSG_CT_GET_STATS),
+            NLM_F_REQUEST | NLM_F_ACK,
+            seq,
+            0,
+            0,
+        );
         self.b.end_msg();
         let mut g = GlobalStats::default();
         self.roundtrip(seq, |m| {
@@ -384,8 +403,13 @@ impl Conn {
     ) -> Result<()> {
         let seq = self.next_seq();
         self.b.clear();
-        self.b
-            .begin_msg(exp(IPCTNL_MSG_EXP_GET), NLM_F_REQUEST | NLM_F_DUMP, seq, family, 0);
+        self.b.begin_msg(
+            exp(IPCTNL_MSG_EXP_GET),
+            NLM_F_REQUEST | NLM_F_DUMP,
+            seq,
+            family,
+            0,
+        );
         self.b.end_msg();
         let mut e = Expect::default();
         self.roundtrip(seq, |m| {
@@ -398,8 +422,13 @@ impl Conn {
     pub fn get_expect(&mut self, family: u8, key: &Expect, out: &mut Expect) -> Result<()> {
         let seq = self.next_seq();
         self.b.clear();
-        self.b
-            .begin_msg(exp(IPCTNL_MSG_EXP_GET), NLM_F_REQUEST | NLM_F_ACK, seq, family, 0);
+        self.b.begin_msg(
+            exp(IPCTNL_MSG_EXP_GET),
+            NLM_F_REQUEST | NLM_F_ACK,
+            seq,
+            family,
+            0,
+        );
         crate::tuple::emit_tuple(&mut self.b, CTA_EXPECT_TUPLE, &key.tuple);
         self.b.end_msg();
         let mut found = false;
@@ -434,8 +463,13 @@ impl Conn {
     pub fn delete_expect(&mut self, family: u8, e: &Expect) -> Result<()> {
         let seq = self.next_seq();
         self.b.clear();
-        self.b
-            .begin_msg(exp(IPCTNL_MSG_EXP_DELETE), NLM_F_REQUEST | NLM_F_ACK, seq, family, 0);
+        self.b.begin_msg(
+            exp(IPCTNL_MSG_EXP_DELETE),
+            NLM_F_REQUEST | NLM_F_ACK,
+            seq,
+            family,
+            0,
+        );
         crate::tuple::emit_tuple(&mut self.b, CTA_EXPECT_TUPLE, &e.tuple);
         self.b.end_msg();
         self.roundtrip(seq, |_| Ok(ControlFlow::Continue(())))
@@ -445,8 +479,13 @@ impl Conn {
     pub fn flush_expect(&mut self, family: u8) -> Result<()> {
         let seq = self.next_seq();
         self.b.clear();
-        self.b
-            .begin_msg(exp(IPCTNL_MSG_EXP_DELETE), NLM_F_REQUEST | NLM_F_ACK, seq, family, 0);
+        self.b.begin_msg(
+            exp(IPCTNL_MSG_EXP_DELETE),
+            NLM_F_REQUEST | NLM_F_ACK,
+            seq,
+            family,
+            0,
+        );
         self.b.end_msg();
         self.roundtrip(seq, |_| Ok(ControlFlow::Continue(())))
     }
@@ -477,7 +516,12 @@ fn push_mutation(b: &mut Builder, kind: Mutation, family: u8, f: &Flow, x: &Emit
             },
         ),
         Mutation::Update => (IPCTNL_MSG_CT_NEW, 0, *f, *x),
-        Mutation::Delete => (IPCTNL_MSG_CT_DELETE, 0, lookup_key(f), EmitExtras::default()),
+        Mutation::Delete => (
+            IPCTNL_MSG_CT_DELETE,
+            0,
+            lookup_key(f),
+            EmitExtras::default(),
+        ),
     };
     b.begin_msg(ct(msg), NLM_F_REQUEST | NLM_F_ACK | flags, seq, family, 0);
     emit_flow(b, &ff, &xx);
@@ -564,7 +608,11 @@ impl Batch<'_> {
                 }
                 left -= 1;
                 let code = m.error_code()?;
-                let r = if code < 0 { Err(kernel_error(&m, code)) } else { Ok(()) };
+                let r = if code < 0 {
+                    Err(kernel_error(&m, code))
+                } else {
+                    Ok(())
+                };
                 if flow.is_continue() {
                     flow = on_result(self.first_index + idx, r);
                 }

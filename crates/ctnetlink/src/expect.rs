@@ -20,14 +20,21 @@ pub fn parse_expect(attrs: AttrIter<'_>, e: &mut Expect) -> Result<()> {
             CTA_EXPECT_TIMEOUT => e.timeout = Some(a.be32().map_err(at("CTA_EXPECT_TIMEOUT"))?),
             CTA_EXPECT_ID => e.id = Some(a.be32().map_err(at("CTA_EXPECT_ID"))?),
             CTA_EXPECT_HELP_NAME => {
-                e.helper = Some(HelperName::new(a.str().map_err(at("CTA_EXPECT_HELP_NAME"))?))
+                e.helper = Some(HelperName::new(
+                    a.str().map_err(at("CTA_EXPECT_HELP_NAME"))?,
+                ))
             }
             CTA_EXPECT_ZONE => e.zone = Some(a.be16().map_err(at("CTA_EXPECT_ZONE"))?),
             CTA_EXPECT_FLAGS => e.flags = Some(a.be32().map_err(at("CTA_EXPECT_FLAGS"))?),
             CTA_EXPECT_CLASS => e.class = Some(a.be32().map_err(at("CTA_EXPECT_CLASS"))?),
-            CTA_EXPECT_FN => e.fn_name = Some(HelperName::new(a.str().map_err(at("CTA_EXPECT_FN"))?)),
+            CTA_EXPECT_FN => {
+                e.fn_name = Some(HelperName::new(a.str().map_err(at("CTA_EXPECT_FN"))?))
+            }
             CTA_EXPECT_NAT => {
-                let mut nat = ExpectNat { dir: 0, tuple: Tuple::default() };
+                let mut nat = ExpectNat {
+                    dir: 0,
+                    tuple: Tuple::default(),
+                };
                 for x in a.nested() {
                     let x = x.map_err(at("CTA_EXPECT_NAT"))?;
                     match x.kind() {

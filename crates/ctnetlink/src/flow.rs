@@ -277,18 +277,44 @@ mod tests {
     use std::net::IpAddr;
 
     fn arb_tuple(v6: bool) -> impl Strategy<Value = Tuple> {
-        (any::<[u8; 16]>(), any::<[u8; 16]>(), prop::sample::select(vec![1u8, 6, 17, 47, 58, 132, 136, 99]), any::<u16>(), any::<u16>(), any::<u8>(), any::<u8>(), any::<u16>(), proptest::option::of(any::<u16>()))
+        (
+            any::<[u8; 16]>(),
+            any::<[u8; 16]>(),
+            prop::sample::select(vec![1u8, 6, 17, 47, 58, 132, 136, 99]),
+            any::<u16>(),
+            any::<u16>(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u16>(),
+            proptest::option::of(any::<u16>()),
+        )
             .prop_map(move |(s, d, proto, sp, dp, it, ic, id, zone)| {
                 let (src, dst) = if v6 {
                     (IpAddr::from(s), IpAddr::from(d))
                 } else {
-                    (IpAddr::from([s[0], s[1], s[2], s[3]]), IpAddr::from([d[0], d[1], d[2], d[3]]))
+                    (
+                        IpAddr::from([s[0], s[1], s[2], s[3]]),
+                        IpAddr::from([d[0], d[1], d[2], d[3]]),
+                    )
                 };
-                let mut t = Tuple { src, dst, proto, zone, ..Tuple::default() };
+                let mut t = Tuple {
+                    src,
+                    dst,
+                    proto,
+                    zone,
+                    ..Tuple::default()
+                };
                 match proto {
-                    1 | 58 => { t.icmp_type = it; t.icmp_code = ic; t.icmp_id = id; }
+                    1 | 58 => {
+                        t.icmp_type = it;
+                        t.icmp_code = ic;
+                        t.icmp_id = id;
+                    }
                     99 => {}
-                    _ => { t.sport = sp; t.dport = dp; }
+                    _ => {
+                        t.sport = sp;
+                        t.dport = dp;
+                    }
                 }
                 t
             })

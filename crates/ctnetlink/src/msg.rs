@@ -185,7 +185,13 @@ mod tests {
         bytes[0] = 40; // claims 40 bytes, has 20
         let v: Vec<_> = MsgIter::new(&bytes).collect();
         assert_eq!(v.len(), 1);
-        assert!(matches!(v[0], Err(Error::Msg { what: "nlmsg_len", .. })));
+        assert!(matches!(
+            v[0],
+            Err(Error::Msg {
+                what: "nlmsg_len",
+                ..
+            })
+        ));
     }
 
     proptest::proptest! {

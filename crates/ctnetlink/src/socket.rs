@@ -129,7 +129,12 @@ impl Socket {
         }
     }
 
-    fn setsockopt_int(&self, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
+    fn setsockopt_int(
+        &self,
+        level: libc::c_int,
+        name: libc::c_int,
+        v: libc::c_int,
+    ) -> io::Result<()> {
         // SAFETY: v is a valid c_int for the duration of the call.
         cvt(unsafe {
             libc::setsockopt(
@@ -179,7 +184,11 @@ impl Socket {
 
     /// Joins a multicast group (`NETLINK_ADD_MEMBERSHIP`).
     pub fn add_membership(&self, group: u32) -> Result<()> {
-        Ok(self.setsockopt_int(SOL_NETLINK, crate::uapi::NETLINK_ADD_MEMBERSHIP, group as i32)?)
+        Ok(self.setsockopt_int(
+            SOL_NETLINK,
+            crate::uapi::NETLINK_ADD_MEMBERSHIP,
+            group as i32,
+        )?)
     }
 
     /// Turns a netlink boolean option on or off (`NETLINK_EXT_ACK`, `NETLINK_NO_ENOBUFS`, …).

@@ -28,10 +28,18 @@ fn parse_ip(nest: &Attr<'_>, t: &mut Tuple) -> Result<()> {
     for a in nest.nested() {
         let a = a?;
         match a.kind() {
-            CTA_IP_V4_SRC => t.src = IpAddr::V4(Ipv4Addr::from(a.bytes4().map_err(at("CTA_IP_V4_SRC"))?)),
-            CTA_IP_V4_DST => t.dst = IpAddr::V4(Ipv4Addr::from(a.bytes4().map_err(at("CTA_IP_V4_DST"))?)),
-            CTA_IP_V6_SRC => t.src = IpAddr::V6(Ipv6Addr::from(a.bytes16().map_err(at("CTA_IP_V6_SRC"))?)),
-            CTA_IP_V6_DST => t.dst = IpAddr::V6(Ipv6Addr::from(a.bytes16().map_err(at("CTA_IP_V6_DST"))?)),
+            CTA_IP_V4_SRC => {
+                t.src = IpAddr::V4(Ipv4Addr::from(a.bytes4().map_err(at("CTA_IP_V4_SRC"))?))
+            }
+            CTA_IP_V4_DST => {
+                t.dst = IpAddr::V4(Ipv4Addr::from(a.bytes4().map_err(at("CTA_IP_V4_DST"))?))
+            }
+            CTA_IP_V6_SRC => {
+                t.src = IpAddr::V6(Ipv6Addr::from(a.bytes16().map_err(at("CTA_IP_V6_SRC"))?))
+            }
+            CTA_IP_V6_DST => {
+                t.dst = IpAddr::V6(Ipv6Addr::from(a.bytes16().map_err(at("CTA_IP_V6_DST"))?))
+            }
             _ => {}
         }
     }

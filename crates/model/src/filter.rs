@@ -255,7 +255,14 @@ impl FlowFilter {
         true
     }
 
-    fn tuple_ok(&self, want: &TupleMatch, have: &Tuple, present: bool, mask: bool) -> bool {
+    fn tuple_ok(
+        &self,
+        want: &TupleMatch,
+        have: &Tuple,
+        present: bool,
+        mask: bool,
+        orig: bool,
+    ) -> bool {
         if !cmp(want.l3, gate(present, have.family()), mask, |a, b| a == b) {
             return false;
         }
@@ -273,7 +280,8 @@ impl FlowFilter {
                         {
                             return false;
                         }
-                    } else if p == proto::IPPROTO_ICMP || p == proto::IPPROTO_ICMPV6 {
+                    } else if orig && (p == proto::IPPROTO_ICMP || p == proto::IPPROTO_ICMPV6) {
+                        // ATTR_ICMP_* belong to the original tuple (libnetfilter_conntrack compare.c).
                         let i = &self.icmp;
                         if !cmp(i.id, Some(have.icmp_id), mask, |a, b| a == b)
                             || !cmp(i.code, Some(have.icmp_code), mask, |a, b| a == b)
@@ -321,8 +329,8 @@ impl FlowFilter {
     /// `nfct_cmp(obj, ct, NFCT_CMP_ALL | NFCT_CMP_MASK)`.
     pub fn cmp_all_mask(&self, f: &Flow) -> bool {
         self.meta_ok(f)
-            && self.tuple_ok(&self.orig, &f.orig, f.has_orig, true)
-            && self.tuple_ok(&self.reply, &f.reply, f.has_reply, true)
+            && self.tuple_ok(&self.orig, &f.orig, f.has_orig, true, true)
+            && self.tuple_ok(&self.reply, &f.reply, f.has_reply, true, false)
     }
 
     /// Whether conntrack would show (`-L`, `-E`) or delete (`-D`) this entry.
@@ -354,10 +362,11 @@ impl FlowFilter {
                 return false;
             }
         }
-        if self.update_cmp_orig && !self.tuple_ok(&self.orig, &f.orig, f.has_orig, false) {
+        if self.update_cmp_orig && !self.tuple_ok(&self.orig, &f.orig, f.has_orig, false, true) {
             return false;
         }
-        if self.update_cmp_repl && !self.tuple_ok(&self.reply, &f.reply, f.has_reply, false) {
+        if self.update_cmp_repl && !self.tuple_ok(&self.reply, &f.reply, f.has_reply, false, false)
+        {
             return false;
         }
         true

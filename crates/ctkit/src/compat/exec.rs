@@ -98,7 +98,11 @@ impl Printer {
         userspace: Option<format::Userspace<'_>>,
     ) {
         let o = self.output;
-        let labelmap = if for_delete { None } else { self.labelmap.as_ref() };
+        let labelmap = if for_delete {
+            None
+        } else {
+            self.labelmap.as_ref()
+        };
         if o.has(OutputFlags::JSON) {
             format::write_flow_json(
                 out,
@@ -348,6 +352,25 @@ fn creation_flow(req: &CompatRequest) -> Flow {
         }
         f.has_orig = true;
     }
+    if let Some(p) = req.proto {
+        f.orig.proto = p.num;
+        f.reply.proto = p.num;
+    }
+    // libnetfilter_conntrack's ICMP setters fill the reply tuple too: type inverted (255,
+    // which the kernel rejects, when it has no inverse), code and id copied.
+    match f.orig.proto {
+        ctkit_model::proto::IPPROTO_ICMP | ctkit_model::proto::IPPROTO_ICMPV6 => {
+            let inv = if f.orig.proto == ctkit_model::proto::IPPROTO_ICMP {
+                ctkit_model::tuple::invert_icmp_type(f.orig.icmp_type)
+            } else {
+                ctkit_model::tuple::invert_icmpv6_type(f.orig.icmp_type)
+            };
+            f.reply.icmp_type = inv.unwrap_or(255);
+            f.reply.icmp_code = f.orig.icmp_code;
+            f.reply.icmp_id = f.orig.icmp_id;
+        }
+        _ => {}
+    }
     if let Some(m) = req.mark {
         f.mark = Some(m.value);
     }
@@ -449,20 +472,18 @@ fn delete(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
     let mut io_err: Option<NlError> = None;
     {
         let mut batch = deleter.batch();
-        let mut on_result = |i: u64, r: Result<(), NlError>, pending: &[Flow], base: u64| {
-            match r {
-                Ok(()) => {
-                    let f = &pending[(i - base) as usize];
-                    p.flow(&mut out.buf, f, None, EventKind::Destroy, true, None, None);
-                    n += 1;
-                    out.maybe_flush();
-                    ControlFlow::Continue(())
-                }
-                Err(e) if e.is_not_found() => ControlFlow::Continue(()),
-                Err(e) => {
-                    failed = Some(e);
-                    ControlFlow::Break(())
-                }
+        let mut on_result = |i: u64, r: Result<(), NlError>, pending: &[Flow], base: u64| match r {
+            Ok(()) => {
+                let f = &pending[(i - base) as usize];
+                p.flow(&mut out.buf, f, None, EventKind::Destroy, true, None, None);
+                n += 1;
+                out.maybe_flush();
+                ControlFlow::Continue(())
+            }
+            Err(e) if e.is_not_found() => ControlFlow::Continue(()),
+            Err(e) => {
+                failed = Some(e);
+                ControlFlow::Break(())
             }
         };
         let r = dumper.dump(NlTable::Conntrack, &dump_request(req), |f| {
@@ -473,9 +494,13 @@ fn delete(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
             let fam = ctkit_ctnetlink::tuple::tuple_af(&f.orig);
             let pend = &pending;
             let b = base;
-            match batch.push(Mutation::Delete, fam, f, &EmitExtras::default(), &mut |i, r| {
-                on_result(i, r, pend, b)
-            }) {
+            match batch.push(
+                Mutation::Delete,
+                fam,
+                f,
+                &EmitExtras::default(),
+                &mut |i, r| on_result(i, r, pend, b),
+            ) {
                 Ok(ControlFlow::Continue(())) => {
                     if pending.len() == ctkit_ctnetlink::BATCH_MAX_MSGS {
                         base += ctkit_ctnetlink::BATCH_MAX_MSGS as u64;
@@ -741,10 +766,7 @@ fn progname(portid: u32) -> Option<String> {
 
 fn events(req: &CompatRequest) -> Result<u8, CompatError> {
     let expect = req.table == Table::Expect;
-    let groups = if req
-        .options
-        .has(crate::compat::options::Col::EventMask)
-    {
+    let groups = if req.options.has(crate::compat::options::Col::EventMask) {
         req.event_mask.groups(expect)
     } else if expect {
         vec![4, 5, 6]
@@ -843,7 +865,9 @@ fn events(req: &CompatRequest) -> Result<u8, CompatError> {
             Ok(()) => {}
             Err(e) if e.is_enobufs() => {
                 eprintln!("WARNING: We have hit ENOBUFS! We are losing events.");
-                eprintln!("This message means that the current netlink socket buffer size is too small.");
+                eprintln!(
+                    "This message means that the current netlink socket buffer size is too small."
+                );
                 eprintln!("Please, check --buffer-size in conntrack(8) manpage.");
                 if rcvbuf < 64 << 20 {
                     rcvbuf = rcvbuf.saturating_mul(2);
