@@ -162,14 +162,31 @@ pub fn is_dnat(f: &Flow) -> bool {
 pub fn is_spat(f: &Flow) -> bool {
     f.status
         .map_or(true, |s| s.intersects(Status::SRC_NAT_DONE))
-        && f.reply.dport != f.orig.sport
+        && l4dst_all(&f.reply) != l4src_all(&f.orig)
+}
+
+/// libnetfilter_conntrack's `l4src.all` bytes: the source port, ICMP id or GRE key.
+fn l4src_all(t: &Tuple) -> [u8; 2] {
+    match t.proto {
+        proto::IPPROTO_ICMP | proto::IPPROTO_ICMPV6 => t.icmp_id.to_be_bytes(),
+        _ => t.sport.to_be_bytes(),
+    }
+}
+
+/// libnetfilter_conntrack's `l4dst.all` bytes: the destination port, ICMP type and code, or
+/// GRE key.
+fn l4dst_all(t: &Tuple) -> [u8; 2] {
+    match t.proto {
+        proto::IPPROTO_ICMP | proto::IPPROTO_ICMPV6 => [t.icmp_type, t.icmp_code],
+        _ => t.dport.to_be_bytes(),
+    }
 }
 
 /// `NFCT_GOPT_IS_DPAT`: destination port translated.
 pub fn is_dpat(f: &Flow) -> bool {
     f.status
         .map_or(true, |s| s.intersects(Status::DST_NAT_DONE))
-        && f.reply.sport != f.orig.dport
+        && l4src_all(&f.reply) != l4dst_all(&f.orig)
 }
 
 /// One side of `filter_nat`: does the entry show this kind of NAT to `want`?
@@ -322,7 +339,8 @@ impl FlowFilter {
             && cmp(self.tcp_state, tcp, true, |a, b| a == b)
             && cmp(self.sctp_state, sctp, true, |a, b| a == b)
             && cmp(self.dccp_state, dccp, true, |a, b| a == b)
-            && cmp(self.zone, f.zone, true, |a, b| a == b)
+            // The kernel omits CTA_ZONE for zone 0: an entry without it is in zone 0.
+            && cmp(self.zone, Some(f.zone.unwrap_or(0)), true, |a, b| a == b)
             && cmp(self.secmark, f.secmark, true, |a, b| a == b)
     }
 

@@ -65,6 +65,9 @@ struct Printer {
     output: OutputFlags,
     labelmap: Option<LabelMap>,
     now: i64,
+    /// Whether XML records get the lazy document header (conntrack: -L, -G, -E; -D and the
+    /// -U re-print write bare `<flow>` lines).
+    xml_header: bool,
     xml_started: bool,
 }
 
@@ -81,6 +84,7 @@ impl Printer {
             output: req.output,
             labelmap,
             now: now_secs(),
+            xml_header: true,
             xml_started: false,
         }
     }
@@ -124,7 +128,7 @@ impl Printer {
                 },
             );
         } else if o.has(OutputFlags::XML) {
-            if !self.xml_started {
+            if !self.xml_started && self.xml_header {
                 out.extend_from_slice(format::xml::XML_HEADER.as_bytes());
                 self.xml_started = true;
             }
@@ -304,8 +308,15 @@ fn list(req: &CompatRequest) -> Result<u8, CompatError> {
         Table::Unconfirmed => NlTable::Unconfirmed,
         _ => NlTable::Conntrack,
     };
+    let mut filter = req.filter.clone();
     let dreq = if table == NlTable::Conntrack {
-        dump_request(req)
+        let mut d = dump_request(req);
+        if let Some(st) = req.status {
+            // conntrack -L filters status in the kernel; recheck it here as well.
+            d.status = Some((st.value, st.kernel_mask));
+            filter.status_masked = Some((st.value, st.kernel_mask));
+        }
+        d
     } else {
         DumpRequest {
             family: req.family.af(),
@@ -316,7 +327,7 @@ fn list(req: &CompatRequest) -> Result<u8, CompatError> {
     let mut out = Out::new();
     let mut n = 0u64;
     let r = conn.dump(table, &dreq, |f| {
-        if req.filter.matches(f) {
+        if filter.matches(f) {
             p.flow(&mut out.buf, f, None, EventKind::New, false, None, None);
             n += 1;
             out.maybe_flush();
@@ -391,6 +402,16 @@ fn create(req: &CompatRequest, with_summary: bool) -> Result<u8, CompatError> {
     let mut conn = open(req)?;
     let f = creation_flow(req);
     let excl = matches!(req.command, Command::Create { excl: true });
+    // conntrack counts only entries it really created: `-A` on an existing entry updates it
+    // and reports 0 added (exit 0).
+    let existed = !excl && {
+        let mut tmp = Flow::default();
+        let key = Flow {
+            has_reply: false,
+            ..f
+        };
+        conn.get(create_family(&f), &key, &mut tmp).is_ok()
+    };
     conn.mutate(
         Mutation::Create { excl },
         create_family(&f),
@@ -399,7 +420,7 @@ fn create(req: &CompatRequest, with_summary: bool) -> Result<u8, CompatError> {
     )
     .map_err(|e| nl_fail(&e, req))?;
     if with_summary {
-        summary(req, 1);
+        summary(req, u64::from(!existed));
     }
     Ok(0)
 }
@@ -454,7 +475,6 @@ fn get(req: &CompatRequest) -> Result<u8, CompatError> {
     let mut p = Printer::new(req);
     let mut out = Out::new();
     p.flow(&mut out.buf, &f, None, EventKind::New, false, None, None);
-    p.finish(&mut out.buf);
     out.flush();
     summary(req, 1);
     Ok(0)
@@ -464,6 +484,7 @@ fn delete(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
     let mut dumper = open(req)?;
     let mut deleter = open(req)?;
     let mut p = Printer::new(req);
+    p.xml_header = false;
     let mut out = Out::new();
     let mut n = 0u64;
     let mut pending: Vec<Flow> = Vec::with_capacity(ctkit_ctnetlink::BATCH_MAX_MSGS);
@@ -524,7 +545,6 @@ fn delete(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
             io_err.get_or_insert(e);
         }
     }
-    p.finish(&mut out.buf);
     out.flush();
     if let Some(e) = failed.or(io_err) {
         return Err(nl_fail(&e, req));
@@ -632,16 +652,17 @@ fn update(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
     if let Some(e) = err.or(r.err()) {
         return Err(nl_fail(&e, req));
     }
-    // conntrack 1.4.7 re-fetches and prints the last entry it updated.
+    // conntrack 1.4.7 re-fetches and prints the last entry it updated, with the command's
+    // family: without -f or an address that implies one, that GET is AF_UNSPEC, which the
+    // kernel refuses, and nothing is printed.
     if interactive {
         if let Some(t) = last {
             let mut f = Flow::default();
-            let fam = ctkit_ctnetlink::tuple::tuple_af(&t.orig);
-            if changer.get(fam, &t, &mut f).is_ok() {
+            if changer.get(req.family.af(), &t, &mut f).is_ok() {
                 let mut p = Printer::new(req);
+                p.xml_header = false;
                 let mut out = Out::new();
                 p.flow(&mut out.buf, &f, None, EventKind::New, false, None, None);
-                p.finish(&mut out.buf);
             }
         }
         summary(req, n);
@@ -720,6 +741,10 @@ fn list_expect(req: &CompatRequest) -> Result<u8, CompatError> {
         ControlFlow::Continue(())
     })
     .map_err(|e| nl_fail(&e, req))?;
+    if xml && n > 0 {
+        out.buf
+            .extend_from_slice(format::expect::EXPECT_XML_FOOTER.as_bytes());
+    }
     out.flush();
     summary(req, n);
     Ok(0)
