@@ -376,14 +376,11 @@ fn update_mark_matches_oracle() {
     // Several entries: 1.4.7 prints only the last one updated, which depends on each
     // namespace's dump order, so only the line count is compared (plus stderr, exit code
     // and the resulting tables).
-    // `-U -m 7` and `-U -p tcp -m 9` without a family are not compared: 1.4.7 stops after the
+    // `-U -m 7`, `-U -p tcp -m 9` and `-U -m 1 -m 4` without a family are not compared: 1.4.7 stops after the
     // first entry with "Operation failed: Operation not supported" (its libmnl -U
     // regression, OpenWrt issue 13307, fixed in 1.4.8); ctkit updates every matching entry,
     // see `update_mark_of_whole_table_updates_every_entry`.
-    let several: &[&[&str]] = &[
-        &["-U", "-m", "1", "-m", "4"],
-        &["-U", "-o", "xml", "-f", "ipv6", "-m", "8"],
-    ];
+    let several: &[&[&str]] = &[&["-U", "-o", "xml", "-f", "ipv6", "-m", "8"]];
     for args in several {
         diff_mutating_with(LOAD, args, None, StdoutCheck::LineCount);
     }
