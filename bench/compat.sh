@@ -54,9 +54,8 @@ PY
 
 # measure LABEL CMD... : prints "seconds maxrss_kb" of one run
 measure() {
-  local out
-  out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1)
-  echo "$out"
+  /usr/bin/time -f "%e %M" -o "$WORK/time" ip netns exec "$NS" "$@" >/dev/null 2>&1 || true
+  tail -n 1 "$WORK/time"
 }
 secs() { echo "$1" | cut -d' ' -f1; }
 rss() { echo "$1" | cut -d' ' -f2; }
@@ -71,26 +70,26 @@ echo "| operation | anchor | anchor s | ctkit s | ratio | ctkit peak RSS |"
 echo "|---|---|---|---|---|---|"
 
 # -R load: anchor first, flush, then ctkit.
-a=$(measure in_ns "$ORACLE" -R "$WORK/all.txt"); an=$(count)
+a=$(measure "$ORACLE" -R "$WORK/all.txt"); an=$(count)
 in_ns "$ORACLE" -F 2>/dev/null
-c=$(measure in_ns "$CTKIT" -R "$WORK/all.txt"); cn=$(count)
+c=$(measure "$CTKIT" -R "$WORK/all.txt"); cn=$(count)
 echo "| -R load ($an / $cn entries) | conntrack -R | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
 
 # Listing.
-a=$(measure in_ns "$ORACLE" -L)
-p=$(measure in_ns cat /proc/net/nf_conntrack)
-c=$(measure in_ns "$CTKIT" -L)
+a=$(measure "$ORACLE" -L)
+p=$(measure cat /proc/net/nf_conntrack)
+c=$(measure "$CTKIT" -L)
 echo "| -L > /dev/null | conntrack -L | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
 echo "| -L > /dev/null | cat /proc/net/nf_conntrack | $(secs "$p") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$p")") | |"
 
 # Count and stats.
-a=$(measure in_ns "$ORACLE" -C); c=$(measure in_ns "$CTKIT" -C)
+a=$(measure "$ORACLE" -C); c=$(measure "$CTKIT" -C)
 echo "| -C | conntrack -C | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
-a=$(measure in_ns "$ORACLE" -S); c=$(measure in_ns "$CTKIT" -S)
+a=$(measure "$ORACLE" -S); c=$(measure "$CTKIT" -S)
 echo "| -S | conntrack -S | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
 
 # Filtered delete of half the table: anchor, reload that half, ctkit.
-a=$(measure in_ns "$ORACLE" -D -p tcp --dport 80); after_a=$(count)
+a=$(measure "$ORACLE" -D -p tcp --dport 80); after_a=$(count)
 in_ns "$ORACLE" -R "$WORK/port80.txt" >/dev/null 2>&1
-c=$(measure in_ns "$CTKIT" -D -p tcp --dport 80); after_c=$(count)
+c=$(measure "$CTKIT" -D -p tcp --dport 80); after_c=$(count)
 echo "| -D -p tcp --dport 80 ($((N / 2)) matches; left $after_a / $after_c) | conntrack -D | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"

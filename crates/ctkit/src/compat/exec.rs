@@ -251,16 +251,19 @@ pub fn run(req: CompatRequest) -> ExitCode {
     }
 }
 
-/// Runs the requests of a `-R` file in order: no summaries, zero counts are not errors, the
-/// first kernel error exits 1. Consecutive create lines go out in batches.
-pub fn run_batch(reqs: Vec<CompatRequest>) -> ExitCode {
+/// How many `-R` lines are parsed ahead and run together.
+pub const LOAD_CHUNK: usize = 4096;
+
+/// Runs a chunk of `-R` requests in order: no summaries, zero counts are not errors, the
+/// first kernel error stops with exit 1. Consecutive create lines go out in batches.
+pub fn run_batch(reqs: &[CompatRequest]) -> Result<(), CompatError> {
     let mut i = 0;
     while i < reqs.len() {
         let req = &reqs[i];
         if let Some(e) = &req.deferred_error {
-            return fail(e.clone());
+            return Err(e.clone());
         }
-        let r = match (req.command, req.table) {
+        match (req.command, req.table) {
             (Command::Create { .. }, Table::Conntrack) => {
                 let mut j = i;
                 while j < reqs.len()
@@ -270,26 +273,20 @@ pub fn run_batch(reqs: Vec<CompatRequest>) -> ExitCode {
                 {
                     j += 1;
                 }
-                let r = create_many(&reqs[i..j]);
+                create_many(&reqs[i..j])?;
                 i = j;
-                match r {
-                    Ok(()) => continue,
-                    Err(e) => Err(e),
-                }
+                continue;
             }
-            (Command::Create { .. }, Table::Expect) => create_expect(req),
-            (Command::Delete, Table::Expect) => delete_expect(req),
-            (Command::Delete, _) => delete(req, false),
-            (Command::Update, _) => update(req, false),
-            (Command::Flush, _) => flush(req),
-            _ => Ok(0),
+            (Command::Create { .. }, Table::Expect) => create_expect(req)?,
+            (Command::Delete, Table::Expect) => delete_expect(req)?,
+            (Command::Delete, _) => delete(req, false)?,
+            (Command::Update, _) => update(req, false)?,
+            (Command::Flush, _) => flush(req)?,
+            _ => 0,
         };
-        if let Err(e) = r {
-            return fail(e);
-        }
         i += 1;
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 fn dump_request(req: &CompatRequest) -> DumpRequest {

@@ -117,15 +117,18 @@ fn unsupported_name(r: &CompatRequest) -> &'static str {
     }
 }
 
-/// Parses file contents into requests (all lines first; errors carry their line number).
-pub fn parse_contents(
+/// Parses every line of `data` in order and hands each request to `sink`, with its line
+/// number. Parse errors stop at once; a command that `-R` does not allow is reported only
+/// after every line parsed (as conntrack checks them after parsing the whole file).
+pub fn parse_each(
     data: &[u8],
     progname: &str,
     env: &ParseEnv,
     state: &mut ParseState,
-) -> Result<Vec<CompatRequest>, CompatError> {
-    let mut reqs = Vec::new();
-    let mut lines = Vec::new();
+    mut sink: impl FnMut(CompatRequest, usize) -> Result<(), CompatError>,
+) -> Result<(), CompatError> {
+    let mut unsupported: Option<CompatError> = None;
+    let mut argv = Vec::new();
     for (n, raw) in fgets_lines(data).into_iter().enumerate() {
         let lineno = n + 1;
         let start = raw
@@ -140,31 +143,48 @@ pub fn parse_contents(
             e.line = Some(lineno);
             e
         };
-        let mut argv = Vec::new();
+        argv.clear();
         add_argv(&mut argv, progname.as_bytes()).map_err(with_line)?;
         split_line(&mut argv, line).map_err(with_line)?;
-        let req = parse(argv, env, state).map_err(with_line)?;
-        reqs.push(req);
-        lines.push(lineno);
-    }
-    for (r, lineno) in reqs.iter().zip(&lines) {
+        let req = parse(std::mem::take(&mut argv), env, state).map_err(with_line)?;
         let ok = matches!(
-            r.row,
+            req.row,
             CmdRow::CtCreate
                 | CmdRow::CtAdd
                 | CmdRow::CtUpdate
                 | CmdRow::CtDelete
                 | CmdRow::CtFlush
         );
-        if !ok {
+        if !ok && unsupported.is_none() {
             let mut e = CompatError::param(format!(
                 "Cannot use command `{}' with --load-file",
-                unsupported_name(r)
+                unsupported_name(&req)
             ));
-            e.line = Some(*lineno);
-            return Err(e);
+            e.line = Some(lineno);
+            unsupported = Some(e);
         }
+        sink(req, lineno)?;
     }
+    match unsupported {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Parses file contents into requests (all lines first; errors carry their line number).
+/// Holds every request in memory: for big files use [`parse_each`] twice (validate, then
+/// run), as `compat::main` does.
+pub fn parse_contents(
+    data: &[u8],
+    progname: &str,
+    env: &ParseEnv,
+    state: &mut ParseState,
+) -> Result<Vec<CompatRequest>, CompatError> {
+    let mut reqs = Vec::new();
+    parse_each(data, progname, env, state, |r, _| {
+        reqs.push(r);
+        Ok(())
+    })?;
     // conntrack's output mask is one global: every line runs with the final union.
     let out = OutputFlags(state.output);
     for r in &mut reqs {
@@ -173,13 +193,8 @@ pub fn parse_contents(
     Ok(reqs)
 }
 
-/// Reads `FILE` (`-` = stdin, reported as `/dev/stdin`) and parses it.
-pub fn parse_file(
-    file: &str,
-    progname: &str,
-    env: &ParseEnv,
-    state: &mut ParseState,
-) -> Result<Vec<CompatRequest>, CompatError> {
+/// Reads `FILE` (`-` = stdin, reported as `/dev/stdin`).
+pub fn read_file(file: &str) -> Result<Vec<u8>, CompatError> {
     let name = if file == "-" { "/dev/stdin" } else { file };
     let mut data = Vec::new();
     let read = if file == "-" {
@@ -192,6 +207,17 @@ pub fn parse_file(
             "Failed to open file {name} for reading"
         )));
     }
+    Ok(data)
+}
+
+/// Reads `FILE` (`-` = stdin, reported as `/dev/stdin`) and parses it.
+pub fn parse_file(
+    file: &str,
+    progname: &str,
+    env: &ParseEnv,
+    state: &mut ParseState,
+) -> Result<Vec<CompatRequest>, CompatError> {
+    let data = read_file(file)?;
     parse_contents(&data, progname, env, state)
 }
 

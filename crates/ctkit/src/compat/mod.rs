@@ -40,19 +40,12 @@ pub fn write_stdout(text: &str) {
 /// Runs conntrack-compatible mode on a full argv (argv[0] included).
 pub fn main(argv: Vec<String>) -> ExitCode {
     let env = parse::ParseEnv::default();
-    let mut state = parse::ParseState::default();
+    let state = parse::ParseState::default();
     let progname = argv.first().cloned().unwrap_or_else(|| "conntrack".into());
     if argv.len() > 2 && (argv[1] == "-R" || argv[1] == "--load-file") {
-        let r = loadfile::parse_file(&argv[2], &progname, &env, &mut state);
-        messages::print_warnings(&state.warnings);
-        return match r {
-            Ok(reqs) => exec::run_batch(reqs),
-            Err(e) => {
-                messages::print_error(&e);
-                ExitCode::from(e.exit_code())
-            }
-        };
+        return load_file(&argv[2], &progname, &env, state);
     }
+    let mut state = state;
     let r = parse::parse(argv, &env, &mut state);
     messages::print_warnings(&state.warnings);
     let req = match r {
@@ -76,5 +69,58 @@ pub fn main(argv: Vec<String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => exec::run(req),
+    }
+}
+
+/// `-R`: every line is parsed and validated first (nothing touches the kernel before that),
+/// then the file is parsed again and run in chunks, so memory stays bounded on
+/// million-line files.
+fn load_file(
+    file: &str,
+    progname: &str,
+    env: &parse::ParseEnv,
+    initial: parse::ParseState,
+) -> ExitCode {
+    let data = match loadfile::read_file(file) {
+        Ok(d) => d,
+        Err(e) => {
+            messages::print_error(&e);
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    let mut state = initial.clone();
+    // Errors conntrack raises only when it reaches a line (deferred ones) are raised here too,
+    // before anything runs: no request reaches the kernel from a file with a bad line.
+    let checked = loadfile::parse_each(&data, progname, env, &mut state, |r, _| {
+        match r.deferred_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    });
+    messages::print_warnings(&state.warnings);
+    if let Err(e) = checked {
+        messages::print_error(&e);
+        return ExitCode::from(e.exit_code());
+    }
+    // conntrack's output mask is one global: every line runs with the final union.
+    let output = request::OutputFlags(state.output);
+    let mut state = initial;
+    let mut chunk: Vec<request::CompatRequest> = Vec::with_capacity(exec::LOAD_CHUNK);
+    let run = loadfile::parse_each(&data, progname, env, &mut state, |mut r, _| {
+        r.output = output;
+        chunk.push(r);
+        if chunk.len() == exec::LOAD_CHUNK {
+            exec::run_batch(&chunk)?;
+            chunk.clear();
+        }
+        Ok(())
+    })
+    .and_then(|()| exec::run_batch(&chunk));
+    match run {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            messages::print_error(&e);
+            ExitCode::from(e.exit_code())
+        }
     }
 }
