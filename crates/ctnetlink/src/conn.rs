@@ -65,6 +65,8 @@ pub enum Mutation {
 const RECV_BUF: usize = 64 * 1024;
 /// How many recent dump keys are checked for resume repeats.
 const RECENT: usize = 16;
+/// Datagrams in flight between the receiving and the parsing thread of a dump.
+const PIPELINE_DEPTH: usize = 8;
 /// Messages per `sendmsg` in a batch.
 pub const BATCH_MAX_MSGS: usize = 256;
 
@@ -153,57 +155,59 @@ impl Conn {
         mut f: impl FnMut(&NlMsg<'_>) -> Result<ControlFlow<()>>,
     ) -> Result<()> {
         self.sock.send(self.b.as_bytes())?;
-        let mut stopped = false;
-        let mut pending_err: Option<Error> = None;
+        let mut reply = Reply::new(seq);
         loop {
             self.sock.recv(&mut self.rbuf)?;
-            for m in MsgIter::new(&self.rbuf) {
-                let m = m?;
-                if m.seq() != seq && m.kind() != NLMSG_ERROR {
-                    continue;
-                }
-                match m.kind() {
-                    NLMSG_DONE => {
-                        let p = m.payload();
-                        if p.len() >= 4 {
-                            let code = i32::from_ne_bytes([p[0], p[1], p[2], p[3]]);
-                            if code < 0 && pending_err.is_none() {
-                                pending_err = Some(Error::Kernel {
-                                    errno: -code,
-                                    msg: None,
-                                    offset: None,
-                                    seq,
-                                });
-                            }
-                        }
-                        return pending_err.map_or(Ok(()), Err);
-                    }
-                    NLMSG_ERROR => {
-                        if m.error_seq() != seq {
-                            continue;
-                        }
-                        let code = m.error_code()?;
-                        if code < 0 {
-                            return Err(kernel_error(&m, code));
-                        }
-                        return pending_err.map_or(Ok(()), Err);
-                    }
-                    NLMSG_NOOP | NLMSG_OVERRUN => {}
-                    _ => {
-                        if !stopped && pending_err.is_none() {
-                            match f(&m) {
-                                Ok(ControlFlow::Break(())) => stopped = true,
-                                Ok(ControlFlow::Continue(())) => {}
-                                Err(e) => pending_err = Some(e),
-                            }
-                        }
-                        if m.flags() & NLM_F_MULTI == 0 {
-                            return pending_err.map_or(Ok(()), Err);
-                        }
-                    }
-                }
+            if let Some(r) = reply.feed(&self.rbuf, &mut f) {
+                return r;
             }
         }
+    }
+
+    /// [`Conn::roundtrip`] for dumps, with receiving and processing overlapped: a scoped
+    /// thread reads datagrams (the kernel builds the next dump chunk inside that `recv`)
+    /// while this thread parses and hands out the previous one.
+    fn roundtrip_pipelined(
+        &mut self,
+        seq: u32,
+        mut f: impl FnMut(&NlMsg<'_>) -> Result<ControlFlow<()>>,
+    ) -> Result<()> {
+        use std::sync::mpsc;
+        self.sock.send(self.b.as_bytes())?;
+        let sock = &self.sock;
+        let (full_tx, full_rx) = mpsc::sync_channel::<Result<Vec<u8>>>(PIPELINE_DEPTH);
+        let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+        for _ in 0..PIPELINE_DEPTH + 2 {
+            let _ = empty_tx.send(Vec::with_capacity(RECV_BUF));
+        }
+        std::thread::scope(|scope| {
+            scope.spawn(move || loop {
+                let mut buf = empty_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(RECV_BUF));
+                match sock.recv(&mut buf) {
+                    Err(e) => {
+                        let _ = full_tx.send(Err(e));
+                        return;
+                    }
+                    Ok(_) => {
+                        let last = reply_complete(&buf, seq);
+                        if full_tx.send(Ok(buf)).is_err() || last {
+                            return;
+                        }
+                    }
+                }
+            });
+            let mut reply = Reply::new(seq);
+            for buf in full_rx.iter() {
+                let buf = buf?;
+                if let Some(r) = reply.feed(&buf, &mut f) {
+                    return r;
+                }
+                let _ = empty_tx.send(buf);
+            }
+            Err(Error::Protocol("dump ended without NLMSG_DONE"))
+        })
     }
 
     /// Streams a conntrack dump, calling `f` with one reused [`Flow`] per entry. Entries the
@@ -244,7 +248,7 @@ impl Conn {
         // repeat can only be one of the last few entries seen (hash chains average <= 2).
         let mut recent = [(ctkit_model::Tuple::default(), None::<u16>); RECENT];
         let mut n_recent = 0usize;
-        let r = self.roundtrip(seq, |m| {
+        let r = self.roundtrip_pipelined(seq, |m| {
             parse_flow(m.attrs()?, &mut flow)?;
             let key = (flow.orig, flow.zone);
             if recent[..n_recent.min(RECENT)].contains(&key) {
@@ -501,6 +505,103 @@ impl Conn {
             next_index: 0,
         }
     }
+}
+
+/// The state of one request's reply across datagrams.
+struct Reply {
+    seq: u32,
+    stopped: bool,
+    pending_err: Option<Error>,
+}
+
+impl Reply {
+    fn new(seq: u32) -> Reply {
+        Reply {
+            seq,
+            stopped: false,
+            pending_err: None,
+        }
+    }
+
+    fn finish(&mut self) -> Option<Result<()>> {
+        Some(self.pending_err.take().map_or(Ok(()), Err))
+    }
+
+    /// Processes one datagram; `Some` once the reply is complete (`NLMSG_DONE`, the ACK or
+    /// error for `seq`, or a single-part answer).
+    fn feed(
+        &mut self,
+        buf: &[u8],
+        f: &mut impl FnMut(&NlMsg<'_>) -> Result<ControlFlow<()>>,
+    ) -> Option<Result<()>> {
+        for m in MsgIter::new(buf) {
+            let m = match m {
+                Ok(m) => m,
+                Err(e) => return Some(Err(e)),
+            };
+            if m.seq() != self.seq && m.kind() != NLMSG_ERROR {
+                continue;
+            }
+            match m.kind() {
+                NLMSG_DONE => {
+                    let p = m.payload();
+                    if p.len() >= 4 {
+                        let code = i32::from_ne_bytes([p[0], p[1], p[2], p[3]]);
+                        if code < 0 && self.pending_err.is_none() {
+                            self.pending_err = Some(Error::Kernel {
+                                errno: -code,
+                                msg: None,
+                                offset: None,
+                                seq: self.seq,
+                            });
+                        }
+                    }
+                    return self.finish();
+                }
+                NLMSG_ERROR => {
+                    if m.error_seq() != self.seq {
+                        continue;
+                    }
+                    match m.error_code() {
+                        Ok(code) if code < 0 => return Some(Err(kernel_error(&m, code))),
+                        Ok(_) => return self.finish(),
+                        Err(e) => return Some(Err(e)),
+                    }
+                }
+                NLMSG_NOOP | NLMSG_OVERRUN => {}
+                _ => {
+                    if !self.stopped && self.pending_err.is_none() {
+                        match f(&m) {
+                            Ok(ControlFlow::Break(())) => self.stopped = true,
+                            Ok(ControlFlow::Continue(())) => {}
+                            Err(e) => self.pending_err = Some(e),
+                        }
+                    }
+                    if m.flags() & NLM_F_MULTI == 0 {
+                        return self.finish();
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Whether a datagram completes the reply to `seq` (what the receiving thread of a
+/// pipelined dump checks to know when to stop reading). A malformed datagram also ends it:
+/// the parsing side reports the error.
+fn reply_complete(buf: &[u8], seq: u32) -> bool {
+    for m in MsgIter::new(buf) {
+        let Ok(m) = m else { return true };
+        match m.kind() {
+            NLMSG_DONE if m.seq() == seq => return true,
+            NLMSG_ERROR if m.error_seq() == seq => return true,
+            NLMSG_DONE | NLMSG_ERROR | NLMSG_NOOP | NLMSG_OVERRUN => {}
+            _ if m.seq() == seq && m.flags() & NLM_F_MULTI == 0 => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Appends one mutation message to `b`.
