@@ -604,7 +604,7 @@ fn update_mark_of_whole_table_updates_every_entry() {
     let ns = Netns::new();
     let load = support::run_tool(
         &ns,
-        &support::oracle_bin(),
+        support::oracle_bin(),
         &["-R", "-"],
         Some(LOAD.as_bytes()),
     );
@@ -615,6 +615,6 @@ fn update_mark_of_whole_table_updates_every_entry() {
         support::normalize::normalize_banner(&r.stderr),
         "conntrack v1.4.7 (BANNER): 8 flow entries have been updated.\n"
     );
-    let after = support::run_tool(&ns, &support::oracle_bin(), &["-L", "-m", "7"], None);
+    let after = support::run_tool(&ns, support::oracle_bin(), &["-L", "-m", "7"], None);
     assert_eq!(after.stdout.lines().count(), 8, "{}", after.stdout);
 }

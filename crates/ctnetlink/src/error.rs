@@ -7,7 +7,7 @@ use std::fmt;
 /// (`CTA_TUPLE_ORIG/CTA_TUPLE_IP/CTA_IP_V4_SRC`). Fixed capacity, no allocation.
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct AttrPath {
-    names: [&'static str; 6],
+    names: [&'static str; 4],
     len: u8,
 }
 

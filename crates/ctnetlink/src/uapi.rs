@@ -7,7 +7,6 @@
 //! - include/uapi/linux/netfilter/nf_conntrack_common.h (`IPS_*` live in `ctkit_model::Status`)
 //! - include/uapi/linux/netfilter/nf_conntrack_tcp.h (`struct nf_ct_tcp_flags`)
 //! - net/netfilter/nf_internals.h (`CTA_FILTER_F_*`: kernel-internal but ABI)
-#![allow(missing_docs)]
 
 // ---- include/uapi/linux/netlink.h ----
 /// `NETLINK_NETFILTER`: the netfilter netlink protocol.

@@ -160,8 +160,7 @@ pub fn is_dnat(f: &Flow) -> bool {
 
 /// `NFCT_GOPT_IS_SPAT`: source port translated.
 pub fn is_spat(f: &Flow) -> bool {
-    f.status
-        .map_or(true, |s| s.intersects(Status::SRC_NAT_DONE))
+    f.status.is_none_or(|s| s.intersects(Status::SRC_NAT_DONE))
         && l4dst_all(&f.reply) != l4src_all(&f.orig)
 }
 
@@ -184,8 +183,7 @@ fn l4dst_all(t: &Tuple) -> [u8; 2] {
 
 /// `NFCT_GOPT_IS_DPAT`: destination port translated.
 pub fn is_dpat(f: &Flow) -> bool {
-    f.status
-        .map_or(true, |s| s.intersects(Status::DST_NAT_DONE))
+    f.status.is_none_or(|s| s.intersects(Status::DST_NAT_DONE))
         && l4src_all(&f.reply) != l4dst_all(&f.orig)
 }
 

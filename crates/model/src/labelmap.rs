@@ -235,7 +235,7 @@ mod tests {
     #[test]
     fn long_line_is_split_like_fgets() {
         let mut f = vec![b'1', b' '];
-        f.extend(std::iter::repeat(b'a').take(1500));
+        f.extend(std::iter::repeat_n(b'a', 1500));
         f.extend_from_slice(b"\n2 ok\n");
         let m = LabelMap::parse(&f).unwrap();
         assert_eq!(m.bit("ok"), Some(2));

@@ -89,18 +89,15 @@ impl Printer {
         }
     }
 
-    /// One record. `save_kind` is the `-o save` prefix for this context; `event` the event
-    /// prefix (events only). `for_delete` drops labels and ktimestamp as conntrack's -D does.
-    fn flow(
-        &mut self,
-        out: &mut Vec<u8>,
-        f: &Flow,
-        event: Option<EventKind>,
-        save_kind: EventKind,
-        for_delete: bool,
-        event_time: Option<(i64, u32)>,
-        userspace: Option<format::Userspace<'_>>,
-    ) {
+    /// One record in the context `c`.
+    fn flow(&mut self, out: &mut Vec<u8>, f: &Flow, c: &Record<'_>) {
+        let Record {
+            event,
+            save_kind,
+            for_delete,
+            event_time,
+            userspace,
+        } = *c;
         let o = self.output;
         let labelmap = if for_delete {
             None
@@ -177,6 +174,40 @@ impl Printer {
             out.extend_from_slice(format::xml::XML_FOOTER.as_bytes());
         }
     }
+}
+
+/// Where a record is printed from, which decides prefixes and omitted fields.
+#[derive(Clone, Copy)]
+struct Record<'a> {
+    /// Event prefix (events only).
+    event: Option<EventKind>,
+    /// The `-o save` prefix for this context.
+    save_kind: EventKind,
+    /// -D drops labels and ktimestamp, as conntrack's delete callback does.
+    for_delete: bool,
+    /// Event receive time (`-o timestamp`).
+    event_time: Option<(i64, u32)>,
+    /// The `[USERSPACE]` suffix of events.
+    userspace: Option<format::Userspace<'a>>,
+}
+
+impl Record<'_> {
+    /// -L, -G and the -U re-print.
+    const LISTING: Record<'static> = Record {
+        event: None,
+        save_kind: EventKind::New,
+        for_delete: false,
+        event_time: None,
+        userspace: None,
+    };
+    /// -D.
+    const DELETED: Record<'static> = Record {
+        event: None,
+        save_kind: EventKind::Destroy,
+        for_delete: true,
+        event_time: None,
+        userspace: None,
+    };
 }
 
 fn now_secs() -> i64 {
@@ -305,7 +336,7 @@ fn list(req: &CompatRequest) -> Result<u8, CompatError> {
         Table::Unconfirmed => NlTable::Unconfirmed,
         _ => NlTable::Conntrack,
     };
-    let mut filter = req.filter.clone();
+    let mut filter = req.filter;
     let dreq = if table == NlTable::Conntrack {
         let mut d = dump_request(req);
         if let Some(st) = req.status {
@@ -325,7 +356,7 @@ fn list(req: &CompatRequest) -> Result<u8, CompatError> {
     let mut n = 0u64;
     let r = conn.dump(table, &dreq, |f| {
         if filter.matches(f) {
-            p.flow(&mut out.buf, f, None, EventKind::New, false, None, None);
+            p.flow(&mut out.buf, f, &Record::LISTING);
             n += 1;
             out.maybe_flush();
         }
@@ -450,7 +481,6 @@ fn create_many(reqs: &[CompatRequest]) -> Result<(), CompatError> {
         }
     }
     let _ = batch.flush(&mut on).map_err(|e| nl_fail(&e, &reqs[0]))?;
-    drop(batch);
     match failed {
         Some(e) => Err(e),
         None => Ok(()),
@@ -471,7 +501,7 @@ fn get(req: &CompatRequest) -> Result<u8, CompatError> {
     conn.get(fam, &key, &mut f).map_err(|e| nl_fail(&e, req))?;
     let mut p = Printer::new(req);
     let mut out = Out::new();
-    p.flow(&mut out.buf, &f, None, EventKind::New, false, None, None);
+    p.flow(&mut out.buf, &f, &Record::LISTING);
     out.flush();
     summary(req, 1);
     Ok(0)
@@ -493,7 +523,7 @@ fn delete(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
         let mut on_result = |i: u64, r: Result<(), NlError>, pending: &[Flow], base: u64| match r {
             Ok(()) => {
                 let f = &pending[(i - base) as usize];
-                p.flow(&mut out.buf, f, None, EventKind::Destroy, true, None, None);
+                p.flow(&mut out.buf, f, &Record::DELETED);
                 n += 1;
                 out.maybe_flush();
                 ControlFlow::Continue(())
@@ -604,7 +634,7 @@ fn update(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
         if let Some(lm) = req.label_modify {
             let old = ct.labels.unwrap_or_default();
             let mut new = old;
-            new.len = new.len.max(16).min(16);
+            new.len = 16;
             match lm {
                 LabelModify::Add(l) => {
                     for b in l.bits() {
@@ -659,7 +689,7 @@ fn update(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
                 let mut p = Printer::new(req);
                 p.xml_header = false;
                 let mut out = Out::new();
-                p.flow(&mut out.buf, &f, None, EventKind::New, false, None, None);
+                p.flow(&mut out.buf, &f, &Record::LISTING);
             }
         }
         summary(req, n);
@@ -850,11 +880,18 @@ fn events(req: &CompatRequest) -> Result<u8, CompatError> {
                         EventType::Destroy => EventKind::Destroy,
                     };
                     let name = if portid != 0 { progname(portid) } else { None };
-                    let us = (portid != 0).then(|| format::Userspace {
+                    let us = (portid != 0).then_some(format::Userspace {
                         portid,
                         progname: name.as_deref(),
                     });
-                    p.flow(&mut out, flow, Some(k), k, false, Some(t), us);
+                    let rec = Record {
+                        event: Some(k),
+                        save_kind: k,
+                        for_delete: false,
+                        event_time: Some(t),
+                        userspace: us,
+                    };
+                    p.flow(&mut out, flow, &rec);
                     if p.xml_started {
                         xml_open.store(true, Ordering::SeqCst);
                     }

@@ -24,6 +24,7 @@ pub mod usage;
 #[cfg(test)]
 mod tests;
 
+use error::CompatError;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -104,18 +105,40 @@ fn load_file(
     }
     // conntrack's output mask is one global: every line runs with the final union.
     let output = request::OutputFlags(state.output);
-    let mut state = initial;
-    let mut chunk: Vec<request::CompatRequest> = Vec::with_capacity(exec::LOAD_CHUNK);
-    let run = loadfile::parse_each(&data, progname, env, &mut state, |mut r, _| {
-        r.output = output;
-        chunk.push(r);
-        if chunk.len() == exec::LOAD_CHUNK {
-            exec::run_batch(&chunk)?;
-            chunk.clear();
+    // Second pass: a scoped thread parses chunks while this thread runs the previous one.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<request::CompatRequest>>(2);
+    let data = &data;
+    let run = std::thread::scope(|scope| {
+        let parser = scope.spawn(move || {
+            let mut state = initial;
+            let mut chunk = Vec::with_capacity(exec::LOAD_CHUNK);
+            let r = loadfile::parse_each(data, progname, env, &mut state, |mut r, _| {
+                r.output = output;
+                chunk.push(r);
+                if chunk.len() == exec::LOAD_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(exec::LOAD_CHUNK));
+                    if tx.send(full).is_err() {
+                        // The runner stopped at a kernel error: parse no further.
+                        return Err(CompatError::other(String::new()));
+                    }
+                }
+                Ok(())
+            });
+            if r.is_ok() && !chunk.is_empty() {
+                let _ = tx.send(chunk);
+            }
+        });
+        let mut result = Ok(());
+        for chunk in rx.iter() {
+            result = exec::run_batch(&chunk);
+            if result.is_err() {
+                break;
+            }
         }
-        Ok(())
-    })
-    .and_then(|()| exec::run_batch(&chunk));
+        drop(rx);
+        let _ = parser.join();
+        result
+    });
     match run {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

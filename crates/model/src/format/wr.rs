@@ -36,7 +36,7 @@ pub fn u64_dec_zero(out: &mut Vec<u8>, v: u64, width: usize) {
     let n = out.len() - start;
     if n < width {
         let pad = width - n;
-        out.splice(start..start, std::iter::repeat(b'0').take(pad));
+        out.splice(start..start, std::iter::repeat_n(b'0', pad));
     }
 }
 
