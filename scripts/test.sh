@@ -35,6 +35,7 @@ declare -A need=(
   [unshare]=util-linux
   [nsenter]=util-linux
   [flock]=util-linux
+  [setpriv]=util-linux
   [python3]=python3
   [sed]=sed
 )

@@ -725,15 +725,44 @@ fn count(req: &CompatRequest) -> Result<u8, CompatError> {
         format::write_count(&mut out.buf, n);
         return Ok(0);
     }
-    let n = match conn.stats() {
-        Ok(g) if g.entries.is_some() => g.entries.unwrap_or(0),
-        _ => std::fs::read_to_string("/proc/sys/net/netfilter/nf_conntrack_count")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| CompatError::other("Operation failed: cannot read the entry count"))?,
+    // Like conntrack: when GET_STATS fails, say so, print the /proc count anyway, exit 1.
+    let (n, code) = match conn.stats() {
+        Ok(g) if g.entries.is_some() => (g.entries.unwrap_or(0), 0),
+        Ok(_) => (proc_count()?, 0),
+        Err(e) => {
+            messages::print_error(&nl_fail(&e, req));
+            (proc_count()?, 1)
+        }
     };
     format::write_count(&mut out.buf, n);
-    Ok(0)
+    Ok(code)
+}
+
+fn proc_count() -> Result<u32, CompatError> {
+    std::fs::read_to_string("/proc/sys/net/netfilter/nf_conntrack_count")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| CompatError::other("Operation failed: cannot read the entry count"))
+}
+
+/// The /proc/net/stat/nf_conntrack fallback of `-S`: the header names, then one line of hex
+/// counters per CPU.
+fn proc_stats(out: &mut Vec<u8>) -> Result<(), CompatError> {
+    let text = std::fs::read_to_string("/proc/net/stat/nf_conntrack").map_err(|e| {
+        CompatError::other(format!("Operation failed: {}", messages::io_error_text(&e)))
+    })?;
+    let mut lines = text.lines();
+    let names: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    let mut values = Vec::with_capacity(names.len());
+    for (cpu, line) in lines.enumerate() {
+        values.clear();
+        values.extend(
+            line.split_whitespace()
+                .map(|v| u32::from_str_radix(v, 16).unwrap_or(0)),
+        );
+        format::write_proc_stats_line(out, cpu as u32, &names, &values);
+    }
+    Ok(())
 }
 
 fn stats(req: &CompatRequest) -> Result<u8, CompatError> {
@@ -744,8 +773,17 @@ fn stats(req: &CompatRequest) -> Result<u8, CompatError> {
     } else {
         conn.stats_cpu(|s| format::write_cpu_stats(&mut out.buf, s))
     };
-    r.map_err(|e| nl_fail(&e, req))?;
-    Ok(0)
+    match r {
+        Ok(()) => Ok(0),
+        Err(e) if req.table != Table::Expect => {
+            // conntrack reports the failure, then prints /proc/net/stat/nf_conntrack.
+            messages::print_error(&nl_fail(&e, req));
+            out.buf.clear();
+            proc_stats(&mut out.buf)?;
+            Ok(1)
+        }
+        Err(e) => Err(nl_fail(&e, req)),
+    }
 }
 
 fn list_expect(req: &CompatRequest) -> Result<u8, CompatError> {
@@ -825,7 +863,14 @@ fn events(req: &CompatRequest) -> Result<u8, CompatError> {
     } else {
         vec![1, 2, 3]
     };
-    let mut sock = EventSocket::subscribe(&groups).map_err(|e| nl_fail(&e, req))?;
+    let mut sock = EventSocket::subscribe(&groups).map_err(|e| {
+        // conntrack: libmnl's perror, then its own message.
+        eprintln!(
+            "mnl_socket_bind: {}",
+            messages::strerror(e.errno().unwrap_or(libc::EPERM))
+        );
+        CompatError::other("Can't open netlink socket")
+    })?;
     if let Some(sz) = req.buffer_size {
         if let Ok(got) = sock.socket().set_rcvbuf(sz as usize) {
             eprintln!("NOTICE: Netlink socket buffer size has been set to {got} bytes.");
