@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Buffered stdout that ends the program silently (exit 0) on a closed pipe.
+/// Buffered stdout that ends the program as conntrack does on a closed pipe.
 struct Out {
     buf: Vec<u8>,
 }
@@ -47,7 +47,7 @@ impl Out {
         let mut o = std::io::stdout().lock();
         if let Err(e) = o.write_all(&self.buf).and_then(|_| o.flush()) {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
+                crate::compat::closed_pipe();
             }
         }
         self.buf.clear();
@@ -959,7 +959,7 @@ fn events(req: &CompatRequest) -> Result<u8, CompatError> {
             let mut o = std::io::stdout().lock();
             if let Err(e) = o.write_all(&out).and_then(|_| o.flush()) {
                 if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    std::process::exit(0);
+                    crate::compat::closed_pipe();
                 }
             }
             out.clear();

@@ -28,12 +28,20 @@ use error::CompatError;
 use std::io::Write;
 use std::process::ExitCode;
 
-/// Writes to stdout; a closed pipe ends the program silently (exit 0) instead of panicking.
+/// Ends the program the way conntrack ends when its reader went away (`conntrack -L | head`):
+/// silently, killed by SIGPIPE (the shell sees status 141). Rust ignores SIGPIPE, so the
+/// default action is re-enacted here; exit 0 is the fallback should it return.
+pub fn closed_pipe() -> ! {
+    let _ = signal_hook::low_level::emulate_default_handler(signal_hook::consts::SIGPIPE);
+    std::process::exit(0)
+}
+
+/// Writes to stdout; a closed pipe ends the program as conntrack's does (see [`closed_pipe`]).
 pub fn write_stdout(text: &str) {
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+            closed_pipe();
         }
     }
 }
