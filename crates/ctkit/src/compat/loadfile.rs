@@ -19,7 +19,10 @@ fn add_argv(argv: &mut Vec<String>, what: &[u8]) -> Result<(), CompatError> {
     if argv.len() + 1 >= MAX_ARGC {
         return Err(CompatError::param("too many arguments"));
     }
-    argv.push(String::from_utf8_lossy(what).into_owned());
+    argv.push(match std::str::from_utf8(what) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(what).into_owned(),
+    });
     Ok(())
 }
 
