@@ -93,8 +93,14 @@ if [ "${CTKIT_TEST_PROFILE:-debug}" = "release" ]; then
 fi
 
 log "cargo test --workspace ${profile[*]}"
+out=$(mktemp)
 set +e
-cargo test --workspace "${profile[@]}"
-status=$?
+cargo test --workspace "${profile[@]}" 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
 set -e
+# One closing line over every test binary (cargo ends on its last doc-test run, which may
+# hold no test at all).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$out"
+rm -f "$out"
 exit "$status"
