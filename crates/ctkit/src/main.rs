@@ -2,6 +2,7 @@
 //! modern commands (ripgrep-style thin main; one place decides the exit status).
 
 mod compat;
+mod modern;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,5 @@ fn main() -> ExitCode {
     if is_compat(&argv) {
         return compat::main(argv);
     }
-    eprintln!("modern commands: not yet");
-    ExitCode::from(2)
+    modern::main(argv)
 }

@@ -369,6 +369,38 @@ fn list(req: &CompatRequest) -> Result<u8, CompatError> {
     Ok(0)
 }
 
+/// `ctkit delete --dry-run` / `ctkit flush --dry-run`: prints, as `-D` would, every entry
+/// the command would delete, and deletes nothing. The selection is exactly `-D`'s (same
+/// kernel mark filter, same userspace filter).
+pub fn dry_run_delete(req: &CompatRequest) -> ExitCode {
+    let r = (|| {
+        let mut conn = open(req)?;
+        let mut p = Printer::new(req);
+        p.xml_header = false;
+        let mut out = Out::new();
+        let mut n = 0u64;
+        conn.dump(NlTable::Conntrack, &dump_request(req), |f| {
+            if req.filter.matches(f) {
+                p.flow(&mut out.buf, f, &Record::DELETED);
+                n += 1;
+                out.maybe_flush();
+            }
+            ControlFlow::Continue(())
+        })
+        .map_err(|e| nl_fail(&e, req))?;
+        out.flush();
+        eprintln!(
+            "{}{n} flow entries would be deleted (dry run).",
+            messages::banner()
+        );
+        Ok(0)
+    })();
+    match r {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => fail(e),
+    }
+}
+
 /// The flow to create from the template: a missing direction is the inverse of the other.
 fn creation_flow(req: &CompatRequest) -> Flow {
     let a = req.ct.attrs;

@@ -155,3 +155,25 @@ fn load_file(
         }
     }
 }
+
+/// `ctkit delete|flush --dry-run`: parses a conntrack `-D` argv and shows what it would
+/// delete, touching nothing.
+pub fn dry_run(argv: Vec<String>) -> ExitCode {
+    let env = parse::ParseEnv::default();
+    let mut state = parse::ParseState::default();
+    let r = parse::parse(argv, &env, &mut state);
+    messages::print_warnings(&state.warnings);
+    match r {
+        Ok(req) => {
+            if let Some(e) = &req.deferred_error {
+                messages::print_error(e);
+                return ExitCode::from(e.exit_code());
+            }
+            exec::dry_run_delete(&req)
+        }
+        Err(e) => {
+            messages::print_error(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
