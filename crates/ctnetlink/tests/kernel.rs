@@ -575,3 +575,55 @@ fn expectation_created_from_userspace_dumps_gets_and_deletes() {
         },
     );
 }
+
+/// The entries recorded in tests/fixtures/dump-6.18.bin (see tests/fixtures/README.md).
+fn fixture_flows() -> [Flow; 3] {
+    let mut tcp = flow(t("192.0.2.1", "198.51.100.2", IPPROTO_TCP, 40000, 443));
+    tcp.mark = Some(0x2a);
+    tcp.zone = Some(7);
+    let mut udp = flow(t("2001:db8::1", "2001:db8::2", IPPROTO_UDP, 5353, 53));
+    udp.timeout = Some(30);
+    let icmp = flow(echo("192.0.2.3", "198.51.100.1", false, 77));
+    [tcp, udp, icmp]
+}
+
+/// Records the raw reply datagrams of a conntrack dump (request to `NLMSG_DONE`) into the file
+/// named by `CTKIT_RECORD_FIXTURE`. Not part of the normal run:
+/// `CTKIT_RECORD_FIXTURE=tests/fixtures/dump-6.18.bin cargo test -p ctkit-ctnetlink --test kernel record_dump_fixture -- --ignored`
+#[test]
+#[ignore = "records a fixture; run by hand"]
+fn record_dump_fixture() {
+    use ctkit_ctnetlink::attr::Builder;
+    use ctkit_ctnetlink::msg::MsgIter;
+    use ctkit_ctnetlink::socket::Socket;
+    use ctkit_ctnetlink::uapi::*;
+    let path = std::env::var("CTKIT_RECORD_FIXTURE").expect("set CTKIT_RECORD_FIXTURE");
+    in_netns("record_dump_fixture", move |conn| {
+        for f in &fixture_flows() {
+            create(conn, f).unwrap();
+        }
+        let sock = Socket::open().unwrap();
+        let mut b = Builder::new();
+        b.begin_msg(
+            nfnl_type(NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET),
+            NLM_F_REQUEST | NLM_F_DUMP,
+            1,
+            0,
+            0,
+        );
+        b.end_msg();
+        sock.send(b.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        let mut buf = Vec::with_capacity(64 * 1024);
+        'recv: loop {
+            sock.recv(&mut buf).unwrap();
+            out.extend_from_slice(&buf);
+            for m in MsgIter::new(&buf) {
+                if m.unwrap().kind() == NLMSG_DONE {
+                    break 'recv;
+                }
+            }
+        }
+        std::fs::write(&path, &out).unwrap();
+    });
+}
