@@ -325,14 +325,7 @@ impl Conn {
         self.b.end_msg();
         let mut g = GlobalStats::default();
         self.roundtrip(seq, |m| {
-            for a in m.attrs()? {
-                let a = a?;
-                match a.kind() {
-                    CTA_STATS_GLOBAL_ENTRIES => g.entries = Some(a.be32()?),
-                    CTA_STATS_GLOBAL_MAX_ENTRIES => g.max_entries = Some(a.be32()?),
-                    _ => {}
-                }
-            }
+            g = parse_global_stats(m)?;
             Ok(ControlFlow::Continue(()))
         })?;
         Ok(g)
@@ -351,15 +344,7 @@ impl Conn {
         );
         self.b.end_msg();
         self.roundtrip(seq, |m| {
-            let mut s = CpuStats {
-                cpu: m.nfgen_res_id()?,
-                ..CpuStats::default()
-            };
-            for a in m.attrs()? {
-                let a = a?;
-                s.set(a.kind(), a.be32()?);
-            }
-            f(&s);
+            f(&parse_cpu_stats(m)?);
             Ok(ControlFlow::Continue(()))
         })
     }
@@ -377,20 +362,7 @@ impl Conn {
         );
         self.b.end_msg();
         self.roundtrip(seq, |m| {
-            let mut s = ExpCpuStats {
-                cpu: m.nfgen_res_id()?,
-                ..ExpCpuStats::default()
-            };
-            for a in m.attrs()? {
-                let a = a?;
-                match a.kind() {
-                    CTA_STATS_EXP_NEW => s.expect_new = Some(a.be32()?),
-                    CTA_STATS_EXP_CREATE => s.expect_create = Some(a.be32()?),
-                    CTA_STATS_EXP_DELETE => s.expect_delete = Some(a.be32()?),
-                    _ => {}
-                }
-            }
-            f(&s);
+            f(&parse_exp_cpu_stats(m)?);
             Ok(ControlFlow::Continue(()))
         })
     }
@@ -501,6 +473,51 @@ impl Conn {
             next_index: 0,
         }
     }
+}
+
+/// Parses an `IPCTNL_MSG_CT_GET_STATS` reply.
+pub fn parse_global_stats(m: &NlMsg<'_>) -> Result<GlobalStats> {
+    let mut g = GlobalStats::default();
+    for a in m.attrs()? {
+        let a = a?;
+        match a.kind() {
+            CTA_STATS_GLOBAL_ENTRIES => g.entries = Some(a.be32()?),
+            CTA_STATS_GLOBAL_MAX_ENTRIES => g.max_entries = Some(a.be32()?),
+            _ => {}
+        }
+    }
+    Ok(g)
+}
+
+/// Parses one `IPCTNL_MSG_CT_GET_STATS_CPU` reply message (the CPU is `nfgenmsg.res_id`).
+pub fn parse_cpu_stats(m: &NlMsg<'_>) -> Result<CpuStats> {
+    let mut s = CpuStats {
+        cpu: m.nfgen_res_id()?,
+        ..CpuStats::default()
+    };
+    for a in m.attrs()? {
+        let a = a?;
+        s.set(a.kind(), a.be32()?);
+    }
+    Ok(s)
+}
+
+/// Parses one `IPCTNL_MSG_EXP_GET_STATS_CPU` reply message.
+pub fn parse_exp_cpu_stats(m: &NlMsg<'_>) -> Result<ExpCpuStats> {
+    let mut s = ExpCpuStats {
+        cpu: m.nfgen_res_id()?,
+        ..ExpCpuStats::default()
+    };
+    for a in m.attrs()? {
+        let a = a?;
+        match a.kind() {
+            CTA_STATS_EXP_NEW => s.expect_new = Some(a.be32()?),
+            CTA_STATS_EXP_CREATE => s.expect_create = Some(a.be32()?),
+            CTA_STATS_EXP_DELETE => s.expect_delete = Some(a.be32()?),
+            _ => {}
+        }
+    }
+    Ok(s)
 }
 
 /// Appends one mutation message to `b`.
