@@ -471,6 +471,7 @@ impl Conn {
             first_seq: 0,
             first_index: 0,
             next_index: 0,
+            stopped: false,
         }
     }
 }
@@ -570,6 +571,8 @@ pub struct Batch<'c> {
     first_seq: u32,
     first_index: u64,
     next_index: u64,
+    /// `on_result` returned `Break`: nothing more is queued or sent.
+    stopped: bool,
 }
 
 impl Batch<'_> {
@@ -584,6 +587,9 @@ impl Batch<'_> {
         x: &EmitExtras,
         on_result: &mut impl FnMut(u64, Result<()>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>> {
+        if self.stopped {
+            return Ok(ControlFlow::Break(()));
+        }
         let seq = self.conn.next_seq();
         if self.queued == 0 {
             self.first_seq = seq;
@@ -598,11 +604,15 @@ impl Batch<'_> {
         Ok(ControlFlow::Continue(()))
     }
 
-    /// Sends what is queued and collects its ACKs.
+    /// Sends what is queued and collects its ACKs. Once `on_result` has returned `Break`,
+    /// sends nothing more and returns `Break`.
     pub fn flush(
         &mut self,
         on_result: &mut impl FnMut(u64, Result<()>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>> {
+        if self.stopped {
+            return Ok(ControlFlow::Break(()));
+        }
         if self.queued == 0 {
             return Ok(ControlFlow::Continue(()));
         }
@@ -635,6 +645,7 @@ impl Batch<'_> {
                 }
             }
         }
+        self.stopped = flow.is_break();
         Ok(flow)
     }
 }

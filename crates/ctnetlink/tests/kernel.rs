@@ -365,6 +365,43 @@ fn batch_reports_index_of_failing_message() {
 }
 
 #[test]
+fn batch_refuses_pushes_after_on_result_breaks() {
+    in_netns("batch_refuses_pushes_after_on_result_breaks", |conn| {
+        let mut flows = udp_flows(4);
+        flows[2] = flows[0]; // EEXIST at index 2
+        let mut seen = Vec::new();
+        let mut on = |i: u64, r: Result<(), Error>| {
+            seen.push(i);
+            if r.is_err() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let mut b = conn.batch();
+        let x = EmitExtras::default();
+        let create = Mutation::Create { excl: true };
+        for f in &flows[..3] {
+            assert!(b
+                .push(create, af(&f.orig), f, &x, &mut on)
+                .unwrap()
+                .is_continue());
+        }
+        assert!(b.flush(&mut on).unwrap().is_break());
+        // Stopped: this push is refused and the flush sends nothing.
+        let late = &flows[3];
+        assert!(b
+            .push(create, af(&late.orig), late, &x, &mut on)
+            .unwrap()
+            .is_break());
+        assert!(b.flush(&mut on).unwrap().is_break());
+        assert_eq!(seen, vec![0, 1, 2]);
+        assert_eq!(kernel_errno(get(conn, late)), libc::ENOENT);
+        assert_eq!(conn.stats().unwrap().entries, Some(2));
+    });
+}
+
+#[test]
 fn dump_mark_filter_returns_only_matching_entries() {
     in_netns("dump_mark_filter_returns_only_matching_entries", |conn| {
         let mut flows = udp_flows(6);
