@@ -329,14 +329,7 @@ impl Conn {
         self.b.end_msg();
         let mut g = GlobalStats::default();
         self.roundtrip(seq, |m| {
-            for a in m.attrs()? {
-                let a = a?;
-                match a.kind() {
-                    CTA_STATS_GLOBAL_ENTRIES => g.entries = Some(a.be32()?),
-                    CTA_STATS_GLOBAL_MAX_ENTRIES => g.max_entries = Some(a.be32()?),
-                    _ => {}
-                }
-            }
+            g = parse_global_stats(m)?;
             Ok(ControlFlow::Continue(()))
         })?;
         Ok(g)
@@ -355,15 +348,7 @@ impl Conn {
         );
         self.b.end_msg();
         self.roundtrip(seq, |m| {
-            let mut s = CpuStats {
-                cpu: m.nfgen_res_id()?,
-                ..CpuStats::default()
-            };
-            for a in m.attrs()? {
-                let a = a?;
-                s.set(a.kind(), a.be32()?);
-            }
-            f(&s);
+            f(&parse_cpu_stats(m)?);
             Ok(ControlFlow::Continue(()))
         })
     }
@@ -381,20 +366,7 @@ impl Conn {
         );
         self.b.end_msg();
         self.roundtrip(seq, |m| {
-            let mut s = ExpCpuStats {
-                cpu: m.nfgen_res_id()?,
-                ..ExpCpuStats::default()
-            };
-            for a in m.attrs()? {
-                let a = a?;
-                match a.kind() {
-                    CTA_STATS_EXP_NEW => s.expect_new = Some(a.be32()?),
-                    CTA_STATS_EXP_CREATE => s.expect_create = Some(a.be32()?),
-                    CTA_STATS_EXP_DELETE => s.expect_delete = Some(a.be32()?),
-                    _ => {}
-                }
-            }
-            f(&s);
+            f(&parse_exp_cpu_stats(m)?);
             Ok(ControlFlow::Continue(()))
         })
     }
@@ -503,6 +475,7 @@ impl Conn {
             first_seq: 0,
             first_index: 0,
             next_index: 0,
+            stopped: false,
         }
     }
 }
@@ -604,6 +577,51 @@ fn reply_complete(buf: &[u8], seq: u32) -> bool {
     false
 }
 
+/// Parses an `IPCTNL_MSG_CT_GET_STATS` reply.
+pub fn parse_global_stats(m: &NlMsg<'_>) -> Result<GlobalStats> {
+    let mut g = GlobalStats::default();
+    for a in m.attrs()? {
+        let a = a?;
+        match a.kind() {
+            CTA_STATS_GLOBAL_ENTRIES => g.entries = Some(a.be32()?),
+            CTA_STATS_GLOBAL_MAX_ENTRIES => g.max_entries = Some(a.be32()?),
+            _ => {}
+        }
+    }
+    Ok(g)
+}
+
+/// Parses one `IPCTNL_MSG_CT_GET_STATS_CPU` reply message (the CPU is `nfgenmsg.res_id`).
+pub fn parse_cpu_stats(m: &NlMsg<'_>) -> Result<CpuStats> {
+    let mut s = CpuStats {
+        cpu: m.nfgen_res_id()?,
+        ..CpuStats::default()
+    };
+    for a in m.attrs()? {
+        let a = a?;
+        s.set(a.kind(), a.be32()?);
+    }
+    Ok(s)
+}
+
+/// Parses one `IPCTNL_MSG_EXP_GET_STATS_CPU` reply message.
+pub fn parse_exp_cpu_stats(m: &NlMsg<'_>) -> Result<ExpCpuStats> {
+    let mut s = ExpCpuStats {
+        cpu: m.nfgen_res_id()?,
+        ..ExpCpuStats::default()
+    };
+    for a in m.attrs()? {
+        let a = a?;
+        match a.kind() {
+            CTA_STATS_EXP_NEW => s.expect_new = Some(a.be32()?),
+            CTA_STATS_EXP_CREATE => s.expect_create = Some(a.be32()?),
+            CTA_STATS_EXP_DELETE => s.expect_delete = Some(a.be32()?),
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
 /// Appends one mutation message to `b`.
 fn push_mutation(b: &mut Builder, kind: Mutation, family: u8, f: &Flow, x: &EmitExtras, seq: u32) {
     let (msg, flags, ff, xx) = match kind {
@@ -654,6 +672,8 @@ pub struct Batch<'c> {
     first_seq: u32,
     first_index: u64,
     next_index: u64,
+    /// `on_result` returned `Break`: nothing more is queued or sent.
+    stopped: bool,
 }
 
 impl Batch<'_> {
@@ -668,6 +688,9 @@ impl Batch<'_> {
         x: &EmitExtras,
         on_result: &mut impl FnMut(u64, Result<()>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>> {
+        if self.stopped {
+            return Ok(ControlFlow::Break(()));
+        }
         let seq = self.conn.next_seq();
         if self.queued == 0 {
             self.first_seq = seq;
@@ -682,11 +705,15 @@ impl Batch<'_> {
         Ok(ControlFlow::Continue(()))
     }
 
-    /// Sends what is queued and collects its ACKs.
+    /// Sends what is queued and collects its ACKs. Once `on_result` has returned `Break`,
+    /// sends nothing more and returns `Break`.
     pub fn flush(
         &mut self,
         on_result: &mut impl FnMut(u64, Result<()>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>> {
+        if self.stopped {
+            return Ok(ControlFlow::Break(()));
+        }
         if self.queued == 0 {
             return Ok(ControlFlow::Continue(()));
         }
@@ -719,6 +746,7 @@ impl Batch<'_> {
                 }
             }
         }
+        self.stopped = flow.is_break();
         Ok(flow)
     }
 }
