@@ -57,6 +57,13 @@ measure() {
   /usr/bin/time -f "%e %M" -o "$WORK/time" ip netns exec "$NS" "$@" >/dev/null 2>&1 || true
   tail -n 1 "$WORK/time"
 }
+# best of 3 runs (read-only commands): the lowest time, the highest RSS
+best3() {
+  local a b c
+  a=$(measure "$@"); b=$(measure "$@"); c=$(measure "$@")
+  printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -n -k1,1 | head -n 1 | cut -d' ' -f1 | tr '\n' ' '
+  printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -n -k2,2 | tail -n 1 | cut -d' ' -f2
+}
 secs() { echo "$1" | cut -d' ' -f1; }
 rss() { echo "$1" | cut -d' ' -f2; }
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b>0 else 'n/a')" "$1" "$2"; }
@@ -75,17 +82,17 @@ in_ns "$ORACLE" -F 2>/dev/null
 c=$(measure "$CTKIT" -R "$WORK/all.txt"); cn=$(count)
 echo "| -R load ($an / $cn entries) | conntrack -R | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
 
-# Listing.
-a=$(measure "$ORACLE" -L)
-p=$(measure cat /proc/net/nf_conntrack)
-c=$(measure "$CTKIT" -L)
+# Listing (best of three runs each, interleaved per tool).
+a=$(best3 "$ORACLE" -L)
+p=$(best3 cat /proc/net/nf_conntrack)
+c=$(best3 "$CTKIT" -L)
 echo "| -L > /dev/null | conntrack -L | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
 echo "| -L > /dev/null | cat /proc/net/nf_conntrack | $(secs "$p") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$p")") | |"
 
 # Count and stats.
-a=$(measure "$ORACLE" -C); c=$(measure "$CTKIT" -C)
+a=$(best3 "$ORACLE" -C); c=$(best3 "$CTKIT" -C)
 echo "| -C | conntrack -C | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
-a=$(measure "$ORACLE" -S); c=$(measure "$CTKIT" -S)
+a=$(best3 "$ORACLE" -S); c=$(best3 "$CTKIT" -S)
 echo "| -S | conntrack -S | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
 
 # Filtered delete of half the table: anchor, reload that half, ctkit.
