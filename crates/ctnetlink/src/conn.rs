@@ -146,6 +146,20 @@ impl Conn {
         self.seq
     }
 
+    /// Starts the one request message in the builder; returns its sequence number.
+    fn begin(&mut self, nl_type: u16, flags: u16, family: u8) -> u32 {
+        let seq = self.next_seq();
+        self.b.clear();
+        self.b.begin_msg(nl_type, flags, seq, family, 0);
+        seq
+    }
+
+    /// Finishes the request in the builder and waits for its ACK.
+    fn finish_and_ack(&mut self, seq: u32) -> Result<()> {
+        self.b.end_msg();
+        self.roundtrip(seq, |_| Ok(ControlFlow::Continue(())))
+    }
+
     /// Sends what is in the builder and reads replies until `NLMSG_DONE` or the ACK of
     /// `seq`, handing each data message to `f`. `f` may stop early; the rest of the reply is
     /// still drained so the socket stays usable.
@@ -225,10 +239,7 @@ impl Conn {
             Table::Dying => IPCTNL_MSG_CT_GET_DYING,
             Table::Unconfirmed => IPCTNL_MSG_CT_GET_UNCONFIRMED,
         };
-        let seq = self.next_seq();
-        self.b.clear();
-        self.b
-            .begin_msg(ct(msg), NLM_F_REQUEST | NLM_F_DUMP, seq, req.family, 0);
+        let seq = self.begin(ct(msg), NLM_F_REQUEST | NLM_F_DUMP, req.family);
         if table == Table::Conntrack {
             if let Some((v, m)) = req.mark {
                 self.b.put_be32(CTA_MARK, v);
@@ -272,15 +283,7 @@ impl Conn {
 
     /// `IPCTNL_MSG_CT_GET` of one entry by its original (or reply) tuple and zone.
     pub fn get(&mut self, family: u8, key: &Flow, out: &mut Flow) -> Result<()> {
-        let seq = self.next_seq();
-        self.b.clear();
-        self.b.begin_msg(
-            ct(IPCTNL_MSG_CT_GET),
-            NLM_F_REQUEST | NLM_F_ACK,
-            seq,
-            family,
-            0,
-        );
+        let seq = self.begin(ct(IPCTNL_MSG_CT_GET), NLM_F_REQUEST | NLM_F_ACK, family);
         emit_flow(&mut self.b, &lookup_key(key), &EmitExtras::default());
         self.b.end_msg();
         let mut found = false;
@@ -298,34 +301,17 @@ impl Conn {
     /// Flushes the conntrack table of `family` (0: both), optionally only entries whose
     /// mark matches (`CTA_MARK`/`CTA_MARK_MASK`).
     pub fn flush(&mut self, family: u8, mark: Option<(u32, u32)>) -> Result<()> {
-        let seq = self.next_seq();
-        self.b.clear();
-        self.b.begin_msg(
-            ct(IPCTNL_MSG_CT_DELETE),
-            NLM_F_REQUEST | NLM_F_ACK,
-            seq,
-            family,
-            0,
-        );
+        let seq = self.begin(ct(IPCTNL_MSG_CT_DELETE), NLM_F_REQUEST | NLM_F_ACK, family);
         if let Some((v, m)) = mark {
             self.b.put_be32(CTA_MARK, v);
             self.b.put_be32(CTA_MARK_MASK, m);
         }
-        self.b.end_msg();
-        self.roundtrip(seq, |_| Ok(ControlFlow::Continue(())))
+        self.finish_and_ack(seq)
     }
 
     /// `IPCTNL_MSG_CT_GET_STATS`.
     pub fn stats(&mut self) -> Result<GlobalStats> {
-        let seq = self.next_seq();
-        self.b.clear();
-        self.b.begin_msg(
-            ct(IPCTNL_MSG_CT_GET_STATS),
-            NLM_F_REQUEST | NLM_F_ACK,
-            seq,
-            0,
-            0,
-        );
+        let seq = self.begin(ct(IPCTNL_MSG_CT_GET_STATS), NLM_F_REQUEST | NLM_F_ACK, 0);
         self.b.end_msg();
         let mut g = GlobalStats::default();
         self.roundtrip(seq, |m| {
@@ -337,13 +323,9 @@ impl Conn {
 
     /// `IPCTNL_MSG_CT_GET_STATS_CPU`: one call per possible CPU.
     pub fn stats_cpu(&mut self, mut f: impl FnMut(&CpuStats)) -> Result<()> {
-        let seq = self.next_seq();
-        self.b.clear();
-        self.b.begin_msg(
+        let seq = self.begin(
             ct(IPCTNL_MSG_CT_GET_STATS_CPU),
             NLM_F_REQUEST | NLM_F_DUMP,
-            seq,
-            0,
             0,
         );
         self.b.end_msg();
@@ -355,13 +337,9 @@ impl Conn {
 
     /// `IPCTNL_MSG_EXP_GET_STATS_CPU`.
     pub fn stats_expect_cpu(&mut self, mut f: impl FnMut(&ExpCpuStats)) -> Result<()> {
-        let seq = self.next_seq();
-        self.b.clear();
-        self.b.begin_msg(
+        let seq = self.begin(
             exp(IPCTNL_MSG_EXP_GET_STATS_CPU),
             NLM_F_REQUEST | NLM_F_DUMP,
-            seq,
-            0,
             0,
         );
         self.b.end_msg();
@@ -377,15 +355,7 @@ impl Conn {
         family: u8,
         mut f: impl FnMut(&Expect) -> ControlFlow<()>,
     ) -> Result<()> {
-        let seq = self.next_seq();
-        self.b.clear();
-        self.b.begin_msg(
-            exp(IPCTNL_MSG_EXP_GET),
-            NLM_F_REQUEST | NLM_F_DUMP,
-            seq,
-            family,
-            0,
-        );
+        let seq = self.begin(exp(IPCTNL_MSG_EXP_GET), NLM_F_REQUEST | NLM_F_DUMP, family);
         self.b.end_msg();
         let mut e = Expect::default();
         self.roundtrip(seq, |m| {
@@ -396,15 +366,7 @@ impl Conn {
 
     /// `IPCTNL_MSG_EXP_GET` of one expectation by its tuple.
     pub fn get_expect(&mut self, family: u8, key: &Expect, out: &mut Expect) -> Result<()> {
-        let seq = self.next_seq();
-        self.b.clear();
-        self.b.begin_msg(
-            exp(IPCTNL_MSG_EXP_GET),
-            NLM_F_REQUEST | NLM_F_ACK,
-            seq,
-            family,
-            0,
-        );
+        let seq = self.begin(exp(IPCTNL_MSG_EXP_GET), NLM_F_REQUEST | NLM_F_ACK, family);
         crate::tuple::emit_tuple(&mut self.b, CTA_EXPECT_TUPLE, &key.tuple);
         self.b.end_msg();
         let mut found = false;
@@ -421,49 +383,34 @@ impl Conn {
 
     /// `IPCTNL_MSG_EXP_NEW` (create, `NLM_F_EXCL`).
     pub fn create_expect(&mut self, family: u8, e: &Expect) -> Result<()> {
-        let seq = self.next_seq();
-        self.b.clear();
-        self.b.begin_msg(
+        let seq = self.begin(
             exp(IPCTNL_MSG_EXP_NEW),
             NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-            seq,
             family,
-            0,
         );
         emit_expect(&mut self.b, e);
-        self.b.end_msg();
-        self.roundtrip(seq, |_| Ok(ControlFlow::Continue(())))
+        self.finish_and_ack(seq)
     }
 
     /// `IPCTNL_MSG_EXP_DELETE` of one expectation by its tuple.
     pub fn delete_expect(&mut self, family: u8, e: &Expect) -> Result<()> {
-        let seq = self.next_seq();
-        self.b.clear();
-        self.b.begin_msg(
+        let seq = self.begin(
             exp(IPCTNL_MSG_EXP_DELETE),
             NLM_F_REQUEST | NLM_F_ACK,
-            seq,
             family,
-            0,
         );
         crate::tuple::emit_tuple(&mut self.b, CTA_EXPECT_TUPLE, &e.tuple);
-        self.b.end_msg();
-        self.roundtrip(seq, |_| Ok(ControlFlow::Continue(())))
+        self.finish_and_ack(seq)
     }
 
     /// Flushes the expectation table.
     pub fn flush_expect(&mut self, family: u8) -> Result<()> {
-        let seq = self.next_seq();
-        self.b.clear();
-        self.b.begin_msg(
+        let seq = self.begin(
             exp(IPCTNL_MSG_EXP_DELETE),
             NLM_F_REQUEST | NLM_F_ACK,
-            seq,
             family,
-            0,
         );
-        self.b.end_msg();
-        self.roundtrip(seq, |_| Ok(ControlFlow::Continue(())))
+        self.finish_and_ack(seq)
     }
 
     /// Starts a batch of mutations sent many per `sendmsg`.
