@@ -320,11 +320,15 @@ pub fn run_batch(reqs: &[CompatRequest]) -> Result<(), CompatError> {
     Ok(())
 }
 
+/// The kernel-side part of a -L/-D selection: family, mark and (kernel 6.8+) zone. Every
+/// result is rechecked by the userspace filter, so a kernel that ignores a filter only costs
+/// time.
 fn dump_request(req: &CompatRequest) -> DumpRequest {
     DumpRequest {
         family: req.family.af(),
         zero_counters: req.zero,
         mark: req.mark.map(|m| (m.value & m.mask, m.mask)),
+        zone: req.filter.zone.filter(|z| *z != 0),
         ..DumpRequest::default()
     }
 }
