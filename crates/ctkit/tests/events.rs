@@ -30,14 +30,14 @@ fn events_both(ns: &Netns, opts: &str) -> ((String, String), (String, String)) {
         r#"d=$(mktemp -d)
 /usr/sbin/conntrack -E {opts} >$d/o.out 2>$d/o.err & a=$!
 {subject} -E {opts} >$d/s.out 2>$d/s.err & b=$!
-sleep 0.5
+sleep 1
 C=/usr/sbin/conntrack
 $C -I -s 192.0.2.1 -d 198.51.100.1 -p udp --sport 1000 --dport 53 -t 30 >/dev/null 2>&1
 $C -I -s 192.0.2.2 -d 198.51.100.1 -p tcp --sport 1001 --dport 80 --state ESTABLISHED -t 60 >/dev/null 2>&1
 $C -U -s 192.0.2.1 -m 5 >/dev/null 2>&1
 $C -D -s 192.0.2.2 >/dev/null 2>&1
 $C -D -s 192.0.2.1 >/dev/null 2>&1
-sleep 0.5
+sleep 1
 kill -INT $a $b
 wait $a; echo "oracle exit $?" >>$d/o.err
 wait $b; echo "subject exit $?" >>$d/s.err
