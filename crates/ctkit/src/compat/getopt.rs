@@ -181,10 +181,10 @@ impl Getopt {
 
     fn long_option(&mut self, longopts: &[LongOpt]) -> Next {
         let argc = self.argv.len();
-        let word = self.argv[self.optind][2..].to_string();
+        let word = &self.argv[self.optind][2..];
         let (name, value) = match word.find('=') {
             Some(eq) => (&word[..eq], Some(&word[eq + 1..])),
-            None => (word.as_str(), None),
+            None => (word, None),
         };
         let mut found: Option<&LongOpt> = longopts.iter().find(|o| o.name == name);
         if found.is_none() {
