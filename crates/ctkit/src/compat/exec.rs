@@ -882,6 +882,15 @@ fn create_expect(req: &CompatRequest) -> Result<u8, CompatError> {
     Ok(0)
 }
 
+/// The formatter's name for a kernel event type.
+fn event_kind(t: EventType) -> EventKind {
+    match t {
+        EventType::New => EventKind::New,
+        EventType::Update => EventKind::Update,
+        EventType::Destroy => EventKind::Destroy,
+    }
+}
+
 /// Name of the process owning a netlink port (conntrack's `[USERSPACE] progname=`): the
 /// port id of a process's first netlink socket is its pid.
 fn progname(portid: u32) -> Option<String> {
@@ -955,11 +964,7 @@ fn events(req: &CompatRequest) -> Result<u8, CompatError> {
                     if !req.filter.matches(flow) {
                         return;
                     }
-                    let k = match kind {
-                        EventType::New => EventKind::New,
-                        EventType::Update => EventKind::Update,
-                        EventType::Destroy => EventKind::Destroy,
-                    };
+                    let k = event_kind(kind);
                     let name = if portid != 0 { progname(portid) } else { None };
                     let us = (portid != 0).then_some(format::Userspace {
                         portid,
@@ -978,11 +983,7 @@ fn events(req: &CompatRequest) -> Result<u8, CompatError> {
                     }
                 }
                 Event::Expect { kind, expect, .. } => {
-                    let k = match kind {
-                        EventType::New => EventKind::New,
-                        EventType::Update => EventKind::Update,
-                        EventType::Destroy => EventKind::Destroy,
-                    };
+                    let k = event_kind(kind);
                     let o = format::expect::ExpectOptions {
                         event: Some(k),
                         event_time: req.output.has(OutputFlags::TIMESTAMP).then_some(t),

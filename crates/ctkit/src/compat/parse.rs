@@ -559,45 +559,23 @@ impl Parser<'_> {
         };
         let pnum = spec.protonum;
         match opt {
-            ProtoOpt::OrigSport | ProtoOpt::OrigDport => {
-                let p = port();
-                let t = &mut self.ct;
-                if opt == ProtoOpt::OrigSport {
-                    t.flow.orig.sport = p;
-                    t.attrs.set(Attrs::ORIG_PORT_SRC);
-                } else {
-                    t.flow.orig.dport = p;
-                    t.attrs.set(Attrs::ORIG_PORT_DST);
-                }
-                t.flow.orig.proto = pnum;
-                t.attrs.set(Attrs::ORIG_L4PROTO);
-            }
+            ProtoOpt::OrigSport | ProtoOpt::OrigDport => set_port(
+                &mut self.ct,
+                false,
+                opt == ProtoOpt::OrigSport,
+                port(),
+                pnum,
+            ),
             ProtoOpt::ReplSport | ProtoOpt::ReplDport => {
-                let p = port();
-                let t = &mut self.ct;
-                if opt == ProtoOpt::ReplSport {
-                    t.flow.reply.sport = p;
-                    t.attrs.set(Attrs::REPL_PORT_SRC);
-                } else {
-                    t.flow.reply.dport = p;
-                    t.attrs.set(Attrs::REPL_PORT_DST);
-                }
-                t.flow.reply.proto = pnum;
-                t.attrs.set(Attrs::REPL_L4PROTO);
+                set_port(&mut self.ct, true, opt == ProtoOpt::ReplSport, port(), pnum)
             }
-            ProtoOpt::MaskSport | ProtoOpt::MaskDport => {
-                let p = port();
-                let t = &mut self.mask;
-                if opt == ProtoOpt::MaskSport {
-                    t.flow.orig.sport = p;
-                    t.attrs.set(Attrs::ORIG_PORT_SRC);
-                } else {
-                    t.flow.orig.dport = p;
-                    t.attrs.set(Attrs::ORIG_PORT_DST);
-                }
-                t.flow.orig.proto = pnum;
-                t.attrs.set(Attrs::ORIG_L4PROTO);
-            }
+            ProtoOpt::MaskSport | ProtoOpt::MaskDport => set_port(
+                &mut self.mask,
+                false,
+                opt == ProtoOpt::MaskSport,
+                port(),
+                pnum,
+            ),
             ProtoOpt::TupleSport | ProtoOpt::TupleDport => {
                 let p = port();
                 // tcp/sctp/dccp store the network-order port's low byte as the protocol
@@ -1015,6 +993,25 @@ fn opt_check(
         }
     }
     Ok(Some(partial))
+}
+
+/// Sets one port of a template's original or reply tuple, with the protocol it belongs to,
+/// and marks both attributes as given (`ATTR_*_PORT_*`, `ATTR_*_L4PROTO`).
+fn set_port(t: &mut CtTemplate, reply: bool, src: bool, port: u16, proto: u8) {
+    let (tuple, port_attr, proto_attr) = match (reply, src) {
+        (false, true) => (&mut t.flow.orig, Attrs::ORIG_PORT_SRC, Attrs::ORIG_L4PROTO),
+        (false, false) => (&mut t.flow.orig, Attrs::ORIG_PORT_DST, Attrs::ORIG_L4PROTO),
+        (true, true) => (&mut t.flow.reply, Attrs::REPL_PORT_SRC, Attrs::REPL_L4PROTO),
+        (true, false) => (&mut t.flow.reply, Attrs::REPL_PORT_DST, Attrs::REPL_L4PROTO),
+    };
+    if src {
+        tuple.sport = port;
+    } else {
+        tuple.dport = port;
+    }
+    tuple.proto = proto;
+    t.attrs.set(port_attr);
+    t.attrs.set(proto_attr);
 }
 
 /// Parses one conntrack command line (`argv[0]` included) into a validated request.
