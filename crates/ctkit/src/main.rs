@@ -3,9 +3,12 @@
 
 mod compat;
 mod modern;
-// Used by the read-only views as they land (summary, doctor, top, …).
+// Parts are used as the views land (summary, doctor, top, …).
 #[allow(dead_code)]
 mod source;
+// The views are being built (see the project's issues); parts are unused until then.
+#[allow(dead_code)]
+mod views;
 
 use std::process::ExitCode;
 

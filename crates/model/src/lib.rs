@@ -19,6 +19,7 @@ pub mod protoinfo;
 pub mod source;
 pub mod stats;
 pub mod status;
+pub mod sysctl;
 pub mod text;
 pub mod tuple;
 

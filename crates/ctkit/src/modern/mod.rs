@@ -41,7 +41,7 @@ const COMMANDS: &[(&str, &str, &str)] = &[
 ];
 
 /// Long flag, conntrack option, whether it takes a value, help.
-const FLAGS: &[(&str, &str, bool, &str)] = &[
+pub(crate) const FLAGS: &[(&str, &str, bool, &str)] = &[
     ("--src", "-s", true, "original source address[/prefix]"),
     ("--dst", "-d", true, "original destination address[/prefix]"),
     ("--reply-src", "-r", true, "reply source address"),
@@ -125,6 +125,9 @@ fn usage() -> String {
     for (name, _, help) in COMMANDS {
         s.push_str(&format!("  {name:<10} {help}\n"));
     }
+    for v in crate::views::VIEWS {
+        s.push_str(&format!("  {:<10} {}\n", v.name, v.help));
+    }
     s.push_str("  install-conntrack-link [--dir DIR]  make DIR/conntrack (default /usr/local/sbin) run ctkit\n\nFlags:\n");
     s.push_str(&format!(
         "  {:<16} {}\n",
@@ -178,6 +181,9 @@ pub fn main(argv: Vec<String>) -> ExitCode {
         }
         "install-conntrack-link" => return install_link(&argv[2..]),
         _ => {}
+    }
+    if let Some(code) = crate::views::dispatch(cmd, &argv[2..]) {
+        return code;
     }
     if matches!(cmd.as_str(), "count" | "stats") && argv[2..].iter().any(|a| a == "--json") {
         if argv.len() != 3 {

@@ -1,0 +1,200 @@
+//! The flags every read-only view shares, parsed in one place.
+//!
+//! - `--from SPEC`: where flows come from (`kernel`, the default; `proc`; `-` for standard
+//!   input; a file path: a saved dump in any format we print, or a capture).
+//! - `--lenient`: text sources skip malformed lines and count them instead of stopping.
+//! - `--json`: machine-readable output.
+//! - The filters of `ctkit list` (`--proto`, `--src`, `--dst`, `--sport`, `--state`,
+//!   `--status`, `--mark`, `--zone`, …): the same table as the modern commands
+//!   ([`crate::modern::FLAGS`]), translated to conntrack options and run through the compat
+//!   parser, so a filter means exactly what it means for `conntrack -L`.
+//!
+//! Flags a view does not share stay in [`ViewArgs::rest`] for the view to parse.
+
+use crate::compat::parse::{self, ParseEnv, ParseState};
+use crate::modern::FLAGS;
+use crate::source::SourceSpec;
+use ctkit_ctnetlink::DumpRequest;
+use ctkit_model::filter::FlowFilter;
+use ctkit_model::Flow;
+
+/// The shared flags of a read-only view.
+#[derive(Clone, Debug)]
+pub struct ViewArgs {
+    /// `--from` (default: the kernel).
+    pub from: SourceSpec,
+    /// `--lenient`.
+    pub lenient: bool,
+    /// `--json`.
+    pub json: bool,
+    /// Whether any filter flag was given.
+    pub filtered: bool,
+    /// The list filter (conntrack's userspace filter plus the `-u` status check).
+    pub filter: FlowFilter,
+    /// What can be asked of the kernel's dump directly (family, mark, status, zone); the
+    /// results are still checked against [`ViewArgs::filter`].
+    pub dump: DumpRequest,
+    /// The words this module did not recognise, in order, for the view itself.
+    pub rest: Vec<String>,
+}
+
+impl ViewArgs {
+    /// Whether `flow` passes the filters.
+    pub fn matches(&self, flow: &Flow) -> bool {
+        self.filter.matches(flow)
+    }
+}
+
+/// Splits `--flag=value` into its parts.
+fn split_inline(a: &str) -> (&str, Option<&str>) {
+    match a.split_once('=') {
+        Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+        _ => (a, None),
+    }
+}
+
+/// Flags of [`FLAGS`] that select entries (the others change or print them).
+fn is_filter_flag(name: &str) -> bool {
+    !matches!(
+        name,
+        "--timeout"
+            | "--label-add"
+            | "--label-del"
+            | "--output"
+            | "--event-mask"
+            | "--buffer-size"
+            | "--zero"
+    )
+}
+
+/// Parses the shared flags out of `args` (the words after the command name).
+///
+/// `value_flags` names the view's own flags that take a value, so their values are not
+/// mistaken for flags; they and every unknown word go to [`ViewArgs::rest`].
+pub fn parse_view_args(args: &[String], value_flags: &[&str]) -> Result<ViewArgs, String> {
+    let mut from = SourceSpec::Kernel;
+    let mut lenient = false;
+    let mut json = false;
+    let mut proto: Option<String> = None;
+    let mut opts: Vec<String> = Vec::new();
+    let mut rest = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let (flag, inline) = split_inline(&args[i]);
+        let mut value = |what: &str| -> Result<String, String> {
+            if let Some(v) = inline {
+                return Ok(v.to_string());
+            }
+            i += 1;
+            args.get(i)
+                .cloned()
+                .ok_or_else(|| format!("`{what}' needs a value"))
+        };
+        match flag {
+            "--from" => from = SourceSpec::parse(&value("--from")?),
+            "--lenient" => lenient = true,
+            "--json" => json = true,
+            "--proto" | "-p" => proto = Some(value("--proto")?),
+            f if value_flags.contains(&f) => {
+                rest.push(args[i].clone());
+                if inline.is_none() {
+                    i += 1;
+                    match args.get(i) {
+                        Some(v) => rest.push(v.clone()),
+                        None => return Err(format!("`{f}' needs a value")),
+                    }
+                }
+            }
+            f => match FLAGS.iter().find(|(n, ..)| *n == f && is_filter_flag(n)) {
+                Some((name, opt, takes, _)) => {
+                    opts.push(opt.to_string());
+                    if *takes {
+                        opts.push(value(name)?);
+                    } else if let Some(v) = inline {
+                        opts.push(v.to_string());
+                    }
+                }
+                None => rest.push(args[i].clone()),
+            },
+        }
+        i += 1;
+    }
+    let filtered = proto.is_some() || !opts.is_empty();
+    let mut argv = vec!["ctkit".to_string(), "-L".to_string()];
+    if let Some(p) = proto {
+        argv.push("-p".into());
+        argv.push(p);
+    }
+    argv.extend(opts);
+    let env = ParseEnv::default();
+    let mut state = ParseState::default();
+    let req = parse::parse(argv, &env, &mut state).map_err(|e| {
+        crate::compat::messages::render_error(&e)
+            .trim_end()
+            .to_string()
+    })?;
+    if let Some(e) = &req.deferred_error {
+        return Err(crate::compat::messages::render_error(e)
+            .trim_end()
+            .to_string());
+    }
+    let mut filter = req.filter;
+    let mut dump = DumpRequest {
+        family: req.family.af(),
+        mark: req.mark.map(|m| (m.value & m.mask, m.mask)),
+        zone: req.filter.zone.filter(|z| *z != 0),
+        ..DumpRequest::default()
+    };
+    if let Some(st) = req.status {
+        dump.status = Some((st.value, st.kernel_mask));
+        filter.status_masked = Some((st.value, st.kernel_mask));
+    }
+    Ok(ViewArgs {
+        from,
+        lenient,
+        json,
+        filtered,
+        filter,
+        dump,
+        rest,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str, own: &[&str]) -> Result<ViewArgs, String> {
+        let v: Vec<String> = s.split_whitespace().map(String::from).collect();
+        parse_view_args(&v, own)
+    }
+
+    #[test]
+    fn shared_flags_are_taken_and_the_rest_is_left_in_order() {
+        let a = p(
+            "--by src --from proc --json --top 5 --lenient",
+            &["--by", "--top"],
+        )
+        .unwrap();
+        assert_eq!(a.from, SourceSpec::Proc);
+        assert!(a.json && a.lenient && !a.filtered);
+        assert_eq!(a.rest, ["--by", "src", "--top", "5"]);
+    }
+
+    #[test]
+    fn list_filters_become_conntracks_filter() {
+        let a = p("--dport 53 --proto udp --src=192.0.2.0/24", &[]).unwrap();
+        assert!(a.filtered);
+        assert_eq!(a.filter.orig.proto, Some(17));
+        assert_eq!(a.filter.orig.dport, Some(53));
+        assert!(a.filter.src_net.is_some());
+        assert_eq!(a.dump.family, 2);
+    }
+
+    #[test]
+    fn a_bad_filter_is_conntracks_error_text() {
+        let e = p("--sport 80", &[]).unwrap_err();
+        assert!(e.contains("--sport"), "{e}");
+        assert_eq!(p("--from", &[]).unwrap_err(), "`--from' needs a value");
+    }
+}
