@@ -824,9 +824,9 @@ R rst    | IV | CL | CL | CL | CL | CL | CL | CL | CL | CL
                 checked += 1;
             }
         }
-        for dir in 0..2 {
-            for old in 0..10 {
-                assert_eq!(TCP_CONNTRACKS[dir][idx::NONE as usize][old], IV);
+        for by_dir in &TCP_CONNTRACKS {
+            for cell in by_dir[idx::NONE as usize] {
+                assert_eq!(cell, IV);
                 checked += 1;
             }
         }

@@ -143,7 +143,6 @@ pub(crate) struct Derived {
     pub gre: u32,
     pub gre_stream: u32,
     /// By `enum sctp_conntrack` (0 unused).
-    #[allow(dead_code)]
     pub sctp: [u32; 10],
     pub max: u64,
     pub buckets: u32,

@@ -581,3 +581,558 @@ fn test_non_first_fragment_is_invalid() {
     assert_eq!(v(&mut t, T0, &p).0, CtInfo::Invalid);
     assert_eq!(t.stats().invalid, 1);
 }
+
+fn ftp_c2s(seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+    build::tcp(
+        cli(),
+        srv(),
+        &Tcp {
+            sport: 40000,
+            dport: 21,
+            seq,
+            ack,
+            flags: ACK | PSH,
+            win: 64240,
+            opts: &[],
+            payload,
+        },
+    )
+}
+fn ftp_s2c(seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+    build::tcp(
+        srv(),
+        cli(),
+        &Tcp {
+            sport: 21,
+            dport: 40000,
+            seq,
+            ack,
+            flags: ACK | PSH,
+            win: 64240,
+            opts: &[],
+            payload,
+        },
+    )
+}
+
+/// An FTP control connection after the banner and USER: both directions have seen a '\n'.
+/// Returns the tracker and the next (client, server) sequence numbers.
+fn ftp_control_flow() -> (Tracker, u32, u32) {
+    let mut t = tracker();
+    let syn = build::tcp(
+        cli(),
+        srv(),
+        &Tcp {
+            sport: 40000,
+            dport: 21,
+            seq: CISN,
+            ack: 0,
+            flags: SYN,
+            win: 64240,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    let synack = build::tcp(
+        srv(),
+        cli(),
+        &Tcp {
+            sport: 21,
+            dport: 40000,
+            seq: SISN,
+            ack: CISN + 1,
+            flags: SYN | ACK,
+            win: 64240,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    v(&mut t, T0, &syn);
+    v(&mut t, T0, &synack);
+    let (mut c, mut s) = (CISN + 1, SISN + 1);
+    let banner = b"220 hi\r\n";
+    v(&mut t, T0, &ftp_s2c(s, c, banner));
+    s += banner.len() as u32;
+    let user = b"USER anonymous\r\n";
+    v(&mut t, T0, &ftp_c2s(c, s, user));
+    c += user.len() as u32;
+    let ok = b"331 ok\r\n";
+    v(&mut t, T0, &ftp_s2c(s, c, ok));
+    s += ok.len() as u32;
+    t.drain_events(&mut |_| {});
+    (t, c, s)
+}
+
+#[test]
+fn test_ftp_port_creates_related_data_connection() {
+    let (mut t, c, s) = ftp_control_flow();
+    assert_eq!(
+        v(&mut t, T0, &ftp_c2s(c, s, b"PORT 192,0,2,1,156,64\r\n")).0,
+        CtInfo::Established
+    );
+    assert_eq!(t.expect_count(), 1);
+    assert_eq!(t.stats().expect_create, 1);
+    // The server connects from port 20 to the announced port 40000.
+    let data = build::tcp(
+        srv(),
+        cli(),
+        &Tcp {
+            sport: 20,
+            dport: 40000,
+            seq: 77,
+            ack: 0,
+            flags: SYN,
+            win: 1000,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    assert_eq!(v(&mut t, T0, &data), (CtInfo::Related, false));
+    assert_eq!(t.expect_count(), 0);
+    assert_eq!(t.stats().expect_new, 1);
+    let ev = events(&mut t);
+    assert!(
+        ev.last().unwrap().starts_with(
+            "    [NEW] tcp      6 120 SYN_SENT src=198.51.100.2 dst=192.0.2.1 sport=20 dport=40000"
+        ),
+        "{ev:?}"
+    );
+    let mut related = None;
+    t.for_each_flow(T0, &mut |f| {
+        if f.orig.sport == 20 {
+            related = Some(*f)
+        }
+    });
+    let f = related.unwrap();
+    assert!(f.status.unwrap().contains(Status::EXPECTED));
+    assert_eq!(f.master.unwrap().dport, 21);
+    // The control connection carries the helper.
+    assert!(flows(&t, T0)
+        .iter()
+        .any(|l| l.contains("dport=21 ") && l.contains("helper=ftp")));
+}
+
+#[test]
+fn test_ftp_227_and_229_and_eprt() {
+    let (mut t, c, s) = ftp_control_flow();
+    let msg = b"227 Entering Passive Mode (198,51,100,2,19,137).\r\n";
+    v(&mut t, T0, &ftp_s2c(s, c, msg));
+    assert_eq!(t.expect_count(), 1);
+    let data = build::tcp(
+        cli(),
+        srv(),
+        &Tcp {
+            sport: 50000,
+            dport: 19 * 256 + 137,
+            seq: 1,
+            ack: 0,
+            flags: SYN,
+            win: 1000,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    assert_eq!(v(&mut t, T0, &data).0, CtInfo::Related);
+
+    let (mut t, c, s) = ftp_control_flow();
+    v(
+        &mut t,
+        T0,
+        &ftp_s2c(s, c, b"229 Entering Extended Passive Mode (|||6446|)\r\n"),
+    );
+    let data = build::tcp(
+        cli(),
+        srv(),
+        &Tcp {
+            sport: 50001,
+            dport: 6446,
+            seq: 1,
+            ack: 0,
+            flags: SYN,
+            win: 1000,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    assert_eq!(v(&mut t, T0, &data).0, CtInfo::Related);
+
+    let (mut t, c, s) = ftp_control_flow();
+    v(&mut t, T0, &ftp_c2s(c, s, b"EPRT |1|192.0.2.1|7000|\r\n"));
+    let data = build::tcp(
+        srv(),
+        cli(),
+        &Tcp {
+            sport: 20,
+            dport: 7000,
+            seq: 1,
+            ack: 0,
+            flags: SYN,
+            win: 1000,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    assert_eq!(v(&mut t, T0, &data).0, CtInfo::Related);
+}
+
+#[test]
+fn test_ftp_port_for_another_address_creates_nothing() {
+    let (mut t, c, s) = ftp_control_flow();
+    v(&mut t, T0, &ftp_c2s(c, s, b"PORT 203,0,113,5,156,64\r\n"));
+    assert_eq!(t.expect_count(), 0);
+}
+
+#[test]
+fn test_ftp_command_not_after_newline_is_not_parsed() {
+    let (mut t, c, s) = ftp_control_flow();
+    // A segment that does not start right after a '\n' of this direction.
+    v(&mut t, T0, &ftp_c2s(c, s, b"NOOP"));
+    v(&mut t, T0, &ftp_c2s(c + 4, s, b"PORT 192,0,2,1,156,64\r\n"));
+    assert_eq!(t.expect_count(), 0);
+}
+
+#[test]
+fn test_ftp_partial_command_drops_packet() {
+    let (mut t, c, s) = ftp_control_flow();
+    let r = t.process(T0, 0, &ftp_c2s(c, s, b"PORT 192,0,2,1,15"));
+    assert!(r.dropped);
+    assert_eq!(t.stats().drop, 1);
+}
+
+#[test]
+fn test_ftp_expectations_die_with_master() {
+    let (mut t, c, s) = ftp_control_flow();
+    v(&mut t, T0, &ftp_c2s(c, s, b"PORT 192,0,2,1,156,64\r\n"));
+    assert_eq!(t.expect_count(), 1);
+    // RST closes; the entry times out (10 s) and GC takes it with its expectation.
+    let rst = build::tcp(
+        srv(),
+        cli(),
+        &Tcp {
+            sport: 21,
+            dport: 40000,
+            seq: s,
+            ack: 0,
+            flags: RST,
+            win: 0,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    v(&mut t, T0, &rst);
+    t.advance(T0 + 100 * SEC);
+    assert_eq!(t.len(), 0);
+    assert_eq!(t.expect_count(), 0);
+}
+
+#[test]
+fn test_no_helper_when_cleared() {
+    let mut cfg = Config::kernel_defaults();
+    cfg.clear_helpers();
+    let mut t = Tracker::new(cfg, 1);
+    let syn = build::tcp(
+        cli(),
+        srv(),
+        &Tcp {
+            sport: 40000,
+            dport: 21,
+            seq: CISN,
+            ack: 0,
+            flags: SYN,
+            win: 64240,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    v(&mut t, T0, &syn);
+    assert!(!flows(&t, T0)[0].contains("helper="));
+}
+
+fn udp_from(i: u32) -> Vec<u8> {
+    let src = IpAddr::V4(std::net::Ipv4Addr::from(0xc000_0200 + (i % 200)));
+    build::udp(src, srv(), 1024 + (i / 200) as u16, 53, b"q")
+}
+
+#[test]
+fn test_full_table_early_drops_unassured_entries() {
+    let mut cfg = Config::kernel_defaults();
+    cfg.set("nf_conntrack_max", "64").unwrap();
+    cfg.set("nf_conntrack_buckets", "8").unwrap();
+    let mut t = Tracker::new(cfg, 7);
+    for i in 0..64 {
+        assert_eq!(t.process(T0, 0, &udp_from(i)).info, CtInfo::New);
+    }
+    assert_eq!(t.len(), 64);
+    // The 65th evicts every unassured entry of its bucket (8 buckets: several at once).
+    let r = t.process(T0, 0, &udp_from(64));
+    assert_eq!(r.info, CtInfo::New);
+    assert!(!r.dropped);
+    let dropped = t.stats().early_drop;
+    assert!(dropped >= 1);
+    assert_eq!(t.len() as u64, 64 - dropped + 1);
+}
+
+#[test]
+fn test_full_table_of_assured_entries_drops_packet() {
+    let mut cfg = Config::kernel_defaults();
+    cfg.set("nf_conntrack_max", "4").unwrap();
+    cfg.set("nf_conntrack_buckets", "2").unwrap();
+    let mut t = Tracker::new(cfg, 7);
+    for i in 0..4u16 {
+        let c2 = |f, seq, ack| {
+            build::tcp(
+                cli(),
+                srv(),
+                &Tcp {
+                    sport: 1000 + i,
+                    dport: 80,
+                    seq,
+                    ack,
+                    flags: f,
+                    win: 1000,
+                    opts: &[],
+                    payload: b"",
+                },
+            )
+        };
+        let s2 = |f, seq, ack| {
+            build::tcp(
+                srv(),
+                cli(),
+                &Tcp {
+                    sport: 80,
+                    dport: 1000 + i,
+                    seq,
+                    ack,
+                    flags: f,
+                    win: 1000,
+                    opts: &[],
+                    payload: b"",
+                },
+            )
+        };
+        v(&mut t, T0, &c2(SYN, 1, 0));
+        v(&mut t, T0, &s2(SYN | ACK, 9, 2));
+        v(&mut t, T0, &c2(ACK, 2, 10));
+    }
+    assert_eq!(t.len(), 4);
+    let r = t.process(T0, 0, &udp_from(1));
+    assert!(r.dropped);
+    assert_eq!(r.info, CtInfo::Invalid);
+    assert_eq!(t.stats().drop, 1);
+    assert_eq!(t.stats().early_drop, 0);
+    assert_eq!(t.len(), 4);
+}
+
+#[test]
+fn test_gc_runs_first_after_one_second_then_at_the_average_timeout() {
+    let mut t = tracker();
+    let q = build::udp(cli(), srv(), 5353, 53, b"q");
+    v(&mut t, T0, &q); // 30 s; GC first at T0+1s, then ~every 60 s (the initial bias)
+    t.advance(T0 + 40 * SEC);
+    // Expired at T0+30s, but the GC that ran at T0+1s scheduled its next pass ~59 s later.
+    assert_eq!(t.len(), 1, "expired but not reaped yet: still counted");
+    assert!(
+        flows(&t, T0 + 40 * SEC).is_empty(),
+        "listings skip expired entries"
+    );
+    t.advance(T0 + 61 * SEC);
+    assert_eq!(t.len(), 0);
+    let ev = events(&mut t);
+    assert!(
+        ev.last().unwrap().starts_with("[DESTROY] udp      17 src="),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn test_expired_entry_is_reaped_on_lookup() {
+    let mut t = tracker();
+    let q = build::udp(cli(), srv(), 5353, 53, b"q");
+    v(&mut t, T0, &q);
+    t.drain_events(&mut |_| {});
+    assert_eq!(v(&mut t, T0 + 31 * SEC, &q), (CtInfo::New, false));
+    let ev = events(&mut t);
+    assert_eq!(ev.len(), 2);
+    assert!(
+        ev[0].starts_with("[DESTROY]") && ev[1].starts_with("    [NEW]"),
+        "{ev:?}"
+    );
+    assert_eq!(t.len(), 1);
+}
+
+fn sctp_pkt(
+    src: IpAddr,
+    dst: IpAddr,
+    sp: u16,
+    dp: u16,
+    vtag: u32,
+    chunk: u8,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut l4 = Vec::new();
+    l4.extend_from_slice(&sp.to_be_bytes());
+    l4.extend_from_slice(&dp.to_be_bytes());
+    l4.extend_from_slice(&vtag.to_be_bytes());
+    l4.extend_from_slice(&[0; 4]);
+    let len = 4 + body.len() as u16;
+    l4.extend_from_slice(&[chunk, 0]);
+    l4.extend_from_slice(&len.to_be_bytes());
+    l4.extend_from_slice(body);
+    while l4.len() % 4 != 0 {
+        l4.push(0);
+    }
+    build::ip(src, dst, 132, l4, None, false)
+}
+
+#[test]
+fn test_sctp_handshake_reaches_established_assured() {
+    let mut t = tracker();
+    let (a, b) = (cli(), srv());
+    let init_body = |tag: u32| {
+        let mut v = tag.to_be_bytes().to_vec();
+        v.extend_from_slice(&[0; 12]);
+        v
+    };
+    assert_eq!(
+        v(
+            &mut t,
+            T0,
+            &sctp_pkt(a, b, 5000, 5001, 0, 1, &init_body(0xaaaa))
+        )
+        .0,
+        CtInfo::New
+    );
+    assert!(
+        flows(&t, T0)[0].starts_with("sctp     132 10 CLOSED "),
+        "{:?}",
+        flows(&t, T0)
+    );
+    assert_eq!(
+        v(
+            &mut t,
+            T0,
+            &sctp_pkt(b, a, 5001, 5000, 0xaaaa, 2, &init_body(0xbbbb))
+        )
+        .0,
+        CtInfo::Established
+    );
+    assert!(
+        flows(&t, T0)[0].starts_with("sctp     132 3 COOKIE_WAIT "),
+        "{:?}",
+        flows(&t, T0)
+    );
+    v(&mut t, T0, &sctp_pkt(a, b, 5000, 5001, 0xbbbb, 10, &[0; 8]));
+    assert!(flows(&t, T0)[0].starts_with("sctp     132 3 COOKIE_ECHOED "));
+    v(&mut t, T0, &sctp_pkt(b, a, 5001, 5000, 0xaaaa, 11, &[]));
+    let l = &flows(&t, T0)[0];
+    assert!(
+        l.starts_with("sctp     132 210 ESTABLISHED ") && l.contains("[ASSURED]"),
+        "{l}"
+    );
+    // Wrong verification tag on DATA: invalid.
+    assert_eq!(
+        v(&mut t, T0, &sctp_pkt(a, b, 5000, 5001, 0x1234, 0, &[0; 12])).0,
+        CtInfo::Invalid
+    );
+}
+
+#[test]
+fn test_ipv6_tcp_handshake() {
+    let mut t = tracker();
+    let a: IpAddr = "2001:db8::1".parse().unwrap();
+    let b: IpAddr = "2001:db8::2".parse().unwrap();
+    let p = |s, d, sp, dp, seq, ack, f| {
+        build::tcp(
+            s,
+            d,
+            &Tcp {
+                sport: sp,
+                dport: dp,
+                seq,
+                ack,
+                flags: f,
+                win: 1000,
+                opts: &[],
+                payload: b"",
+            },
+        )
+    };
+    assert_eq!(v(&mut t, T0, &p(a, b, 1, 2, 10, 0, SYN)).0, CtInfo::New);
+    assert_eq!(
+        v(&mut t, T0, &p(b, a, 2, 1, 90, 11, SYN | ACK)),
+        (CtInfo::Established, true)
+    );
+    assert_eq!(
+        v(&mut t, T0, &p(a, b, 1, 2, 11, 91, ACK)).0,
+        CtInfo::Established
+    );
+    assert_eq!(
+        flows(&t, T0),
+        ["tcp      6 432000 ESTABLISHED src=2001:db8::1 dst=2001:db8::2 sport=1 dport=2 src=2001:db8::2 dst=2001:db8::1 sport=2 dport=1 [ASSURED] mark=0 use=1\n"]
+    );
+}
+
+#[test]
+fn test_checksum_verified_only_when_enabled() {
+    let mut t = tracker();
+    let mut q = build::udp(cli(), srv(), 5353, 53, b"q");
+    q[27] ^= 0xff; // corrupt the UDP checksum
+    assert_eq!(v(&mut t, T0, &q).0, CtInfo::New);
+    let mut t = tracker();
+    t.set("nf_conntrack_checksum", "1").unwrap();
+    assert_eq!(v(&mut t, T0, &q).0, CtInfo::Invalid);
+    let good = build::udp(cli(), srv(), 5353, 53, b"q");
+    assert_eq!(v(&mut t, T0, &good).0, CtInfo::New);
+}
+
+#[test]
+fn test_acct_counts_packets_and_bytes() {
+    let mut t = tracker();
+    t.set("nf_conntrack_acct", "1").unwrap();
+    let q = build::udp(cli(), srv(), 5353, 53, b"q");
+    v(&mut t, T0, &q);
+    v(&mut t, T0, &q);
+    assert!(
+        flows(&t, T0)[0].contains("packets=2 bytes=58 [UNREPLIED]"),
+        "{:?}",
+        flows(&t, T0)
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+    #[test]
+    fn test_random_bytes_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120), v6 in proptest::prelude::any::<bool>()) {
+        let mut t = tracker();
+        t.set("nf_conntrack_checksum", "1").unwrap();
+        let mut p = data.clone();
+        if let Some(b) = p.first_mut() {
+            *b = (*b & 0x0f) | if v6 { 0x60 } else { 0x45 };
+        }
+        let _ = t.process(T0, 0, &p);
+        let _ = t.process(T0, 0, &data);
+        t.advance(T0 + 1000 * SEC);
+    }
+
+    #[test]
+    fn test_mutated_valid_packets_never_panic(flip in proptest::collection::vec((0usize..80, proptest::prelude::any::<u8>()), 1..6), kind in 0u8..5) {
+        let mut t = established_flow();
+        let mut p = match kind {
+            0 => c2s(CISN + 1, SISN + 1, ACK, b"data data"),
+            1 => build::udp(cli(), srv(), 1, 2, b"x"),
+            2 => build::icmp(srv(), cli(), 3, 3, [0; 4], &c2s(CISN + 1, SISN + 1, ACK, b"")[..28]),
+            3 => sctp_pkt(cli(), srv(), 1, 2, 0, 1, &[0; 16]),
+            _ => build::ping("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap(), 1, 1, false),
+        };
+        for (i, b) in flip {
+            if i < p.len() {
+                p[i] = b;
+            }
+        }
+        let _ = t.process(T0, 0, &p);
+        let mut n = 0;
+        t.for_each_flow(T0, &mut |_| n += 1);
+        proptest::prop_assert!(n <= t.len());
+    }
+}
