@@ -369,6 +369,46 @@ impl Tracker {
         }
     }
 
+    /// Tracks a batch of packets of the same `now` and `zone`, in order, writing one verdict
+    /// per packet into `out` (which must be as long as `pkts`). Same results as calling
+    /// [`Tracker::process`] on each; faster on large tables: a first pass hashes every
+    /// packet and touches its index slot and entry so that the cache misses of the batch
+    /// overlap (stable Rust has no prefetch without `unsafe`).
+    pub fn process_batch(&mut self, now: Nanos, zone: u16, pkts: &[&[u8]], out: &mut [Verdict]) {
+        let mut acc = 0u64;
+        for p in pkts {
+            let Ok(l3) = packet::parse(p) else { continue };
+            let Some((sport, dport)) = proto::l4_ports(l3.proto, l3.l4) else {
+                continue;
+            };
+            if l3.version == 4 {
+                let k = Key::<[u8; 4]> {
+                    src: Addr::from16(&l3.src),
+                    dst: Addr::from16(&l3.dst),
+                    sport,
+                    dport,
+                    proto: l3.proto,
+                    zone,
+                };
+                acc ^= self.v4.touch(self.key.hash(&k));
+            } else {
+                let k = Key::<[u8; 16]> {
+                    src: l3.src,
+                    dst: l3.dst,
+                    sport,
+                    dport,
+                    proto: l3.proto,
+                    zone,
+                };
+                acc ^= self.v6.touch(self.key.hash(&k));
+            }
+        }
+        std::hint::black_box(acc);
+        for (p, o) in pkts.iter().zip(out.iter_mut()) {
+            *o = self.process(now, zone, p);
+        }
+    }
+
     /// Garbage collection up to `now`: expired entries go (DESTROY events).
     pub fn advance(&mut self, now: Nanos) {
         self.run_gc_until(now);
