@@ -28,14 +28,29 @@ fn server() -> IpAddr {
 /// The three handshake packets and one data-less ACK of flow `i`.
 fn handshake(i: u32, v6: bool) -> [Vec<u8>; 4] {
     let (c, s) = if v6 {
-        let c = IpAddr::V6(Ipv6Addr::from(0x2001_0db8_0000_0000_0000_0000_0000_0000u128 | (i & 0xff) as u128));
+        let c = IpAddr::V6(Ipv6Addr::from(
+            0x2001_0db8_0000_0000_0000_0000_0000_0000u128 | (i & 0xff) as u128,
+        ));
         (c, "2001:db8::ffff".parse().unwrap())
     } else {
         (addr4(i), server())
     };
     let sp = flow_ports(i);
     let t = |src, dst, sport, dport, seq, ack, flags| {
-        build::tcp(src, dst, &Tcp { sport, dport, seq, ack, flags, win: 64240, opts: &[], payload: b"" })
+        build::tcp(
+            src,
+            dst,
+            &Tcp {
+                sport,
+                dport,
+                seq,
+                ack,
+                flags,
+                win: 64240,
+                opts: &[],
+                payload: b"",
+            },
+        )
     };
     [
         t(c, s, sp, 443, 1000, 0, SYN),
@@ -49,8 +64,10 @@ fn config(max: usize, events: bool, acct: bool) -> Config {
     let mut c = Config::kernel_defaults();
     c.set("nf_conntrack_max", &(max * 2).to_string()).unwrap();
     c.set("nf_conntrack_buckets", &max.to_string()).unwrap();
-    c.set("nf_conntrack_events", if events { "1" } else { "0" }).unwrap();
-    c.set("nf_conntrack_acct", if acct { "1" } else { "0" }).unwrap();
+    c.set("nf_conntrack_events", if events { "1" } else { "0" })
+        .unwrap();
+    c.set("nf_conntrack_acct", if acct { "1" } else { "0" })
+        .unwrap();
     c
 }
 
@@ -115,7 +132,14 @@ fn main() {
 
     // The same with process_batch (32 packets per call).
     let mut bbest = f64::MAX;
-    let mut out = vec![ctkit_engine::Verdict { info: CtInfo::Invalid, reply: false, dropped: false }; 32];
+    let mut out = vec![
+        ctkit_engine::Verdict {
+            info: CtInfo::Invalid,
+            reply: false,
+            dropped: false
+        };
+        32
+    ];
     for r in 0..rounds {
         let start = Instant::now();
         let now = 3 * SEC + r as u64;
@@ -123,7 +147,10 @@ fn main() {
         for chunk in order.chunks(32) {
             let batch: Vec<&[u8]> = chunk.iter().map(|&i| hits[i as usize].as_slice()).collect();
             t.process_batch(now, 0, &batch, &mut out[..batch.len()]);
-            est += out[..batch.len()].iter().filter(|v| v.info == CtInfo::Established).count();
+            est += out[..batch.len()]
+                .iter()
+                .filter(|v| v.info == CtInfo::Established)
+                .count();
         }
         bbest = bbest.min(start.elapsed().as_secs_f64());
         assert_eq!(est, n);
@@ -164,7 +191,9 @@ fn main() {
     drop(t);
 
     // New flows: SYNs of distinct flows into an empty table (events off, then on).
-    let syns: Vec<Vec<u8>> = (0..n as u32).map(|i| handshake(i, false)[0].clone()).collect();
+    let syns: Vec<Vec<u8>> = (0..n as u32)
+        .map(|i| handshake(i, false)[0].clone())
+        .collect();
     let mut new_rates = Vec::new();
     for events in [false, true] {
         let mut t = Tracker::new(config(n, events, false), 43);
@@ -213,5 +242,7 @@ fn main() {
     }
     println!("| bytes per IPv4 TCP flow (index + slab) | {bytes4:.1} B | | |");
     println!("| bytes per IPv6 TCP flow ({m} flows) | {bytes6:.1} B | | |");
-    println!("| bytes per IPv4 TCP flow with nf_conntrack_acct=1 ({m} flows) | {bytes_acct:.1} B | | |");
+    println!(
+        "| bytes per IPv4 TCP flow with nf_conntrack_acct=1 ({m} flows) | {bytes_acct:.1} B | | |"
+    );
 }

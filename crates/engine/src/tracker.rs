@@ -803,7 +803,7 @@ impl Tracker {
 
     /// The protocol's packet function (`nf_conntrack_handle_packet`).
     fn l4_packet<A: Fam>(
-        &mut self,
+        &self,
         e: &mut Entry<A>,
         _idx: u32,
         dir: usize,
@@ -812,7 +812,7 @@ impl Tracker {
         now_ms: u32,
     ) -> L4Res {
         let l4 = pkt.l3.l4;
-        let d = self.d;
+        let d = &self.d;
         match e.key.proto {
             proto::TCP => {
                 let Some(seg) = tcp::parse_seg(l4) else {
@@ -948,7 +948,7 @@ impl Tracker {
                     kill: false,
                 }
             }
-            proto::SCTP => crate::sctp::packet(e, dir, new, pkt.l3.l4, &pkt.l3, &d),
+            proto::SCTP => crate::sctp::packet(e, dir, new, pkt.l3.l4, &pkt.l3, d),
             _ => L4Res::Accept {
                 timeout: Some(d.generic),
                 bits: 0,
