@@ -132,14 +132,11 @@ fn main() {
 
     // The same with process_batch (32 packets per call).
     let mut bbest = f64::MAX;
-    let mut out = vec![
-        ctkit_engine::Verdict {
-            info: CtInfo::Invalid,
-            reply: false,
-            dropped: false
-        };
-        32
-    ];
+    let mut out = [ctkit_engine::Verdict {
+        info: CtInfo::Invalid,
+        reply: false,
+        dropped: false,
+    }; 32];
     for r in 0..rounds {
         let start = Instant::now();
         let now = 3 * SEC + r as u64;
@@ -160,7 +157,8 @@ fn main() {
 
     // Anchor: HashMap<5-tuple, [u8; 64]> lookup + write, same packet order, header parse
     // reduced to reading the fields.
-    let mut anchor: HashMap<([u8; 4], [u8; 4], u16, u16, u8), [u8; 64]> = HashMap::with_capacity(n);
+    type FiveTuple = ([u8; 4], [u8; 4], u16, u16, u8);
+    let mut anchor: HashMap<FiveTuple, [u8; 64]> = HashMap::with_capacity(n);
     let key = |p: &[u8]| {
         (
             [p[12], p[13], p[14], p[15]],
