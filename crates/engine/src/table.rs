@@ -19,6 +19,8 @@ use crate::proto::ProtoState;
 pub(crate) trait Addr: Copy + Eq + Default + std::fmt::Debug {
     /// From the first bytes of a 16-byte buffer.
     fn from16(b: &[u8; 16]) -> Self;
+    /// From a slice of exactly the address length (zeros otherwise).
+    fn from_slice(b: &[u8]) -> Self;
     /// As a standard address.
     fn ip(self) -> std::net::IpAddr;
     /// Feeds the address to the hash.
@@ -30,6 +32,10 @@ pub(crate) trait Addr: Copy + Eq + Default + std::fmt::Debug {
 impl Addr for [u8; 4] {
     fn from16(b: &[u8; 16]) -> Self {
         [b[0], b[1], b[2], b[3]]
+    }
+    #[inline]
+    fn from_slice(b: &[u8]) -> Self {
+        b.try_into().unwrap_or_default()
     }
     fn ip(self) -> std::net::IpAddr {
         std::net::IpAddr::V4(self.into())
@@ -47,6 +53,10 @@ impl Addr for [u8; 4] {
 impl Addr for [u8; 16] {
     fn from16(b: &[u8; 16]) -> Self {
         *b
+    }
+    #[inline]
+    fn from_slice(b: &[u8]) -> Self {
+        b.try_into().unwrap_or_default()
     }
     fn ip(self) -> std::net::IpAddr {
         std::net::IpAddr::V6(self.into())

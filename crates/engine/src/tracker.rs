@@ -238,6 +238,7 @@ pub(crate) trait Fam: Addr {
     const FAM: u8;
     fn table(t: &Tracker) -> &Table<Self>;
     fn table_mut(t: &mut Tracker) -> &mut Table<Self>;
+    fn split(t: &mut Tracker) -> (&mut Table<Self>, &Derived);
 }
 
 impl Fam for [u8; 4] {
@@ -248,6 +249,9 @@ impl Fam for [u8; 4] {
     fn table_mut(t: &mut Tracker) -> &mut Table<Self> {
         &mut t.v4
     }
+    fn split(t: &mut Tracker) -> (&mut Table<Self>, &Derived) {
+        (&mut t.v4, &t.d)
+    }
 }
 
 impl Fam for [u8; 16] {
@@ -257,6 +261,9 @@ impl Fam for [u8; 16] {
     }
     fn table_mut(t: &mut Tracker) -> &mut Table<Self> {
         &mut t.v6
+    }
+    fn split(t: &mut Tracker) -> (&mut Table<Self>, &Derived) {
+        (&mut t.v6, &t.d)
     }
 }
 
@@ -383,8 +390,8 @@ impl Tracker {
             };
             if l3.version == 4 {
                 let k = Key::<[u8; 4]> {
-                    src: Addr::from16(&l3.src),
-                    dst: Addr::from16(&l3.dst),
+                    src: Addr::from_slice(l3.src),
+                    dst: Addr::from_slice(l3.dst),
                     sport,
                     dport,
                     proto: l3.proto,
@@ -393,8 +400,8 @@ impl Tracker {
                 acc ^= self.v4.touch(self.key.hash(&k));
             } else {
                 let k = Key::<[u8; 16]> {
-                    src: l3.src,
-                    dst: l3.dst,
+                    src: Addr::from_slice(l3.src),
+                    dst: Addr::from_slice(l3.dst),
                     sport,
                     dport,
                     proto: l3.proto,
@@ -620,8 +627,8 @@ impl Tracker {
             return Verdict::of(CtInfo::Invalid, false);
         };
         let key = Key {
-            src: A::from16(&l3.src),
-            dst: A::from16(&l3.dst),
+            src: A::from_slice(l3.src),
+            dst: A::from_slice(l3.dst),
             sport,
             dport,
             proto,
@@ -644,20 +651,18 @@ impl Tracker {
         let now_ms = ms(now);
         let h = self.key.hash(key);
         if let Some((idx, dir)) = self.lookup::<A>(key, h, now) {
-            let e = A::table(self).entries[idx as usize];
-            let info = if dir == 1 || e.status & ST_SEEN_REPLY != 0 {
+            let (table, d) = A::split(self);
+            let entry = &mut table.entries[idx as usize];
+            let info = if dir == 1 || entry.status & ST_SEEN_REPLY != 0 {
                 CtInfo::Established
-            } else if e.status & ST_EXPECTED != 0 {
+            } else if entry.status & ST_EXPECTED != 0 {
                 CtInfo::Related
             } else {
                 CtInfo::New
             };
-            let mut entry = e;
-            let res = self.l4_packet::<A>(&mut entry, idx, dir, false, pkt, now_ms);
+            let res = l4_packet::<A>(d, entry, dir, false, pkt, now_ms);
             match res {
                 L4Res::Invalid => {
-                    // The TCP handler may have changed state (shrunk timeout, last_*).
-                    A::table_mut(self).entries[idx as usize] = entry;
                     self.stats.invalid += 1;
                     return Resolved::Verdict(Verdict::of(CtInfo::Invalid, false));
                 }
@@ -677,7 +682,7 @@ impl Tracker {
                         entry.status |= ST_SEEN_REPLY;
                         bits |= ipct::REPLY;
                     }
-                    A::table_mut(self).entries[idx as usize] = entry;
+                    let entry = *entry;
                     self.account::<A>(idx, &entry, dir, pkt, now);
                     if kill {
                         self.delete::<A>(now, idx);
@@ -753,7 +758,7 @@ impl Tracker {
                 x.start_ns = Some(now);
             }
         }
-        let res = self.l4_packet::<A>(&mut entry, u32::MAX, 0, true, pkt, now_ms);
+        let res = l4_packet::<A>(&self.d, &mut entry, 0, true, pkt, now_ms);
         let (timeout, mut bits) = match res {
             L4Res::Accept { timeout, bits, .. } => (timeout, bits),
             L4Res::Invalid | L4Res::Repeat => {
@@ -801,162 +806,6 @@ impl Tracker {
         }
     }
 
-    /// The protocol's packet function (`nf_conntrack_handle_packet`).
-    fn l4_packet<A: Fam>(
-        &self,
-        e: &mut Entry<A>,
-        _idx: u32,
-        dir: usize,
-        new: bool,
-        pkt: &Pkt<'_>,
-        now_ms: u32,
-    ) -> L4Res {
-        let l4 = pkt.l3.l4;
-        let d = &self.d;
-        match e.key.proto {
-            proto::TCP => {
-                let Some(seg) = tcp::parse_seg(l4) else {
-                    return L4Res::Invalid;
-                };
-                if d.checksum && !packet::checksum_ok(&pkt.l3) {
-                    return L4Res::Invalid;
-                }
-                if new {
-                    match tcp::tcp_new(&seg, d.loose) {
-                        Some(ct) => e.proto = ProtoState::Tcp(ct),
-                        None => return L4Res::Invalid,
-                    }
-                }
-                let ProtoState::Tcp(ct) = &mut e.proto else {
-                    return L4Res::Invalid;
-                };
-                let view = CtView {
-                    seen_reply: e.status & ST_SEEN_REPLY != 0,
-                    assured: e.status & ST_ASSURED != 0,
-                    expires_in: if new {
-                        0
-                    } else {
-                        e.expires.wrapping_sub(now_ms).min(i32::MAX as u32)
-                    },
-                };
-                let mut shrink = None;
-                match tcp::tcp_packet(ct, dir, &seg, &view, &d.tcp, &mut shrink) {
-                    TcpRes::Invalid => {
-                        if let Some(t) = shrink {
-                            e.expires = now_ms.wrapping_add(t);
-                        }
-                        L4Res::Invalid
-                    }
-                    TcpRes::Repeat => L4Res::Repeat,
-                    TcpRes::Accept {
-                        timeout,
-                        protoinfo,
-                        assured,
-                        kill,
-                    } => {
-                        let mut bits = 0;
-                        if protoinfo {
-                            bits |= ipct::PROTOINFO;
-                        }
-                        if assured {
-                            e.status |= ST_ASSURED;
-                            bits |= ipct::ASSURED;
-                        }
-                        // A SYN retransmit before any reply keeps the old expiry; a new
-                        // entry always gets the state's timeout.
-                        let timeout = match (timeout, new) {
-                            (None, true) => Some(d.tcp.timeouts[ct.state as usize]),
-                            (t, _) => t,
-                        };
-                        L4Res::Accept {
-                            timeout,
-                            bits,
-                            kill,
-                        }
-                    }
-                }
-            }
-            proto::UDP | proto::UDPLITE => {
-                if !udp_ok(&pkt.l3, d.checksum) {
-                    return L4Res::Invalid;
-                }
-                if new {
-                    e.proto = ProtoState::Udp {
-                        stream_ts: now_ms.wrapping_add(2000),
-                    };
-                }
-                let ProtoState::Udp { stream_ts } = e.proto else {
-                    return L4Res::Invalid;
-                };
-                let mut bits = 0;
-                let timeout = if e.status & ST_SEEN_REPLY != 0 {
-                    let mut extra = d.udp;
-                    let mut stream = false;
-                    if (now_ms.wrapping_sub(stream_ts) as i32) > 0 {
-                        extra = d.udp_stream;
-                        stream = e.status & ST_ASSURED == 0;
-                    }
-                    if stream {
-                        e.status |= ST_ASSURED;
-                        bits |= ipct::ASSURED;
-                    }
-                    extra
-                } else {
-                    d.udp
-                };
-                L4Res::Accept {
-                    timeout: Some(timeout),
-                    bits,
-                    kill: false,
-                }
-            }
-            proto::ICMP | proto::ICMPV6 => {
-                let ty = (e.key.dport >> 8) as u8;
-                let creatable = if e.key.proto == proto::ICMP {
-                    matches!(ty, 8 | 13 | 15 | 17)
-                } else {
-                    matches!(ty, 128 | 139)
-                };
-                if !creatable {
-                    return L4Res::Invalid;
-                }
-                let t = if e.key.proto == proto::ICMP {
-                    d.icmp
-                } else {
-                    d.icmpv6
-                };
-                L4Res::Accept {
-                    timeout: Some(t),
-                    bits: 0,
-                    kill: false,
-                }
-            }
-            proto::GRE => {
-                let mut bits = 0;
-                let t = if e.status & ST_SEEN_REPLY != 0 {
-                    if e.status & ST_ASSURED == 0 {
-                        e.status |= ST_ASSURED;
-                        bits |= ipct::ASSURED;
-                    }
-                    d.gre_stream
-                } else {
-                    d.gre
-                };
-                L4Res::Accept {
-                    timeout: Some(t),
-                    bits,
-                    kill: false,
-                }
-            }
-            proto::SCTP => crate::sctp::packet(e, dir, new, pkt.l3.l4, &pkt.l3, d),
-            _ => L4Res::Accept {
-                timeout: Some(d.generic),
-                bits: 0,
-                kill: false,
-            },
-        }
-    }
-
     /// `nf_conntrack_icmpv4_error` / `nf_conntrack_icmpv6_error`: `Some` when the ICMP
     /// packet was decided here (an error message, malformed, or untracked).
     fn icmp_error<A: Fam>(&mut self, now: Nanos, zone: u16, l3: &L3<'_>) -> Option<Verdict> {
@@ -995,8 +844,8 @@ impl Tracker {
             return err(self);
         };
         let orig = Key {
-            src: A::from16(&inner.src),
-            dst: A::from16(&inner.dst),
+            src: A::from_slice(inner.src),
+            dst: A::from_slice(inner.dst),
             sport,
             dport,
             proto: inner.proto,
@@ -1010,7 +859,7 @@ impl Tracker {
             return err(self);
         };
         let e = &A::table(self).entries[idx as usize];
-        if e.key_dir(dir).dst != A::from16(&l3.dst) {
+        if e.key_dir(dir).dst != A::from_slice(l3.dst) {
             return err(self);
         }
         Some(Verdict::of(CtInfo::Related, dir == 1))
@@ -1154,6 +1003,160 @@ impl Tracker {
         // The pass itself takes less than a jiffy: next_run -= max(delta, 1).
         let next_run = (next_run - 1).max(1);
         next_run as u64 * JIFFY_MS as u64 * 1_000_000
+    }
+}
+
+/// The protocol's packet function (`nf_conntrack_handle_packet`).
+fn l4_packet<A: Fam>(
+    d: &Derived,
+    e: &mut Entry<A>,
+    dir: usize,
+    new: bool,
+    pkt: &Pkt<'_>,
+    now_ms: u32,
+) -> L4Res {
+    let l4 = pkt.l3.l4;
+    match e.key.proto {
+        proto::TCP => {
+            let Some(seg) = tcp::parse_seg(l4) else {
+                return L4Res::Invalid;
+            };
+            if d.checksum && !packet::checksum_ok(&pkt.l3) {
+                return L4Res::Invalid;
+            }
+            if new {
+                match tcp::tcp_new(&seg, d.loose) {
+                    Some(ct) => e.proto = ProtoState::Tcp(ct),
+                    None => return L4Res::Invalid,
+                }
+            }
+            let ProtoState::Tcp(ct) = &mut e.proto else {
+                return L4Res::Invalid;
+            };
+            let view = CtView {
+                seen_reply: e.status & ST_SEEN_REPLY != 0,
+                assured: e.status & ST_ASSURED != 0,
+                expires_in: if new {
+                    0
+                } else {
+                    e.expires.wrapping_sub(now_ms).min(i32::MAX as u32)
+                },
+            };
+            let mut shrink = None;
+            match tcp::tcp_packet(ct, dir, &seg, &view, &d.tcp, &mut shrink) {
+                TcpRes::Invalid => {
+                    if let Some(t) = shrink {
+                        e.expires = now_ms.wrapping_add(t);
+                    }
+                    L4Res::Invalid
+                }
+                TcpRes::Repeat => L4Res::Repeat,
+                TcpRes::Accept {
+                    timeout,
+                    protoinfo,
+                    assured,
+                    kill,
+                } => {
+                    let mut bits = 0;
+                    if protoinfo {
+                        bits |= ipct::PROTOINFO;
+                    }
+                    if assured {
+                        e.status |= ST_ASSURED;
+                        bits |= ipct::ASSURED;
+                    }
+                    // A SYN retransmit before any reply keeps the old expiry; a new
+                    // entry always gets the state's timeout.
+                    let timeout = match (timeout, new) {
+                        (None, true) => Some(d.tcp.timeouts[ct.state as usize]),
+                        (t, _) => t,
+                    };
+                    L4Res::Accept {
+                        timeout,
+                        bits,
+                        kill,
+                    }
+                }
+            }
+        }
+        proto::UDP | proto::UDPLITE => {
+            if !udp_ok(&pkt.l3, d.checksum) {
+                return L4Res::Invalid;
+            }
+            if new {
+                e.proto = ProtoState::Udp {
+                    stream_ts: now_ms.wrapping_add(2000),
+                };
+            }
+            let ProtoState::Udp { stream_ts } = e.proto else {
+                return L4Res::Invalid;
+            };
+            let mut bits = 0;
+            let timeout = if e.status & ST_SEEN_REPLY != 0 {
+                let mut extra = d.udp;
+                let mut stream = false;
+                if (now_ms.wrapping_sub(stream_ts) as i32) > 0 {
+                    extra = d.udp_stream;
+                    stream = e.status & ST_ASSURED == 0;
+                }
+                if stream {
+                    e.status |= ST_ASSURED;
+                    bits |= ipct::ASSURED;
+                }
+                extra
+            } else {
+                d.udp
+            };
+            L4Res::Accept {
+                timeout: Some(timeout),
+                bits,
+                kill: false,
+            }
+        }
+        proto::ICMP | proto::ICMPV6 => {
+            let ty = (e.key.dport >> 8) as u8;
+            let creatable = if e.key.proto == proto::ICMP {
+                matches!(ty, 8 | 13 | 15 | 17)
+            } else {
+                matches!(ty, 128 | 139)
+            };
+            if !creatable {
+                return L4Res::Invalid;
+            }
+            let t = if e.key.proto == proto::ICMP {
+                d.icmp
+            } else {
+                d.icmpv6
+            };
+            L4Res::Accept {
+                timeout: Some(t),
+                bits: 0,
+                kill: false,
+            }
+        }
+        proto::GRE => {
+            let mut bits = 0;
+            let t = if e.status & ST_SEEN_REPLY != 0 {
+                if e.status & ST_ASSURED == 0 {
+                    e.status |= ST_ASSURED;
+                    bits |= ipct::ASSURED;
+                }
+                d.gre_stream
+            } else {
+                d.gre
+            };
+            L4Res::Accept {
+                timeout: Some(t),
+                bits,
+                kill: false,
+            }
+        }
+        proto::SCTP => crate::sctp::packet(e, dir, new, pkt.l3.l4, &pkt.l3, d),
+        _ => L4Res::Accept {
+            timeout: Some(d.generic),
+            bits: 0,
+            kill: false,
+        },
     }
 }
 
