@@ -64,8 +64,9 @@ struct Ns {
 
 impl Ns {
     fn new(tag: &str) -> Ns {
-        let name = format!("ctkit-eng-{}-{tag}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).status();
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("ctkit-eng-{}-{n}-{tag}", std::process::id());
         run(&["ip", "netns", "add", &name]);
         let ns = Ns {
             name,
@@ -132,6 +133,33 @@ if role == 'server':
     for i in range(3):
         m, a = u.recvfrom(100); u.sendto(b'r', a)
     time.sleep(30)
+elif role == 'ftp-server':
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('192.0.2.2', 21)); s.listen(4)
+    d = socket.socket(); d.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    d.bind(('192.0.2.2', 5001)); d.listen(4)
+    print('ready', flush=True)
+    c, _ = s.accept(); f = c.makefile('rb')
+    c.sendall(b'220 ctkit\r\n')
+    f.readline()
+    c.sendall(b'227 Entering Passive Mode (192,0,2,2,19,137).\r\n')
+    dc, _ = d.accept(); dc.sendall(b'data'); time.sleep(0.2); dc.close()
+    f.readline(); c.sendall(b'221 bye\r\n'); time.sleep(0.2); c.close()
+    time.sleep(30)
+elif role == 'ftp-client':
+    c = socket.create_connection(('192.0.2.2', 21)); f = c.makefile('rb')
+    f.readline(); c.sendall(b'PASV\r\n'); f.readline()
+    time.sleep(0.2)
+    d = socket.create_connection(('192.0.2.2', 5001)); d.recv(10); time.sleep(0.4); d.close()
+    time.sleep(0.2); c.sendall(b'QUIT\r\n'); f.readline(); time.sleep(0.3); c.close()
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(1)
+    u.connect(('192.0.2.2', 9)); u.send(b'x')
+    try:
+        u.recv(10)
+    except Exception:
+        pass
+    time.sleep(0.3)
+    print('done', flush=True)
 else:
     c = socket.create_connection(('192.0.2.2', 8080)); c.sendall(b'ping'); c.recv(100)
     time.sleep(0.4); c.close(); time.sleep(0.3)
@@ -196,11 +224,15 @@ fn split_timeout(line: &str) -> (String, Option<u32>) {
     (toks.join(" "), None)
 }
 
-#[test]
-fn test_kernel_event_sequence_matches_engine_on_captured_packets() {
-    if !gate("test_kernel_event_sequence_matches_engine_on_captured_packets") {
-        return;
-    }
+/// Runs `server` and `client` (roles of [`PY`]) between two fresh namespaces, optionally
+/// `extra_nft` rules in the server's table, then `pinging` once; returns (kernel events,
+/// engine events), each line as conntrack -E prints it.
+fn kernel_vs_engine(
+    server: &str,
+    client: &str,
+    extra_nft: &[&str],
+    pinging: bool,
+) -> (Vec<String>, Vec<String>) {
     let c = Ns::new("c");
     let mut s = Ns::new("s");
     run(&[
@@ -220,7 +252,10 @@ fn test_kernel_event_sequence_matches_engine_on_captured_packets() {
         "nft",
         "add rule inet t in ct state new,established,related accept",
     ]);
-    let pcap = std::env::temp_dir().join(format!("ctkit-eng-{}.pcap", std::process::id()));
+    for r in extra_nft {
+        s.ok(&["nft", r]);
+    }
+    let pcap = std::env::temp_dir().join(format!("{}.pcap", s.name));
     let pcap_s = pcap.to_str().unwrap().to_string();
     // tcpdump: wait for "listening on".
     let mut td = s
@@ -244,7 +279,7 @@ fn test_kernel_event_sequence_matches_engine_on_captured_packets() {
     let ev_out = ev.stdout.take().unwrap();
     std::thread::sleep(Duration::from_millis(400));
     let mut srv = s
-        .cmd(&["python3", "-c", PY, "server"])
+        .cmd(&["python3", "-c", PY, server])
         .stdout(Stdio::piped())
         .spawn()
         .expect("server");
@@ -253,8 +288,11 @@ fn test_kernel_event_sequence_matches_engine_on_captured_packets() {
     so.read_line(&mut l).unwrap();
     assert_eq!(l.trim(), "ready");
     s.bg.push(srv);
-    let out = c.ok(&["python3", "-c", PY, "client"]);
+    let out = c.ok(&["python3", "-c", PY, client]);
     assert_eq!(out.trim(), "done");
+    if pinging {
+        c.ok(&["ping", "-c", "1", "-W", "1", "192.0.2.2"]);
+    }
     std::thread::sleep(Duration::from_millis(500));
     // Stop the capture (SIGTERM flushes -U output) and the listener.
     let _ = Command::new("kill").arg(td.id().to_string()).status();
@@ -294,16 +332,18 @@ fn test_kernel_event_sequence_matches_engine_on_captured_packets() {
         .filter(|l| l.starts_with('['))
         .map(|l| l.split_once('\t').map(|x| x.1).unwrap_or(l).to_string())
         .collect();
+    (kernel, engine)
+}
+
+/// Kernel and engine event lines must be equal, timeouts within one second.
+fn assert_same_events(kernel: &[String], engine: &[String]) {
     let report = format!(
         "kernel:\n{}\nengine:\n{}",
         kernel.join("\n"),
         engine.join("\n")
     );
-    // TCP: NEW, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT; UDP: NEW,
-    // the reply (SEEN_REPLY), the packet after 2 s (ASSURED, stream timeout).
-    assert_eq!(kernel.len(), 10, "{report}");
     assert_eq!(kernel.len(), engine.len(), "{report}");
-    for (k, e) in kernel.iter().zip(&engine) {
+    for (k, e) in kernel.iter().zip(engine) {
         let (kr, kt) = split_timeout(k);
         let (er, et) = split_timeout(e);
         assert_eq!(kr, er, "{report}");
@@ -312,4 +352,45 @@ fn test_kernel_event_sequence_matches_engine_on_captured_packets() {
             (a, b) => assert_eq!(a, b, "{report}"),
         }
     }
+}
+
+#[test]
+fn test_kernel_event_sequence_matches_engine_on_captured_packets() {
+    if !gate("test_kernel_event_sequence_matches_engine_on_captured_packets") {
+        return;
+    }
+    let (kernel, engine) = kernel_vs_engine("server", "client", &[], false);
+    // TCP: NEW, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT; UDP: NEW,
+    // the reply (SEEN_REPLY), the packet after 2 s (ASSURED, stream timeout).
+    assert_eq!(kernel.len(), 10, "{kernel:#?}");
+    assert_same_events(&kernel, &engine);
+}
+
+#[test]
+fn test_kernel_ftp_helper_icmp_and_ping_match_engine() {
+    if !gate("test_kernel_ftp_helper_icmp_and_ping_match_engine") {
+        return;
+    }
+    let (kernel, engine) = kernel_vs_engine(
+        "ftp-server",
+        "ftp-client",
+        &[
+            "add ct helper inet t ftp-std { type \"ftp\" protocol tcp; }",
+            "add chain inet t pre { type filter hook prerouting priority 0; }",
+            "add rule inet t pre tcp dport 21 ct helper set \"ftp-std\"",
+        ],
+        true,
+    );
+    assert!(
+        kernel.iter().any(|l| l.contains("helper=ftp")),
+        "{kernel:#?}"
+    );
+    assert!(
+        kernel
+            .iter()
+            .any(|l| l.contains("[NEW] tcp") && l.contains("dport=5001")),
+        "the data connection: {kernel:#?}"
+    );
+    assert!(kernel.iter().any(|l| l.contains("icmp")), "{kernel:#?}");
+    assert_same_events(&kernel, &engine);
 }
