@@ -8,7 +8,7 @@
 //! `CTKIT_REQUIRE_KERNEL=1`). Touches no global state: everything lives in its namespaces.
 
 use ctkit_engine::{Config, EventKind, Tracker};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -270,13 +270,13 @@ fn kernel_vs_engine(
     let mut l = String::new();
     err.read_line(&mut l).unwrap();
     assert!(l.contains("listening"), "tcpdump: {l}");
+    let ev_path = std::env::temp_dir().join(format!("{}.events", s.name));
     let mut ev = s
         .cmd(&["conntrack", "-E", "-o", "timestamp"])
-        .stdout(Stdio::piped())
+        .stdout(std::fs::File::create(&ev_path).expect("events file"))
         .stderr(Stdio::null())
         .spawn()
         .expect("conntrack -E");
-    let ev_out = ev.stdout.take().unwrap();
     std::thread::sleep(Duration::from_millis(400));
     let mut srv = s
         .cmd(&["python3", "-c", PY, server])
@@ -293,16 +293,30 @@ fn kernel_vs_engine(
     if pinging {
         c.ok(&["ping", "-c", "1", "-W", "1", "192.0.2.2"]);
     }
-    std::thread::sleep(Duration::from_millis(500));
-    // Stop the capture (SIGTERM flushes -U output) and the listener.
+    // Both writers may lag behind on a busy machine: wait until neither file has grown for
+    // 700 ms (at most 10 s), then stop them (SIGTERM flushes tcpdump's -U output).
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let mut last = (size(&pcap), size(&ev_path));
+    let mut still = 0;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = (size(&pcap), size(&ev_path));
+        if now == last {
+            still += 1;
+            if still >= 7 {
+                break;
+            }
+        } else {
+            still = 0;
+            last = now;
+        }
+    }
     let _ = Command::new("kill").arg(td.id().to_string()).status();
     let _ = td.wait();
     let _ = ev.kill();
     let _ = ev.wait();
-    let mut kernel_text = String::new();
-    BufReader::new(ev_out)
-        .read_to_string(&mut kernel_text)
-        .unwrap();
+    let kernel_text = std::fs::read_to_string(&ev_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&ev_path);
     let bytes = std::fs::read(&pcap).expect("pcap");
     let _ = std::fs::remove_file(&pcap);
     let packets = read_pcap(&bytes);
