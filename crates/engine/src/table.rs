@@ -218,6 +218,9 @@ pub(crate) struct Entry<A> {
 pub(crate) const AUX_EXT: u8 = 1;
 /// The slab slot is free.
 pub(crate) const AUX_FREE: u8 = 2;
+/// The entry has packet/byte counters (`nf_conntrack_acct` was on at its creation) in
+/// `Table::acct` at its index.
+pub(crate) const AUX_ACCT: u8 = 4;
 
 impl<A: Addr> Entry<A> {
     pub fn key_dir(&self, dir: usize) -> Key<A> {
@@ -236,6 +239,9 @@ pub(crate) struct Table<A> {
     bits: u32,
     used: usize,
     pub entries: Vec<Entry<A>>,
+    /// Counters per entry index (original, reply), only as long as the highest index of an
+    /// entry created with accounting on.
+    pub acct: Vec<[ctkit_model::Counters; 2]>,
     free: Vec<u32>,
     pub live: usize,
 }
@@ -249,6 +255,7 @@ impl<A: Addr> Table<A> {
             bits: MIN_BITS,
             used: 0,
             entries: Vec::new(),
+            acct: Vec::new(),
             free: Vec::new(),
             live: 0,
         }
@@ -440,6 +447,7 @@ impl<A: Addr> Table<A> {
         self.slots.capacity() * 8
             + self.entries.capacity() * std::mem::size_of::<Entry<A>>()
             + self.free.capacity() * 4
+            + self.acct.capacity() * std::mem::size_of::<[ctkit_model::Counters; 2]>()
     }
 
     /// Index slots (capacity).
