@@ -12,9 +12,30 @@
 //! line byte for byte. Malformed input gives a [`ParseError`] naming the field and the
 //! 1-based byte column; nothing panics.
 
+pub mod bytes;
+pub mod detect;
 mod flow;
+pub mod json;
+pub mod reader;
+pub mod save;
+pub mod xml;
 
-pub use flow::{parse_flow_line, parse_proc_line, ParsedLine};
+pub use detect::{detect, DumpFormat};
+pub use flow::{parse_flow_into, parse_flow_line, parse_proc_line, ParsedLine};
+pub use reader::{DumpReader, LineSplitter};
+
+/// What a parsed record said besides its flow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LineInfo {
+    /// The event kind (`[NEW]` tag, XML `type=`, JSON `"event"`, save `-A`/`-I`/`-U`/`-D`).
+    pub event: Option<crate::format::EventKind>,
+    /// Whether a text line had the `-o extended` (and /proc) layer 3 prefix.
+    pub extended: bool,
+    /// `portid` of a `[USERSPACE]` suffix (JSON `"userspace"`).
+    pub userspace_portid: Option<u32>,
+    /// The `-E -o timestamp` receive time (seconds, microseconds).
+    pub event_time: Option<(i64, u32)>,
+}
 
 /// What went wrong in a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
