@@ -72,10 +72,11 @@ pub fn is_blank(line: &[u8]) -> bool {
         .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
-/// conntrack's stderr summary (`conntrack v1.4.7 (conntrack-tools): 3 flow entries have been
-/// shown.`), found in dumps saved with `2>&1`.
+/// conntrack's (or ctkit's) stderr summary (`conntrack v1.4.7 (conntrack-tools): 3 flow
+/// entries have been shown.`), found in dumps saved with `2>&1`.
 pub fn is_summary(line: &[u8]) -> bool {
-    line.starts_with(b"conntrack v") && line.windows(17).any(|w| w == b"(conntrack-tools)")
+    const TAIL: &[u8] = b" flow entries have been ";
+    line.starts_with(b"conntrack v") && line.windows(TAIL.len()).any(|w| w == TAIL)
 }
 
 /// The format of a dump whose first non-empty line is `line`; `None` if it is in none.
@@ -157,6 +158,8 @@ mod tests {
         let mut f = Flow::default();
         let s = b"conntrack v1.4.7 (conntrack-tools): 3 flow entries have been shown.\n";
         assert_eq!(DumpFormat::Text.parse_into(s, None, &mut f), Ok(None));
+        let s = b"conntrack v1.4.7 (ctkit 0.1.0): 0 flow entries have been shown.\n";
+        assert_eq!(DumpFormat::Save.parse_into(s, None, &mut f), Ok(None));
         assert_eq!(
             DumpFormat::Json.parse_into(b"  \r\n", None, &mut f),
             Ok(None)

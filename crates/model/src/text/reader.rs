@@ -120,6 +120,11 @@ impl<R: Read> LineSplitter<R> {
         }
     }
 
+    /// The bytes read but not yet returned, and the reader (to hand the stream on whole).
+    pub fn into_parts(self) -> (Vec<u8>, R) {
+        (self.buf[self.start..self.end].to_vec(), self.r)
+    }
+
     /// Gives back the line last returned by [`LineSplitter::next_line`], so the next call
     /// returns it again.
     pub fn unread(&mut self) {
