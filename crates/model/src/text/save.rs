@@ -2,11 +2,11 @@
 //! ([`crate::format::save`]), also accepted with `-I` and the long option names conntrack(8)
 //! takes, options in any order.
 //!
-//! What the line does not carry is derived as the kernel would: a missing reply tuple is the
-//! inverted original, the ICMP reply gets the reply type of the request
+//! What the line does not carry is derived as the kernel would: reply ports default to the
+//! inverted original ones, the ICMP reply gets the reply type of the request
 //! (`nf_conntrack_invert_icmp_tuple`), `-g`/`-n` (a NATed reply address) set the
-//! `DST_NAT(_DONE)`/`SRC_NAT(_DONE)` status bits. Mark, labels, helper, counters and
-//! timestamps are never saved.
+//! `DST_NAT(_DONE)`/`SRC_NAT(_DONE)` status bits. A line without `-r`/`-q` has no reply tuple
+//! (as printed). Mark, labels, helper, counters and timestamps are never saved.
 
 use super::bytes::{self, Cur};
 use super::{LineInfo, ParseError, ParseErrorKind as K};
@@ -142,7 +142,6 @@ struct Parts {
     keys: [Option<u16>; 4],
     icmp: [Option<u16>; 3],
     state: Option<(usize, &'static str)>,
-    state_at: usize,
     vtags: [Option<u32>; 2],
     role: Option<(usize, u8)>,
 }
@@ -228,7 +227,6 @@ pub fn parse_save_into(line: &[u8], f: &mut Flow) -> Result<LineInfo, ParseError
                     .chain(DCCP_STATE_NAMES.iter());
                 let name = all.copied().find(|n| *n == s).ok_or(bad(K::UnknownState))?;
                 p.state = Some((vat, name));
-                p.state_at = vat;
             }
             Opt::Role => {
                 let r = match v {
@@ -347,7 +345,7 @@ fn assemble(c: &Cur<'_>, p: Parts, f: &mut Flow) -> Result<(), ParseError> {
         r.dst = a;
     }
     let reply_given = p.rsrc.is_some() || p.rdst.is_some();
-    if reply_given && (p.rsrc.is_none() || p.rdst.is_none()) && !f.has_orig {
+    if reply_given && (p.rsrc.is_none() || p.rdst.is_none()) {
         let field = if p.rsrc.is_none() {
             "reply-src"
         } else {
@@ -369,7 +367,7 @@ fn assemble(c: &Cur<'_>, p: Parts, f: &mut Flow) -> Result<(), ParseError> {
     f.orig.zone = orig_zone;
     r.zone = reply_zone;
     f.reply = r;
-    f.has_reply = f.has_orig || reply_given;
+    f.has_reply = reply_given;
     if let Some(s) = &mut f.status {
         if p.dnat {
             *s |= Status::DST_NAT | Status::DST_NAT_DONE;
@@ -425,6 +423,5 @@ fn assemble(c: &Cur<'_>, p: Parts, f: &mut Flow) -> Result<(), ParseError> {
             _ => return Err(c.err("role", at, K::Unexpected)),
         }
     }
-    let _ = p.state_at;
     Ok(())
 }

@@ -205,6 +205,12 @@ pub fn parse_xml_into(
                 _ => return Err(err_at("direction", at, K::Unexpected)),
             },
             Tok::Open(b"when", _) => while !matches!(x.need("when")?, Tok::Close(b"when")) {},
+            // The library prints these two even when no other independent field opened
+            // the `<meta direction="independent">` element.
+            tok @ (Tok::Open(b"labels", _) | Tok::Open(b"secctx", _)) => {
+                let mut status = Status::SEEN_REPLY;
+                item(&mut x, tok, at, f, map, &mut state, &mut delta, &mut status)?;
+            }
             Tok::Open(b"helper", _) => {
                 let h = x.text("helper")?;
                 let h = bytes::utf8(h).ok_or(err_at("helper", at, K::Unexpected))?;
@@ -379,6 +385,25 @@ fn independent(
         let at = x.pos;
         match x.need("meta")? {
             Tok::Close(b"meta") => return Ok(()),
+            tok => item(x, tok, at, f, map, state, delta, status)?,
+        }
+    }
+}
+
+/// One field of the independent `<meta>` (`tok` just read at byte `at`).
+#[allow(clippy::too_many_arguments)]
+fn item(
+    x: &mut Lex<'_>,
+    tok: Tok<'_>,
+    at: usize,
+    f: &mut Flow,
+    map: Option<&LabelMap>,
+    state: &mut Option<u8>,
+    delta: &mut Option<u64>,
+    status: &mut Status,
+) -> Result<(), ParseError> {
+    {
+        match tok {
             Tok::Empty(b"assured") => *status |= Status::ASSURED,
             Tok::Empty(b"unreplied") => *status = Status(status.0 & !Status::SEEN_REPLY.0),
             Tok::Open(b"state", _) => {
@@ -430,4 +455,5 @@ fn independent(
             _ => return Err(err_at("meta", at, K::Unexpected)),
         }
     }
+    Ok(())
 }
