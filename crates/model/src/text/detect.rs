@@ -36,10 +36,10 @@ impl DumpFormat {
     pub fn name(self) -> &'static str {
         match self {
             DumpFormat::Text => "conntrack -L text",
-            DumpFormat::Extended => "extended text (/proc/net/nf_conntrack, -o extended)",
-            DumpFormat::Save => "conntrack -o save",
-            DumpFormat::Xml => "conntrack -o xml",
-            DumpFormat::Json => "ctkit -o json",
+            DumpFormat::Extended => "/proc or -o extended text",
+            DumpFormat::Save => "-o save",
+            DumpFormat::Xml => "-o xml",
+            DumpFormat::Json => "-o json",
         }
     }
 

@@ -285,15 +285,8 @@ pub fn parse_flow_into(
     }
     if let Some(d) = delta {
         match &mut f.timestamp {
-            None => {
-                f.timestamp = Some(Timestamp {
-                    start: 0,
-                    stop: Some(d.wrapping_mul(1_000_000_000)),
-                })
-            }
-            Some(ts) if ts.stop.is_none() => {
-                ts.stop = Some(ts.start.wrapping_add(d.wrapping_mul(1_000_000_000)))
-            }
+            None => f.timestamp = Some(super::delta_only(d)),
+            // `[start=…]` without `[stop=…]`: a live entry, its age counts from its start.
             Some(_) => {}
         }
     }

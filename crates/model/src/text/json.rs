@@ -450,7 +450,8 @@ fn tuple(j: &mut J<'_>, field: &'static str) -> Result<(Tuple, Option<Counters>)
         match k {
             b"src" | b"dst" => {
                 let at = j.pos;
-                let a = bytes::ip(j.raw_str(field)?).ok_or(err_at(field, at, K::BadAddress))?;
+                let which = if k == b"src" { "src" } else { "dst" };
+                let a = bytes::ip(j.raw_str(which)?).ok_or(err_at(which, at, K::BadAddress))?;
                 if k == b"src" {
                     t.src = a;
                     src = true;

@@ -24,6 +24,16 @@ pub use detect::{detect, DumpFormat};
 pub use flow::{parse_flow_into, parse_flow_line, parse_proc_line, ParsedLine};
 pub use reader::{DumpReader, LineSplitter};
 
+/// The timestamp a lone `delta-time=D` (or `<deltatime>`) stands for: start 0, stop D
+/// seconds, which prints the same `delta-time` again; `D = 0` stops at 1 ns, since a zero stop
+/// means "still alive" to the formatters.
+pub(crate) fn delta_only(d: u64) -> crate::flow::Timestamp {
+    crate::flow::Timestamp {
+        start: 0,
+        stop: Some(d.wrapping_mul(1_000_000_000).max(1)),
+    }
+}
+
 /// What a parsed record said besides its flow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LineInfo {

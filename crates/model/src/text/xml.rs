@@ -243,10 +243,7 @@ pub fn parse_xml_into(
     }
     if let Some(d) = delta {
         if f.timestamp.is_none() {
-            f.timestamp = Some(Timestamp {
-                start: 0,
-                stop: Some(d.wrapping_mul(1_000_000_000)),
-            });
+            f.timestamp = Some(super::delta_only(d));
         }
     }
     // conntrack 1.4.7 appends the event's originator after `</flow>`.
