@@ -285,7 +285,14 @@ pub fn parse_flow_into(
     }
     if let Some(d) = delta {
         match &mut f.timestamp {
-            None => f.timestamp = Some(super::delta_only(d)),
+            None => {
+                let ts = super::delta_only(d, true).ok_or(c.err(
+                    "delta-time",
+                    line.len(),
+                    K::BadNumber,
+                ))?;
+                f.timestamp = Some(ts);
+            }
             // `[start=…]` without `[stop=…]`: a live entry, its age counts from its start.
             Some(_) => {}
         }

@@ -24,14 +24,26 @@ pub use detect::{detect, DumpFormat};
 pub use flow::{parse_flow_into, parse_flow_line, parse_proc_line, ParsedLine};
 pub use reader::{DumpReader, LineSplitter};
 
-/// The timestamp a lone `delta-time=D` (or `<deltatime>`) stands for: start 0, stop D
-/// seconds, which prints the same `delta-time` again; `D = 0` stops at 1 ns, since a zero stop
-/// means "still alive" to the formatters.
-pub(crate) fn delta_only(d: u64) -> crate::flow::Timestamp {
-    crate::flow::Timestamp {
-        start: 0,
-        stop: Some(d.wrapping_mul(1_000_000_000).max(1)),
+/// The timestamp a lone `delta-time=D` (or `<deltatime>`) stands for, chosen so the
+/// formatters print the same `D` again: start 0 and stop D seconds (`D = 0` stops at 1 ns,
+/// since a zero stop means "still alive"). conntrack prints a negative age (a clock step) as a
+/// huge unsigned number; `negative` accepts those as a start after a stop at 0 (the text
+/// line's arithmetic; XML's cannot print them back). `None`: D is beyond what a nanosecond
+/// timestamp holds (584 years).
+pub(crate) fn delta_only(d: u64, negative: bool) -> Option<crate::flow::Timestamp> {
+    const NS: u64 = 1_000_000_000;
+    const MAX_S: u64 = u64::MAX / NS;
+    if d <= MAX_S {
+        return Some(crate::flow::Timestamp {
+            start: 0,
+            stop: Some((d * NS).max(1)),
+        });
     }
+    let back = (d as i64).checked_neg().filter(|b| *b > 0)? as u64;
+    (negative && back <= MAX_S).then_some(crate::flow::Timestamp {
+        start: back * NS,
+        stop: Some(1),
+    })
 }
 
 /// What a parsed record said besides its flow.

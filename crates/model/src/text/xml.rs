@@ -243,7 +243,8 @@ pub fn parse_xml_into(
     }
     if let Some(d) = delta {
         if f.timestamp.is_none() {
-            f.timestamp = Some(super::delta_only(d));
+            f.timestamp =
+                Some(super::delta_only(d, false).ok_or(err_at("deltatime", 0, K::BadNumber))?);
         }
     }
     // conntrack 1.4.7 appends the event's originator after `</flow>`.

@@ -2,6 +2,8 @@
 //! report them, and a label map.
 #![allow(dead_code)]
 
+pub mod fuzz_check;
+
 use ctkit_model::flow::{Counters, HelperName, Labels, SecCtx, Timestamp};
 use ctkit_model::protoinfo::{DccpInfo, ProtoInfo, SctpInfo, TcpInfo};
 use ctkit_model::{Flow, Status, Tuple};
