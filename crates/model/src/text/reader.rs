@@ -221,6 +221,7 @@ impl<R: Read> DumpReader<R> {
             };
             match format.parse_into(line, map, &mut self.flow) {
                 Ok(Some(_)) => {
+                    as_the_kernel_reports(format, &mut self.flow);
                     report.flows += 1;
                     if f(&self.flow).is_break() {
                         break;
@@ -238,6 +239,22 @@ impl<R: Read> DumpReader<R> {
             }
         }
         Ok(report)
+    }
+}
+
+/// What a listed entry is in ctnetlink's terms, where a text format says it differently:
+/// /proc prints the default zone as `zone=0`, which ctnetlink never sends
+/// (`ctnetlink_dump_zone_id` skips `NF_CT_DEFAULT_ZONE_ID`); and every entry a table listing
+/// shows is in the hash table, `CONFIRMED`, a bit only JSON prints.
+fn as_the_kernel_reports(format: DumpFormat, f: &mut Flow) {
+    if format == DumpFormat::Json {
+        return;
+    }
+    if f.zone == Some(0) && matches!(format, DumpFormat::Text | DumpFormat::Extended) {
+        f.zone = None;
+    }
+    if let Some(s) = &mut f.status {
+        *s |= crate::status::Status::CONFIRMED;
     }
 }
 
