@@ -303,7 +303,12 @@ fn assemble(c: &Cur<'_>, p: Parts, f: &mut Flow) -> Result<(), ParseError> {
         (Some(_), None) => return Err(c.err("dst", end, K::Missing)),
         (None, Some(_)) => return Err(c.err("src", end, K::Missing)),
     }
-    if f.has_orig && p.proto.is_none() {
+    let proto_opts = p.ports.iter().chain(&p.keys).chain(&p.icmp).any(Option::is_some)
+        || p.state.is_some()
+        || p.vtags.iter().any(Option::is_some)
+        || p.role.is_some();
+    // conntrack requires `-p` for addresses' tuples and every protocol option.
+    if (f.has_orig || proto_opts) && p.proto.is_none() {
         return Err(c.err("proto", end, K::Missing));
     }
     f.orig.proto = n;
