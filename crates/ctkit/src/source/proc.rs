@@ -241,6 +241,35 @@ mod tests {
     }
 
     #[test]
+    fn counters_of_this_namespace_match_ctnetlink() {
+        // Read-only look at the test process's own namespace; skipped without conntrack.
+        let Ok(mut p) = ProcSource::open(false) else {
+            eprintln!("skipped: no /proc/net/nf_conntrack");
+            return;
+        };
+        let t = p.counters().unwrap();
+        let Ok(mut k) = crate::source::kernel::KernelSource::open() else {
+            eprintln!("skipped: no ctnetlink");
+            return;
+        };
+        let kt = k.counters().unwrap();
+        assert_eq!(t.max, kt.max);
+        assert!(t.entries.is_some());
+        // Counters only grow; /proc was read first.
+        for name in [
+            "found",
+            "insert",
+            "insert_failed",
+            "drop",
+            "early_drop",
+            "error",
+        ] {
+            let (a, b) = (t.counter(name), kt.counter(name));
+            assert!(a.is_some() && a <= b, "{name}: /proc {a:?}, netlink {b:?}");
+        }
+    }
+
+    #[test]
     fn bad_stat_rows_are_errors() {
         let mut t = TableCounters::default();
         let e = sum_stat_table("entries found\n00000001 zz\n", &mut t).unwrap_err();

@@ -283,19 +283,11 @@ pub fn parse_flow_into(
         }
         c.next();
     }
-    if let Some(d) = delta {
-        match &mut f.timestamp {
-            None => {
-                let ts = super::delta_only(d, true).ok_or(c.err(
-                    "delta-time",
-                    line.len(),
-                    K::BadNumber,
-                ))?;
-                f.timestamp = Some(ts);
-            }
-            // `[start=…]` without `[stop=…]`: a live entry, its age counts from its start.
-            Some(_) => {}
-        }
+    // With `[start=…]` (and no `[stop=…]`) the entry was alive: its age counts from its
+    // start, so `delta-time` only stands alone.
+    if let (Some(d), None) = (delta, f.timestamp) {
+        let ts = super::delta_only(d, true).ok_or(c.err("delta-time", line.len(), K::BadNumber))?;
+        f.timestamp = Some(ts);
     }
     f.status = Some(status);
     Ok(info)

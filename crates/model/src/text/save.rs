@@ -303,13 +303,22 @@ fn assemble(c: &Cur<'_>, p: Parts, f: &mut Flow) -> Result<(), ParseError> {
         (Some(_), None) => return Err(c.err("dst", end, K::Missing)),
         (None, Some(_)) => return Err(c.err("src", end, K::Missing)),
     }
-    let proto_opts = p.ports.iter().chain(&p.keys).chain(&p.icmp).any(Option::is_some)
+    let proto_opts = p
+        .ports
+        .iter()
+        .chain(&p.keys)
+        .chain(&p.icmp)
+        .any(Option::is_some)
         || p.state.is_some()
         || p.vtags.iter().any(Option::is_some)
         || p.role.is_some();
     // conntrack requires `-p` for addresses' tuples and every protocol option.
     if (f.has_orig || proto_opts) && p.proto.is_none() {
         return Err(c.err("proto", end, K::Missing));
+    }
+    // …and a protocol needs a tuple to belong to.
+    if p.proto.is_some() && !f.has_orig && p.rsrc.is_none() && p.rdst.is_none() {
+        return Err(c.err("src", end, K::Missing));
     }
     f.orig.proto = n;
     f.reply.proto = n;
@@ -429,4 +438,78 @@ fn assemble(c: &Cur<'_>, p: Parts, f: &mut Flow) -> Result<(), ParseError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(l: &str) -> Result<(Flow, LineInfo), ParseError> {
+        let mut f = Flow::default();
+        parse_save_into(l.as_bytes(), &mut f).map(|i| (f, i))
+    }
+
+    #[test]
+    fn create_lines_with_long_options_and_no_reply_tuple() {
+        let (f, i) = parse(
+            "-I --orig-src 192.0.2.1 --orig-dst 192.0.2.2 -p tcp --sport 1 --dport 2 \
+             --state ESTABLISHED --timeout 30 -u ASSURED,SEEN_REPLY -m 5\n",
+        )
+        .unwrap();
+        assert_eq!(i.event, Some(EventKind::New));
+        assert!(f.has_orig && !f.has_reply);
+        assert_eq!(
+            (f.orig.sport, f.orig.dport, f.timeout, f.mark),
+            (1, 2, Some(30), Some(5))
+        );
+        assert_eq!(f.status, Some(Status::ASSURED | Status::SEEN_REPLY));
+        assert_eq!(f.tcp_state(), Some(3));
+    }
+
+    #[test]
+    fn nat_reply_addresses_set_the_nat_status_and_icmp_reply_is_derived() {
+        let (f, i) = parse(
+            "-D -t 5 -u SEEN_REPLY -s 192.0.2.1 -d 203.0.113.10 -g 198.51.100.2 -q 192.0.2.1 \
+             -p icmp --icmp-type 8 --icmp-code 0 --icmp-id 7 [USERSPACE] portid=42 progname=a b",
+        )
+        .unwrap();
+        assert_eq!(
+            (i.event, i.userspace_portid),
+            (Some(EventKind::Destroy), Some(42))
+        );
+        let s = f.status.unwrap();
+        assert!(s.contains(Status::DST_NAT | Status::DST_NAT_DONE | Status::SEEN_REPLY));
+        assert_eq!((f.reply.icmp_type, f.reply.icmp_id), (0, 7));
+        assert_eq!(f.reply.src.to_string(), "198.51.100.2");
+    }
+
+    #[test]
+    fn bad_save_lines_name_their_field() {
+        let e = |l: &str| parse(l).unwrap_err();
+        assert_eq!(
+            (
+                e("-A -s 192.0.2.1 -p tcp").field,
+                e("-A -s 192.0.2.1 -p tcp").kind
+            ),
+            ("dst", K::Missing)
+        );
+        assert_eq!(e("-A -s 192.0.2.1 -d 192.0.2.2 --sport 1").field, "proto");
+        assert_eq!(e("-A -p tcp --sport 1").field, "src");
+        assert_eq!(
+            e("-A -s 192.0.2.1 -d 2001:db8::1 -p udp").kind,
+            K::FamilyMismatch
+        );
+        assert_eq!(
+            e("-A -s 192.0.2.1 -d 192.0.2.2 -p udp --state ESTABLISHED").kind,
+            K::UnknownState
+        );
+        assert_eq!(e("-A -u BOGUS").field, "status");
+        assert_eq!(e("-A -p frob").kind, K::UnknownProto);
+        assert_eq!(
+            e("-A -s 192.0.2.1 -d 192.0.2.2 -r 192.0.2.2 -p udp").field,
+            "reply-dst"
+        );
+        assert_eq!(e("-A -t").kind, K::Missing);
+        assert_eq!(e("-F").field, "option");
+    }
 }
