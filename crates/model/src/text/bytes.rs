@@ -60,15 +60,36 @@ pub fn utf8(v: &[u8]) -> Option<&str> {
 /// A dotted-quad IPv4 address (no leading zeros, as `inet_ntop` and `%pI4` print).
 pub fn ipv4(v: &[u8]) -> Option<Ipv4Addr> {
     let mut out = [0u8; 4];
-    let mut i = 0;
-    for (k, part) in v.split(|b| *b == b'.').enumerate() {
-        if k >= 4 || part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+    let mut k = 0;
+    let mut n: u32 = 0;
+    let mut digits = 0;
+    for &b in v {
+        if b == b'.' {
+            if digits == 0 || k == 3 {
+                return None;
+            }
+            out[k] = n as u8;
+            k += 1;
+            n = 0;
+            digits = 0;
+            continue;
+        }
+        let d = b.wrapping_sub(b'0');
+        // No leading zero, at most three digits, at most 255.
+        if d > 9 || (digits > 0 && n == 0) || digits == 3 {
             return None;
         }
-        out[k] = dec::<u8>(part)?;
-        i = k + 1;
+        n = n * 10 + d as u32;
+        digits += 1;
+        if n > 255 {
+            return None;
+        }
     }
-    (i == 4).then(|| Ipv4Addr::from(out))
+    if digits == 0 || k != 3 {
+        return None;
+    }
+    out[3] = n as u8;
+    Some(Ipv4Addr::from(out))
 }
 
 /// An IPv4 or IPv6 address (IPv6 in any form `inet_pton` accepts, zero-padded groups too).
@@ -86,29 +107,41 @@ pub struct Cur<'a> {
     pub s: &'a [u8],
     /// Byte offset of the next unread byte.
     pub pos: usize,
+    /// The last peeked token (start, end), valid while `pos` has not moved.
+    peeked: Option<(usize, usize, usize)>,
 }
 
 impl<'a> Cur<'a> {
     /// A cursor at the start of `s`.
     pub fn new(s: &'a [u8]) -> Cur<'a> {
-        Cur { s, pos: 0 }
-    }
-
-    fn skip_ws(&mut self) {
-        while self.s.get(self.pos) == Some(&b' ') {
-            self.pos += 1;
+        Cur {
+            s,
+            pos: 0,
+            peeked: None,
         }
     }
 
     /// Next blank-separated token without consuming it, with its start offset.
     pub fn peek(&mut self) -> Option<(usize, &'a [u8])> {
-        self.skip_ws();
-        if self.pos >= self.s.len() {
+        if let Some((from, start, end)) = self.peeked {
+            if from == self.pos {
+                return Some((start, &self.s[start..end]));
+            }
+        }
+        let from = self.pos;
+        let mut start = from;
+        while self.s.get(start) == Some(&b' ') {
+            start += 1;
+        }
+        if start >= self.s.len() {
+            self.pos = start;
             return None;
         }
-        let rest = &self.s[self.pos..];
-        let end = rest.iter().position(|b| *b == b' ').unwrap_or(rest.len());
-        Some((self.pos, &rest[..end]))
+        let rest = &self.s[start..];
+        let end = start + memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        self.pos = start;
+        self.peeked = Some((start, start, end));
+        Some((start, &self.s[start..end]))
     }
 
     /// Next token, consumed.

@@ -91,7 +91,7 @@ impl<R: Read> LineSplitter<R> {
         let mut scanned = 0;
         loop {
             let avail = &self.buf[self.start + scanned..self.end];
-            if let Some(i) = avail.iter().position(|b| *b == b'\n') {
+            if let Some(i) = memchr::memchr(b'\n', avail) {
                 let s = self.start;
                 let e = self.start + scanned + i + 1;
                 self.last_start = s;
