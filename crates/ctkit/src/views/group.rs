@@ -381,9 +381,9 @@ impl fmt::Display for Value {
 impl Value {
     /// The value as JSON: addresses and names as strings, numbers as numbers, `null` for
     /// "none" (no ports, no state, no NAT).
-    pub fn to_json(&self) -> serde_json::Value {
+    pub fn to_json(self) -> serde_json::Value {
         use serde_json::{json, Value as J};
-        match *self {
+        match self {
             Value::Addr(a) => json!(a.to_string()),
             Value::Port(p) => p.map_or(J::Null, |p| json!(p)),
             Value::Proto(p) => json!(l4_name(p).map_or_else(|| p.to_string(), str::to_string)),
