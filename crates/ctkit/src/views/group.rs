@@ -752,4 +752,44 @@ mod tests {
             ]
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn key_lists_never_panic_and_accept_only_known_names(t in "[a-z,_ -]{0,40}") {
+            if let Ok(keys) = Key::parse_list(&t) {
+                for (w, k) in t.split(',').zip(&keys) {
+                    proptest::prop_assert!(w.trim() == k.name() || w.trim() == k.json_name());
+                }
+            }
+        }
+
+        #[test]
+        fn every_flow_decodes_to_the_values_it_was_grouped_by(
+            a in proptest::array::uniform4(0u8..=255),
+            b in proptest::array::uniform16(0u8..=255),
+            proto in proptest::sample::select(vec![1u8, 6, 17, 58, 132, 47]),
+            sport: u16, dport: u16, mark: u32, zone: u16,
+        ) {
+            let mut f = flow("192.0.2.1", "198.51.100.1", proto, sport, dport);
+            f.orig.src = IpAddr::V4(Ipv4Addr::from(a));
+            f.reply.dst = IpAddr::V6(Ipv6Addr::from(b));
+            f.reply.src = f.orig.dst;
+            f.reply.sport = f.orig.dport;
+            f.reply.dport = f.orig.sport;
+            f.mark = Some(mark);
+            f.zone = Some(zone);
+            let keys: Vec<Key> = KEYS.iter().map(|k| k.key).collect();
+            let mut g = Grouper::new(keys);
+            g.add(&f);
+            let v = g.values(g.top(None)[0].key);
+            proptest::prop_assert_eq!(v[0], Value::Addr(f.orig.src));
+            let ports = has_ports(proto);
+            proptest::prop_assert_eq!(v[2], Value::Port(ports.then_some(sport)));
+            proptest::prop_assert_eq!(v[3], Value::Port(ports.then_some(dport)));
+            proptest::prop_assert_eq!(v[6], Value::Zone(zone));
+            proptest::prop_assert_eq!(v[7], Value::Mark(mark));
+            proptest::prop_assert_eq!(v[11], Value::Addr(f.reply.dst));
+            proptest::prop_assert_eq!(v[9], Value::Nat(Some(f.reply.dst), None));
+        }
+    }
 }

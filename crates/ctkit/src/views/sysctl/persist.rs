@@ -125,4 +125,20 @@ mod tests {
             "# net.netfilter.nf_conntrack_max = 5\nnet.netfilter.nf_conntrack_max = 7\n"
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn updating_any_text_sets_each_name_once_and_is_idempotent(
+            text in "(([#;-]?(net[./]netfilter[./])?nf_conntrack_(max|udp_timeout|acct) ?= ?[0-9a-z]{0,4})|[ -~]{0,30})(\n(([#;-]?(net[./]netfilter[./])?nf_conntrack_(max|udp_timeout|acct) ?= ?[0-9]{0,4})|[ -~]{0,30})){0,8}",
+            v in 0u64..100000,
+        ) {
+            let pairs = [("nf_conntrack_udp_timeout", v), ("nf_conntrack_max", 7)];
+            let once = update_conf(&text, &pairs);
+            proptest::prop_assert_eq!(update_conf(&once, &pairs), once.clone());
+            for (n, v) in pairs {
+                let set: Vec<&str> = once.lines().filter(|l| line_name(l) == Some(n)).collect();
+                proptest::prop_assert_eq!(set, vec![format!("net.netfilter.{n} = {v}")]);
+            }
+        }
+    }
 }

@@ -357,4 +357,27 @@ nf_conntrack         256    320    256   16    1 : tunables    0    0    0 : sla
             ]
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic_on_any_text(t in "\\PC{0,80}") {
+            let _ = slab_objsize(&t);
+            let _ = parse_bytes(&t);
+        }
+
+        #[test]
+        fn a_budget_table_fits_and_one_more_unit_would_not(
+            bytes in 1u64..(1 << 40),
+            objsize in 64u64..1024,
+        ) {
+            if let Some(s) = for_memory(bytes, objsize, 4096) {
+                proptest::prop_assert!(s.memory_bytes <= bytes);
+                proptest::prop_assert_eq!(s.max % 512, 0);
+                let next = for_max(s.max + 512, objsize, 4096);
+                proptest::prop_assert!(next.memory_bytes > bytes);
+            } else {
+                proptest::prop_assert!(bytes < 512 * (objsize + 8));
+            }
+        }
+    }
 }
