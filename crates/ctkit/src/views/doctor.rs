@@ -184,6 +184,8 @@ pub struct LogLine {
     pub text: String,
     /// What it means.
     pub explain: String,
+    /// For `callbacks_suppressed`: how many messages were hidden.
+    pub suppressed: Option<u64>,
 }
 
 /// The kernel log part of the report.
@@ -496,6 +498,10 @@ fn log_line(h: LogHit, ours: Option<u64>) -> LogLine {
         kmsg::Kind::TableFull { netns } => *netns,
         _ => None,
     };
+    let suppressed = match &h.kind {
+        kmsg::Kind::Suppressed { count, .. } => Some(*count),
+        _ => None,
+    };
     LogLine {
         age_s: (h.age_s * 10.0).round() / 10.0,
         kind: h.kind.key(),
@@ -508,6 +514,7 @@ fn log_line(h: LogHit, ours: Option<u64>) -> LogLine {
         netns,
         explain: h.kind.explain(),
         text: h.record.text,
+        suppressed,
     }
 }
 
@@ -770,15 +777,23 @@ pub fn findings(r: &Report) -> Vec<Finding> {
         }
     }
     // Kernel log: one finding per (kind, origin).
-    let mut groups: BTreeMap<(&str, &str, Option<u64>), (u64, f64, String)> = BTreeMap::new();
+    let mut groups: BTreeMap<(&str, &str, Option<u64>), (u64, f64, String, u64)> =
+        BTreeMap::new();
     for l in &r.log.lines {
         let g = groups
             .entry((l.kind, l.origin, l.netns))
-            .or_insert((0, f64::MAX, l.explain.clone()));
+            .or_insert((0, f64::MAX, l.explain.clone(), 0));
         g.0 += 1;
         g.1 = g.1.min(l.age_s);
+        g.3 += l.suppressed.unwrap_or(0);
     }
-    for ((kind, origin, netns), (n, newest, explain)) in groups {
+    for ((kind, origin, netns), (n, newest, mut explain, hidden)) in groups {
+        if kind == "callbacks_suppressed" {
+            explain = format!(
+                "{hidden} rate-limited messages were suppressed in all (net_ratelimit covers \
+                 every network warning, \"table full\" included)"
+            );
+        }
         let sev = match (kind, origin) {
             ("table_full", "ours") | ("expect_table_full", _) | ("helper_drop", _) => {
                 Severity::Warning
@@ -908,7 +923,7 @@ pub fn render(r: &Report) -> String {
                 if r.log.lines.len() == 1 { "" } else { "s" }
             );
             // The newest few lines, oldest first.
-            let skip = r.log.lines.len().saturating_sub(5);
+            let skip = r.log.lines.len().saturating_sub(3);
             for l in &r.log.lines[skip..] {
                 let who = match (l.origin, l.netns) {
                     ("ours", _) => "this netns".to_string(),
@@ -929,9 +944,15 @@ pub fn render(r: &Report) -> String {
     if bad.is_empty() {
         let _ = writeln!(s, "no findings: every threshold is met");
     }
+    let mut shown: Vec<&str> = Vec::new();
     for f in bad {
         let _ = writeln!(s, "{:<8} {}", f.severity.word(), f.message);
         for fix in &f.fixes {
+            if shown.contains(&fix.ctkit.as_str()) {
+                let _ = writeln!(s, "         fix: {} (as above)", fix.ctkit);
+                continue;
+            }
+            shown.push(&fix.ctkit);
             let _ = writeln!(s, "         fix: {}", fix.ctkit);
             let _ = writeln!(s, "          or: {}", fix.plain);
             let _ = writeln!(s, "         why: {}", fix.why);
@@ -1044,6 +1065,7 @@ mod tests {
                     netns: Some(4026532301),
                     text: "nf_conntrack: nf_conntrack: table full in netns 4026532301, dropping packet".into(),
                     explain: "x".into(),
+                    suppressed: None,
                 }],
             },
             findings: vec![],
