@@ -31,7 +31,14 @@ const RULESET: &str = "table inet ctkit_wd {\n  chain input {\n    \
 fn pair() -> (Netns, Netns) {
     let client = Netns::new();
     let server = Netns::new();
-    veth_pair(&client, "c0", &["192.0.2.2/24"], &server, "s0", &["192.0.2.1/24"]);
+    veth_pair(
+        &client,
+        "c0",
+        &["192.0.2.2/24"],
+        &server,
+        "s0",
+        &["192.0.2.1/24"],
+    );
     nft_load(&server, RULESET);
     client.exec_ok(&["ping", "-c1", "-W2", SERVER]);
     (client, server)
@@ -59,7 +66,10 @@ fn ns_inode(ns: &Netns) -> u64 {
 
 /// `conntrack -C` in `ns`.
 fn oracle_count(ns: &Netns) -> u64 {
-    ns.exec_ok(&["/usr/sbin/conntrack", "-C"]).trim().parse().unwrap()
+    ns.exec_ok(&["/usr/sbin/conntrack", "-C"])
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// A per-CPU counter of `conntrack -S`, summed over CPUs.
@@ -96,10 +106,30 @@ fn next_json(r: &mut BufReader<std::process::ChildStdout>) -> Value {
 }
 
 const WATCH_FIELDS: [&str; 24] = [
-    "ts", "elapsed_s", "count", "max", "fill_pct", "new", "new_per_s", "destroyed",
-    "destroyed_per_s", "destroy_events", "lost", "net_change", "net_per_s", "drop",
-    "early_drop", "insert_failed", "tcp", "udp", "icmp", "icmpv6", "sctp", "other",
-    "protos_age_s", "mode",
+    "ts",
+    "elapsed_s",
+    "count",
+    "max",
+    "fill_pct",
+    "new",
+    "new_per_s",
+    "destroyed",
+    "destroyed_per_s",
+    "destroy_events",
+    "lost",
+    "net_change",
+    "net_per_s",
+    "drop",
+    "early_drop",
+    "insert_failed",
+    "tcp",
+    "udp",
+    "icmp",
+    "icmpv6",
+    "sctp",
+    "other",
+    "protos_age_s",
+    "mode",
 ];
 
 #[test]
@@ -147,8 +177,7 @@ fn watch_counts_new_flows_from_events_exactly_and_agrees_with_conntrack() {
         return;
     }
     let (client, server) = pair();
-    let (mut child, mut out) =
-        spawn_watch(&server, &["--count", "2", "--interval", "2", "--json"]);
+    let (mut child, mut out) = spawn_watch(&server, &["--count", "2", "--interval", "2", "--json"]);
     // The first line is printed after the event socket subscribed.
     let first = next_json(&mut out);
     assert!(first["new"].is_null());
@@ -216,7 +245,8 @@ fn doctor_on_a_full_table_exits_2_names_the_flood_and_its_fix_works() {
         count_oracle = oracle_count(&server);
         (code1, r1) = doctor_json(&server);
         // Run the fix doctor suggests for the flooding source, as printed.
-        fixed_cmd = finding(&r1, "top_source").map(|f| f["fixes"][0]["plain"].as_str().unwrap().to_string());
+        fixed_cmd = finding(&r1, "top_source")
+            .map(|f| f["fixes"][0]["plain"].as_str().unwrap().to_string());
         if let Some(cmd) = &fixed_cmd {
             let fix = server.sh(cmd);
             assert!(fix.status.success(), "{cmd}: {fix:?}");
@@ -256,7 +286,11 @@ fn doctor_on_a_full_table_exits_2_names_the_flood_and_its_fix_works() {
         .iter()
         .filter(|l| l["kind"] == "table_full" && l["netns"] == inode)
         .collect();
-    assert!(!ours.is_empty(), "no table full line for netns {inode}: {:#}", r1["log"]);
+    assert!(
+        !ours.is_empty(),
+        "no table full line for netns {inode}: {:#}",
+        r1["log"]
+    );
     for l in &ours {
         assert_eq!(l["origin"], "ours");
         assert_eq!(
@@ -270,7 +304,10 @@ fn doctor_on_a_full_table_exits_2_names_the_flood_and_its_fix_works() {
             assert_ne!(l["origin"], "ours", "{l}");
         }
     }
-    assert_eq!(finding(&r1, "log_table_full").unwrap()["severity"], "warning");
+    assert_eq!(
+        finding(&r1, "log_table_full").unwrap()["severity"],
+        "warning"
+    );
 
     // After the fix: the table is empty, nothing is critical any more (the past drops and the
     // log line remain as warnings).
@@ -288,7 +325,14 @@ fn doctor_on_a_quiet_table_is_ok_and_the_text_report_fits_a_screen() {
     }
     let (_client, server) = pair();
     let bin = ctkit_bin();
-    let out = server.exec(&[bin.to_str().unwrap(), "doctor", "--sample", "0.1", "--since", "1m"]);
+    let out = server.exec(&[
+        bin.to_str().unwrap(),
+        "doctor",
+        "--sample",
+        "0.1",
+        "--since",
+        "1m",
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("status: ok (exit 0)"), "{text}");

@@ -111,16 +111,17 @@ pub fn parse_options(rest: &[String]) -> Result<Options, String> {
         match flag {
             "--sample" => {
                 let v = value()?;
-                let d = parse_duration(&v)
-                    .filter(|d| *d <= 3600.0)
-                    .ok_or_else(|| format!("--sample: `{v}' is not a duration (e.g. 1, 0.5, 2s)"))?;
+                let d = parse_duration(&v).filter(|d| *d <= 3600.0).ok_or_else(|| {
+                    format!("--sample: `{v}' is not a duration (e.g. 1, 0.5, 2s)")
+                })?;
                 o.sample = Some(d);
             }
             "--no-sample" => o.sample = None,
             "--since" => {
                 let v = value()?;
-                o.since_s = parse_duration(&v)
-                    .ok_or_else(|| format!("--since: `{v}' is not a duration (e.g. 90s, 30m, 1h, 2d)"))?;
+                o.since_s = parse_duration(&v).ok_or_else(|| {
+                    format!("--since: `{v}' is not a duration (e.g. 90s, 30m, 1h, 2d)")
+                })?;
             }
             "--log" => {
                 let v = value()?;
@@ -129,7 +130,11 @@ pub fn parse_options(rest: &[String]) -> Result<Options, String> {
                     "kmsg" => LogChoice::Kmsg,
                     "journal" => LogChoice::Journal,
                     "none" => LogChoice::None,
-                    _ => return Err(format!("--log: `{v}' is not one of auto, kmsg, journal, none")),
+                    _ => {
+                        return Err(format!(
+                            "--log: `{v}' is not one of auto, kmsg, journal, none"
+                        ))
+                    }
                 };
             }
             "--top" => {
@@ -333,12 +338,17 @@ pub fn gather(src: &mut dyn FlowSource, kernel: bool, opts: &Options) -> Result<
     .map_err(|e| e.to_string())?;
 
     let count = c1.entries.or(Some(shape.entries));
-    let max = c1.max.or_else(|| live.then(|| probe::sysctl_u64("nf_conntrack_max")).flatten());
+    let max = c1.max.or_else(|| {
+        live.then(|| probe::sysctl_u64("nf_conntrack_max"))
+            .flatten()
+    });
     let fill_pct = match (count, max) {
         (Some(c), Some(m)) => pct(c, m),
         _ => None,
     };
-    let buckets = live.then(|| probe::sysctl_u64("nf_conntrack_buckets")).flatten();
+    let buckets = live
+        .then(|| probe::sysctl_u64("nf_conntrack_buckets"))
+        .flatten();
     let slab = std::fs::read_to_string("/proc/slabinfo")
         .ok()
         .and_then(|t| probe::parse_slabinfo(&t));
@@ -349,7 +359,10 @@ pub fn gather(src: &mut dyn FlowSource, kernel: bool, opts: &Options) -> Result<
     };
     let counters = counter_report(&c0, &c1, sample_s);
     let (expectations, expect_max) = if kernel {
-        (count_expectations(), probe::sysctl_u64("nf_conntrack_expect_max"))
+        (
+            count_expectations(),
+            probe::sysctl_u64("nf_conntrack_expect_max"),
+        )
     } else {
         (None, None)
     };
@@ -430,12 +443,21 @@ fn counter_report(
         let Some(total) = c1.counter(name) else {
             continue;
         };
-        let delta = sample_s.and(c0.counter(name)).map(|a| total.saturating_sub(a));
+        let delta = sample_s
+            .and(c0.counter(name))
+            .map(|a| total.saturating_sub(a));
         let per_s = match (delta, sample_s) {
             (Some(d), Some(s)) if s > 0.0 => Some(d as f64 / s),
             _ => None,
         };
-        m.insert(name, CounterReport { total, delta, per_s });
+        m.insert(
+            name,
+            CounterReport {
+                total,
+                delta,
+                per_s,
+            },
+        );
     }
     m
 }
@@ -551,19 +573,25 @@ fn setting_u64(r: &Report, name: &str) -> Option<u64> {
     r.settings.get(name)?.as_ref()?.parse().ok()
 }
 
+/// Log lines are grouped by (kind, origin, netns).
+type LogKey<'a> = (&'a str, &'a str, Option<u64>);
+/// A group's line count, newest age, explanation and suppressed-message total.
+type LogGroup = (u64, f64, String, u64);
+
 /// Judges the report; worst findings first.
 pub fn findings(r: &Report) -> Vec<Finding> {
     let mut out = Vec::new();
     let fill = r.fill_pct;
-    let mut push = |id: &str, sev: Severity, value: Option<f64>, message: String, fixes: Vec<Fix>| {
-        out.push(Finding {
-            id: id.to_string(),
-            severity: sev,
-            value,
-            message,
-            fixes: if sev == Severity::Ok { vec![] } else { fixes },
-        })
-    };
+    let mut push =
+        |id: &str, sev: Severity, value: Option<f64>, message: String, fixes: Vec<Fix>| {
+            out.push(Finding {
+                id: id.to_string(),
+                severity: sev,
+                value,
+                message,
+                fixes: if sev == Severity::Ok { vec![] } else { fixes },
+            })
+        };
     let raise = match (r.count, r.max) {
         (Some(c), Some(m)) => vec![raise_max_fix(c, m, r.entry_bytes)],
         _ => vec![],
@@ -580,7 +608,9 @@ pub fn findings(r: &Report) -> Vec<Finding> {
         );
     }
     if let Some(d) = r.counters.get("drop") {
-        let now = d.per_s.map_or(Severity::Ok, |p| judge("drop_per_s", p, fill));
+        let now = d
+            .per_s
+            .map_or(Severity::Ok, |p| judge("drop_per_s", p, fill));
         let past = judge("drop", d.total as f64, fill);
         let sev = now.max(past);
         let msg = match (d.delta, d.per_s) {
@@ -599,11 +629,31 @@ pub fn findings(r: &Report) -> Vec<Finding> {
         push("drop", sev, Some(d.total as f64), msg, raise.clone());
     }
     let rate_findings: [(&str, &str, &str); 5] = [
-        ("early_drop", "early_drop_per_s", "unassured entries evicted to make room"),
-        ("insert_failed", "insert_failed_per_s", "insertion races lost (parallel UDP requests through NAT, e.g. DNS A/AAAA)"),
-        ("invalid", "invalid_per_s", "packets conntrack could not classify"),
-        ("search_restart", "search_restart_per_s", "lookups restarted by hash resizes"),
-        ("chaintoolong", "chaintoolong_per_s", "inserts refused: hash chain too long"),
+        (
+            "early_drop",
+            "early_drop_per_s",
+            "unassured entries evicted to make room",
+        ),
+        (
+            "insert_failed",
+            "insert_failed_per_s",
+            "insertion races lost (parallel UDP requests through NAT, e.g. DNS A/AAAA)",
+        ),
+        (
+            "invalid",
+            "invalid_per_s",
+            "packets conntrack could not classify",
+        ),
+        (
+            "search_restart",
+            "search_restart_per_s",
+            "lookups restarted by hash resizes",
+        ),
+        (
+            "chaintoolong",
+            "chaintoolong_per_s",
+            "inserts refused: hash chain too long",
+        ),
     ];
     for (name, metric, what) in rate_findings {
         let Some(c) = r.counters.get(name) else {
@@ -714,7 +764,13 @@ pub fn findings(r: &Report) -> Vec<Finding> {
     let share = |id: &str, metric: &str, v: Option<f64>, what: &str, fixes: Vec<Fix>| {
         v.filter(|_| r.scanned >= 10).map(|p| {
             let sev = judge(metric, p, fill);
-            (id.to_string(), sev, p, format!("{what}: {p:.1} % of the entries"), fixes)
+            (
+                id.to_string(),
+                sev,
+                p,
+                format!("{what}: {p:.1} % of the entries"),
+                fixes,
+            )
         })
     };
     let mut shares = Vec::new();
@@ -777,12 +833,14 @@ pub fn findings(r: &Report) -> Vec<Finding> {
         }
     }
     // Kernel log: one finding per (kind, origin).
-    let mut groups: BTreeMap<(&str, &str, Option<u64>), (u64, f64, String, u64)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<LogKey<'_>, LogGroup> = BTreeMap::new();
     for l in &r.log.lines {
-        let g = groups
-            .entry((l.kind, l.origin, l.netns))
-            .or_insert((0, f64::MAX, l.explain.clone(), 0));
+        let g = groups.entry((l.kind, l.origin, l.netns)).or_insert((
+            0,
+            f64::MAX,
+            l.explain.clone(),
+            0,
+        ));
         g.0 += 1;
         g.1 = g.1.min(l.age_s);
         g.3 += l.suppressed.unwrap_or(0);
@@ -828,7 +886,7 @@ pub fn findings(r: &Report) -> Vec<Finding> {
             fixes,
         );
     }
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
 
@@ -839,26 +897,31 @@ pub fn render(r: &Report) -> String {
     let ns = r.netns.map_or("?".to_string(), |n| format!("net:[{n}]"));
     let sample = r
         .sample_s
-        .map_or("not sampled (totals only)".to_string(), |x| format!("rates over {x:.1} s"));
+        .map_or("not sampled (totals only)".to_string(), |x| {
+            format!("rates over {x:.1} s")
+        });
     let _ = writeln!(s, "ctkit doctor: {} in {ns}, {sample}", r.source);
     let _ = writeln!(s, "status: {} (exit {})", r.status.word(), r.exit);
     let _ = writeln!(s);
     let opt = |v: Option<u64>| v.map_or("?".to_string(), |x| x.to_string());
-    let _ = write!(
-        s,
-        "table      {} of {} entries",
-        opt(r.count),
-        opt(r.max)
-    );
+    let _ = write!(s, "table      {} of {} entries", opt(r.count), opt(r.max));
     if let Some(f) = r.fill_pct {
         let _ = write!(s, " ({f:.1} %)");
     }
     if let (Some(b), Some(m)) = (r.buckets, r.max) {
-        let _ = write!(s, ", {b} buckets ({:.1} per bucket when full)", m as f64 / b.max(1) as f64);
+        let _ = write!(
+            s,
+            ", {b} buckets ({:.1} per bucket when full)",
+            m as f64 / b.max(1) as f64
+        );
     }
     let _ = writeln!(s);
     if let (Some(m), Some(b), Some(c)) = (r.memory_bytes, r.entry_bytes, r.count) {
-        let _ = writeln!(s, "memory     {} ({c} × {b} B slab objects)", human_bytes(m));
+        let _ = writeln!(
+            s,
+            "memory     {} ({c} × {b} B slab objects)",
+            human_bytes(m)
+        );
     }
     if !r.counters.is_empty() {
         let _ = write!(s, "counters  ");
@@ -940,7 +1003,11 @@ pub fn render(r: &Report) -> String {
         (None, None) => {}
     }
     let _ = writeln!(s);
-    let bad: Vec<&Finding> = r.findings.iter().filter(|f| f.severity > Severity::Ok).collect();
+    let bad: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.severity > Severity::Ok)
+        .collect();
     if bad.is_empty() {
         let _ = writeln!(s, "no findings: every threshold is met");
     }
@@ -958,7 +1025,11 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(s, "         why: {}", fix.why);
         }
     }
-    for f in r.findings.iter().filter(|f| f.severity == Severity::Ok && f.id.starts_with("log_")) {
+    for f in r
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Ok && f.id.starts_with("log_"))
+    {
         let _ = writeln!(s, "note     {}", f.message);
     }
     s
@@ -1001,8 +1072,12 @@ mod tests {
         assert!(parse_options(&words("--sample"))
             .unwrap_err()
             .contains("needs a value"));
-        assert!(parse_options(&words("--log foo")).unwrap_err().contains("auto"));
-        assert!(parse_options(&words("--bogus")).unwrap_err().contains("--bogus"));
+        assert!(parse_options(&words("--log foo"))
+            .unwrap_err()
+            .contains("auto"));
+        assert!(parse_options(&words("--bogus"))
+            .unwrap_err()
+            .contains("--bogus"));
     }
 
     fn report() -> Report {
@@ -1086,7 +1161,10 @@ mod tests {
             by("fill_pct").fixes[0].plain,
             "sysctl -w net.netfilter.nf_conntrack_max=65536"
         );
-        assert_eq!(by("unreplied").fixes[0].ctkit, "ctkit sysctl set nf_conntrack_udp_timeout=10");
+        assert_eq!(
+            by("unreplied").fixes[0].ctkit,
+            "ctkit sysctl set nf_conntrack_udp_timeout=10"
+        );
         assert_eq!(by("log_table_full").severity, Severity::Warning);
         assert!(by("log_table_full").message.contains("in this namespace"));
         assert!(f.iter().all(|x| x.id != "early_drop"));
@@ -1105,7 +1183,10 @@ mod tests {
         r.counters.get_mut("drop").unwrap().per_s = Some(0.0);
         let f = findings(&r);
         assert_eq!(health::worst(&f), Severity::Warning);
-        assert_eq!(f.iter().find(|x| x.id == "fill_pct").unwrap().severity, Severity::Ok);
+        assert_eq!(
+            f.iter().find(|x| x.id == "fill_pct").unwrap().severity,
+            Severity::Ok
+        );
     }
 
     #[test]
@@ -1115,10 +1196,30 @@ mod tests {
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();
         let obj = v.as_object().unwrap();
         for k in [
-            "status", "exit", "source", "netns", "sample_s", "count", "max", "fill_pct",
-            "buckets", "entry_bytes", "memory_bytes", "scanned", "counters", "top_sources",
-            "top_states", "unreplied_pct", "time_wait_pct", "established_pct", "helpers",
-            "expectations", "expect_max", "settings", "log", "findings",
+            "status",
+            "exit",
+            "source",
+            "netns",
+            "sample_s",
+            "count",
+            "max",
+            "fill_pct",
+            "buckets",
+            "entry_bytes",
+            "memory_bytes",
+            "scanned",
+            "counters",
+            "top_sources",
+            "top_states",
+            "unreplied_pct",
+            "time_wait_pct",
+            "established_pct",
+            "helpers",
+            "expectations",
+            "expect_max",
+            "settings",
+            "log",
+            "findings",
         ] {
             assert!(obj.contains_key(k), "missing {k}");
         }
@@ -1136,9 +1237,15 @@ mod tests {
         r.exit = r.status.exit_code();
         let t = render(&r);
         assert!(t.contains("status: CRITICAL (exit 2)"), "{t}");
-        assert!(t.contains("kernel log /dev/kmsg, last 1h: 1 conntrack line"), "{t}");
+        assert!(
+            t.contains("kernel log /dev/kmsg, last 1h: 1 conntrack line"),
+            "{t}"
+        );
         assert!(t.contains("[this netns]"), "{t}");
         assert!(t.contains("or: conntrack -D -s 192.0.2.2"), "{t}");
-        assert!(t.contains("memory     16.0 KiB (64 × 256 B slab objects)"), "{t}");
+        assert!(
+            t.contains("memory     16.0 KiB (64 × 256 B slab objects)"),
+            "{t}"
+        );
     }
 }

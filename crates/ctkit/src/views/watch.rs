@@ -113,7 +113,9 @@ pub fn parse_options(rest: &[String]) -> Result<Options, String> {
                     .ok()
                     .filter(|x| x.is_finite() && *x >= 0.01 && *x <= 86400.0)
                     .ok_or_else(|| {
-                        format!("--interval: `{v}' is not a number of seconds from 0.01 (e.g. 1, 0.2)")
+                        format!(
+                            "--interval: `{v}' is not a number of seconds from 0.01 (e.g. 1, 0.2)"
+                        )
                     })?;
             }
             "--count" | "-c" => {
@@ -362,7 +364,18 @@ fn table_header(events: bool) -> String {
     };
     format!(
         "{:<8} {:>9} {:>9} {:>6} {:<SPARK$} {rates} {:>6} {:>6} {:>6} {:>8} {:>8} {:>6} {:>6}",
-        "time", "count", "max", "fill%", "fill 0-100%", "drop", "edrop", "insf", "tcp", "udp", "icmp", "other"
+        "time",
+        "count",
+        "max",
+        "fill%",
+        "fill 0-100%",
+        "drop",
+        "edrop",
+        "insf",
+        "tcp",
+        "udp",
+        "icmp",
+        "other"
     )
 }
 
@@ -489,8 +502,8 @@ fn run(
     let mut out = std::io::stdout().lock();
     let live = src.is_live();
     if format == Format::Table {
-        let ns = super::doctor::probe::netns_inode()
-            .map_or(String::new(), |n| format!(" in net:[{n}]"));
+        let ns =
+            super::doctor::probe::netns_inode().map_or(String::new(), |n| format!(" in net:[{n}]"));
         let how = if events.is_some() {
             "new/s from NEW events, gone/s = new − change of count"
         } else {
@@ -604,11 +617,18 @@ mod tests {
         assert_eq!(o.count, Some(2));
         assert!(o.csv);
         assert_eq!(o.proto_every, ProtoEvery::Every(5));
-        assert_eq!(parse_options(&words("--interval=2s")).unwrap().interval, 2.0);
+        assert_eq!(
+            parse_options(&words("--interval=2s")).unwrap().interval,
+            2.0
+        );
         assert!(parse_options(&words("--interval 0")).is_err());
         assert!(parse_options(&words("--count 0")).is_err());
-        assert!(parse_options(&words("--count")).unwrap_err().contains("needs a value"));
-        assert!(parse_options(&words("--what")).unwrap_err().contains("--what"));
+        assert!(parse_options(&words("--count"))
+            .unwrap_err()
+            .contains("needs a value"));
+        assert!(parse_options(&words("--what"))
+            .unwrap_err()
+            .contains("--what"));
     }
 
     fn sample(at: Instant, count: u64, new: u64, destroy: u64, drop: u32) -> Sample {
@@ -676,10 +696,30 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "ts", "elapsed_s", "count", "max", "fill_pct", "new", "new_per_s", "destroyed",
-                "destroyed_per_s", "destroy_events", "lost", "net_change", "net_per_s", "drop",
-                "early_drop", "insert_failed", "tcp", "udp", "icmp", "icmpv6", "sctp", "other",
-                "protos_age_s", "mode"
+                "ts",
+                "elapsed_s",
+                "count",
+                "max",
+                "fill_pct",
+                "new",
+                "new_per_s",
+                "destroyed",
+                "destroyed_per_s",
+                "destroy_events",
+                "lost",
+                "net_change",
+                "net_per_s",
+                "drop",
+                "early_drop",
+                "insert_failed",
+                "tcp",
+                "udp",
+                "icmp",
+                "icmpv6",
+                "sctp",
+                "other",
+                "protos_age_s",
+                "mode"
             ]
         );
         assert_eq!(v.as_object().unwrap().len(), keys.len());

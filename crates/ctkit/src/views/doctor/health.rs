@@ -280,7 +280,7 @@ mod tests {
         let ok = finding(Severity::Ok);
         let w = finding(Severity::Warning);
         let c = finding(Severity::Critical);
-        assert_eq!(worst(&[ok.clone()]).exit_code(), 0);
+        assert_eq!(worst(std::slice::from_ref(&ok)).exit_code(), 0);
         assert_eq!(worst(&[ok.clone(), w.clone()]).exit_code(), 1);
         assert_eq!(worst(&[w, c, ok]).exit_code(), 2);
     }

@@ -108,7 +108,10 @@ pub fn classify(text: &str) -> Option<Kind> {
     if text.contains("nf_conntrack") && text.contains("table full, dropping packet") {
         return Some(Kind::TableFull { netns: None });
     }
-    if text.to_ascii_lowercase().contains("falling back to vmalloc") {
+    if text
+        .to_ascii_lowercase()
+        .contains("falling back to vmalloc")
+    {
         return Some(Kind::Vmalloc);
     }
     if let Some(i) = text.find("nf_ct_") {
@@ -231,7 +234,11 @@ impl LogSource {
 }
 
 /// Keeps the recognised records younger than `window_s` seconds, `now_usec` being the uptime.
-pub fn select(records: impl IntoIterator<Item = Record>, now_usec: u64, window_s: f64) -> Vec<LogHit> {
+pub fn select(
+    records: impl IntoIterator<Item = Record>,
+    now_usec: u64,
+    window_s: f64,
+) -> Vec<LogHit> {
     let mut out = Vec::new();
     for r in records {
         let age_s = now_usec.saturating_sub(r.ts_usec) as f64 / 1e6;
@@ -335,8 +342,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.ts_usec, 455_123_456);
-        assert_eq!(r.text, "nf_conntrack: nf_conntrack: table full, dropping packet");
-        assert_eq!(parse_journal_line("[ 1.5] h kernel: x").unwrap().ts_usec, 1_500_000);
+        assert_eq!(
+            r.text,
+            "nf_conntrack: nf_conntrack: table full, dropping packet"
+        );
+        assert_eq!(
+            parse_journal_line("[ 1.5] h kernel: x").unwrap().ts_usec,
+            1_500_000
+        );
         assert_eq!(parse_journal_line("-- No entries --"), None);
     }
 

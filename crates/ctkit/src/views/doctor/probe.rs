@@ -179,7 +179,10 @@ mod tests {
         );
         assert_eq!(
             s.top_states(5),
-            vec![("udp UNREPLIED".to_string(), 3), ("tcp TIME_WAIT".to_string(), 1)]
+            vec![
+                ("udp UNREPLIED".to_string(), 3),
+                ("tcp TIME_WAIT".to_string(), 1)
+            ]
         );
     }
 }
