@@ -198,6 +198,48 @@ fn watch_counts_new_flows_from_events_exactly_and_agrees_with_conntrack() {
     assert!((rate * el - 25.0).abs() < 0.01, "{second}");
 }
 
+#[test]
+fn watch_survives_event_overflow_and_reports_it() {
+    if !support::kernel::require_tools("watch_enobufs", &["nft", "python3", "ping"]) {
+        return;
+    }
+    let (client, server) = pair();
+    let (mut child, mut out) = spawn_watch(
+        &server,
+        &[
+            "--count",
+            "2",
+            "--interval",
+            "2",
+            "--json",
+            "--buffer-size",
+            "4096",
+        ],
+    );
+    let _ = next_json(&mut out);
+    // Nobody reads the event socket while watch is stopped: its small queue overflows.
+    let pid = child.id().to_string();
+    let sig = |s: &str| {
+        let st = std::process::Command::new("kill")
+            .args([s, &pid])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    sig("-STOP");
+    udp_flows(&client, 40000, 300);
+    sig("-CONT");
+    let second = next_json(&mut out);
+    assert!(
+        child.wait().unwrap().success(),
+        "watch must survive ENOBUFS"
+    );
+    assert!(second["lost"].as_u64().unwrap() >= 1, "{second}");
+    assert!(second["new"].as_u64().unwrap() < 300, "{second}");
+    assert_eq!(second["net_change"], 300, "{second}");
+    assert_eq!(second["count"], 301, "{second}");
+}
+
 fn doctor_json(ns: &Netns) -> (i32, Value) {
     let bin = ctkit_bin();
     let out = ns.exec(&[

@@ -17,8 +17,8 @@ use ctkit_ctnetlink::{Event, EventSocket, EventType};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Receive buffer asked for (the kernel doubles it; `SO_RCVBUFFORCE` as root).
-const RCVBUF: usize = 8 << 20;
+/// Receive buffer asked for by default (the kernel doubles it; `SO_RCVBUFFORCE` as root).
+pub const RCVBUF: usize = 8 << 20;
 
 #[derive(Default)]
 struct Shared {
@@ -47,10 +47,11 @@ pub struct EventCounter {
 }
 
 impl EventCounter {
-    /// Subscribes in the calling thread's namespace and starts counting.
-    pub fn start() -> Result<EventCounter, ctkit_ctnetlink::Error> {
+    /// Subscribes in the calling thread's namespace with a receive buffer of `rcvbuf` bytes
+    /// and starts counting.
+    pub fn start(rcvbuf: usize) -> Result<EventCounter, ctkit_ctnetlink::Error> {
         let mut sock = EventSocket::subscribe(&[NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY])?;
-        let _ = sock.socket().set_rcvbuf(RCVBUF);
+        let _ = sock.socket().set_rcvbuf(rcvbuf);
         let shared = Arc::new(Shared::default());
         let s = shared.clone();
         std::thread::Builder::new()
