@@ -270,8 +270,26 @@ const SETTINGS: [&str; 7] = [
     "nf_conntrack_log_invalid",
 ];
 
+/// `ctkit doctor --help`.
+pub const USAGE: &str = "\
+usage: ctkit doctor [--sample SECS | --no-sample] [--since DURATION] [--log auto|kmsg|journal|none]
+                    [--top N] [--json] [--from kernel|proc|FILE]
+
+One-screen health report of the conntrack table of this network namespace: fill against
+nf_conntrack_max, drop/early_drop/insert_failed/invalid/clash_resolve/search_restart with
+rates over a SECS sample (default 1), top sources and states, UNREPLIED and TIME_WAIT shares,
+buckets, helpers, expectations, memory, settings, and conntrack's kernel log lines of the
+last DURATION (default 1h; 90s, 30m, 2d) attributed to their network namespace.
+Each finding comes with the command that fixes it.
+Exit status: 0 ok, 1 warning, 2 critical, 3 the check could not run.
+";
+
 /// Runs `ctkit doctor`.
 pub fn main(args: &[String]) -> ExitCode {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let fail = |msg: &str| {
         eprintln!("ctkit: {msg}");
         ExitCode::from(EXIT_UNKNOWN)

@@ -448,8 +448,26 @@ fn table_line(r: &Row, spark: &spark::Spark, events: bool) -> String {
     line
 }
 
+/// `ctkit watch --help`.
+pub const USAGE: &str = "\
+usage: ctkit watch [--interval SECS] [--count N] [--json | --csv] [--proto-every N|auto]
+                   [--buffer-size BYTES] [--from kernel|proc|FILE]
+
+Samples the conntrack table every SECS (default 1, fractions allowed): count, max, fill %,
+new and destroyed flows per second (from conntrack events), the increase of drop, early_drop
+and insert_failed, and entries per protocol. A table with a fill sparkline on a terminal, CSV
+when piped (or --csv), JSON lines with --json. --count N stops after N samples (exit 0).
+Per-protocol counts need a dump: by default watch repeats it only as often as keeps dumping
+under 10 % of the time (--proto-every N: every N-th sample, 0: never).
+/proc and files have no events: watch shows the net change of the count there.
+";
+
 /// Runs `ctkit watch`.
 pub fn main(args: &[String]) -> ExitCode {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     let fail = |msg: &str| {
         eprintln!("ctkit: {msg}");
         ExitCode::from(1)
