@@ -256,6 +256,36 @@ fn doctor_json(ns: &Netns) -> (i32, Value) {
     (out.status.code().unwrap(), v)
 }
 
+/// "table full" goes through `net_ratelimit()` (lib/ratelimit.c: 10 messages per 5 s window,
+/// shared by every network warning of the host). When another flood printed shortly before
+/// ours, ours would be suppressed: wait until 5 s passed since the newest such line.
+fn wait_for_net_ratelimit() {
+    let bin = ctkit_bin();
+    let out = std::process::Command::new(&bin)
+        .args([
+            "doctor",
+            "--json",
+            "--no-sample",
+            "--log",
+            "kmsg",
+            "--since",
+            "10s",
+        ])
+        .output()
+        .expect("run doctor");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("doctor JSON");
+    let newest = v["log"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["kind"] == "table_full" || l["kind"] == "callbacks_suppressed")
+        .filter_map(|l| l["age_s"].as_f64())
+        .fold(f64::MAX, f64::min);
+    if newest < 5.5 {
+        std::thread::sleep(std::time::Duration::from_secs_f64(5.5 - newest));
+    }
+}
+
 fn finding<'a>(report: &'a Value, id: &str) -> Option<&'a Value> {
     report["findings"]
         .as_array()
@@ -273,8 +303,10 @@ fn doctor_on_a_full_table_exits_2_names_the_flood_and_its_fix_works() {
     let inode = ns_inode(&server);
     const MAX: u64 = 256;
     let (watch_second, drop_before, drop_after, count_oracle, (code1, r1), fixed_cmd, (code2, r2));
+    let (raise_cmd, (code_raised, r_raised));
     {
         let _lock = GlobalLock::acquire();
+        wait_for_net_ratelimit();
         let _max = RestoreValue::set("/proc/sys/net/netfilter/nf_conntrack_max", &MAX.to_string());
         drop_before = oracle_stat(&server, "drop");
         let (mut child, mut out) =
@@ -286,7 +318,19 @@ fn doctor_on_a_full_table_exits_2_names_the_flood_and_its_fix_works() {
         drop_after = oracle_stat(&server, "drop");
         count_oracle = oracle_count(&server);
         (code1, r1) = doctor_json(&server);
-        // Run the fix doctor suggests for the flooding source, as printed.
+        // The plain fix for the fill, run where it must run (the initial namespace).
+        raise_cmd =
+            finding(&r1, "fill_pct").map(|f| f["fixes"][0]["plain"].as_str().unwrap().to_string());
+        if let Some(cmd) = &raise_cmd {
+            let st = std::process::Command::new("sh")
+                .args(["-c", cmd])
+                .output()
+                .unwrap();
+            assert!(st.status.success(), "{cmd}: {st:?}");
+        }
+        (code_raised, r_raised) = doctor_json(&server);
+        // Back to the small table, then the fix doctor suggests for the flooding source.
+        std::fs::write("/proc/sys/net/netfilter/nf_conntrack_max", MAX.to_string()).unwrap();
         fixed_cmd = finding(&r1, "top_source")
             .map(|f| f["fixes"][0]["plain"].as_str().unwrap().to_string());
         if let Some(cmd) = &fixed_cmd {
@@ -351,7 +395,18 @@ fn doctor_on_a_full_table_exits_2_names_the_flood_and_its_fix_works() {
         "warning"
     );
 
-    // After the fix: the table is empty, nothing is critical any more (the past drops and the
+    // Raising nf_conntrack_max as suggested: the full table is no longer critical.
+    assert_eq!(
+        raise_cmd.as_deref(),
+        Some("sysctl -w net.netfilter.nf_conntrack_max=65536")
+    );
+    assert_eq!(r_raised["max"], 65536, "{r_raised:#}");
+    assert_eq!(r_raised["count"], MAX);
+    assert_eq!(finding(&r_raised, "fill_pct").unwrap()["severity"], "ok");
+    assert_eq!(finding(&r_raised, "top_source").unwrap()["severity"], "ok");
+    assert_eq!(code_raised, 1, "{r_raised:#}");
+
+    // After the delete fix: the table is empty, nothing is critical any more (the past drops and the
     // log line remain as warnings).
     assert_eq!(r2["count"], 0, "{r2:#}");
     assert_eq!(finding(&r2, "fill_pct").unwrap()["severity"], "ok");

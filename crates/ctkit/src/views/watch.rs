@@ -36,6 +36,9 @@
 //! The event socket's receive buffer is 8 MiB (`--buffer-size BYTES`, as conntrack's `-E
 //! --buffer-size`); when it overflows anyway the `lost` column says how often.
 //!
+//! With `nf_conntrack_events=0` the kernel sends no events at all; `watch` then shows the net
+//! change, as for /proc, and says why.
+//!
 //! `--from proc` and files have no events: they show the net change between samples and say
 //! so (`mode` = `net_change`, header and columns). A saved file cannot change: one sample.
 
@@ -507,7 +510,15 @@ pub fn main(args: &[String]) -> ExitCode {
         Err(e) => return fail(&e.to_string()),
     };
     let mut note = None;
-    let events = if va.from == SourceSpec::Kernel {
+    let events_off = super::doctor::probe::sysctl("nf_conntrack_events").as_deref() == Some("0");
+    let events = if va.from == SourceSpec::Kernel && events_off {
+        note = Some(
+            "nf_conntrack_events=0: the kernel sends no events, showing the net change only \
+             (`ctkit sysctl set nf_conntrack_events=2` turns them on while someone listens)"
+                .to_string(),
+        );
+        None
+    } else if va.from == SourceSpec::Kernel {
         match events::EventCounter::start(opts.buffer_size) {
             Ok(c) => Some(c),
             Err(e) => {
