@@ -381,7 +381,7 @@ fn table_header(events: bool) -> String {
     };
     format!(
         "{:<8} {:>9} {:>9} {:>6} {:<SPARK$} {rates} {:>6} {:>6} {:>6} {:>8} {:>8} {:>6} {:>6}",
-        "time",
+        "UTC",
         "count",
         "max",
         "fill%",
