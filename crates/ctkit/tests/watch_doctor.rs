@@ -437,3 +437,75 @@ fn doctor_on_a_quiet_table_is_ok_and_the_text_report_fits_a_screen() {
     assert!(text.contains("kernel log /dev/kmsg, last 1m:"), "{text}");
     assert!(text.lines().count() <= 24, "{text}");
 }
+
+#[test]
+fn doctor_counts_states_sources_helpers_and_expectations_like_conntrack() {
+    use support::lab::{LabOptions, SERVER4};
+    use support::traffic;
+    if !support::kernel::require_tools("doctor_shape", &["nft", "python3", "ping"]) {
+        return;
+    }
+    let lab = support::Lab::new(LabOptions {
+        ftp: true,
+        ..LabOptions::default()
+    });
+    traffic::ftp_server(&lab.server, SERVER4, 21, 2121);
+    traffic::ftp_control(&lab.client, SERVER4, 21, "PASV");
+    traffic::mixed(&lab);
+    lab.settle();
+    let (code, r) = doctor_json(&lab.router);
+    let listing = lab.router.exec_ok(&["/usr/sbin/conntrack", "-L"]);
+    let lines: Vec<&str> = listing.lines().collect();
+    let n = lines.len() as u64;
+    let with = |w: &str| lines.iter().filter(|l| l.contains(w)).count() as f64;
+    let expect = lab.router.exec_ok(&["/usr/sbin/conntrack", "-L", "expect"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["count"], n, "{r:#}\n{listing}");
+    assert_eq!(r["scanned"], n);
+    assert_eq!(oracle_count(&lab.router), n);
+    let pct = |x: f64| x * 100.0 / n as f64;
+    let close = |a: &Value, b: f64| (a.as_f64().unwrap() - b).abs() < 1e-9;
+    assert!(
+        close(&r["unreplied_pct"], pct(with("[UNREPLIED]"))),
+        "{r:#}"
+    );
+    assert!(
+        close(&r["time_wait_pct"], pct(with(" TIME_WAIT "))),
+        "{r:#}"
+    );
+    assert!(
+        close(&r["established_pct"], pct(with(" ESTABLISHED "))),
+        "{r:#}"
+    );
+    assert_eq!(r["helpers"]["ftp"], with("helper=ftp"), "{r:#}");
+    assert_eq!(r["expectations"], expect.lines().count() as u64, "{expect}");
+    assert_eq!(r["expectations"], 1);
+    assert_eq!(r["helpers"]["ftp"], 1, "the FTP control connection");
+    let max: u64 = std::fs::read_to_string("/proc/sys/net/netfilter/nf_conntrack_expect_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(r["expect_max"], max);
+    // Every entry comes from the client side: one source.
+    assert_eq!(r["top_sources"].as_array().unwrap().len() as u64, {
+        let mut srcs: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("src=")))
+            .collect();
+        srcs.sort();
+        srcs.dedup();
+        srcs.len().min(5) as u64
+    });
+    let top: u64 = r["top_states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["count"].as_u64().unwrap())
+        .sum();
+    assert!(top <= n && top > 0);
+    assert_eq!(
+        r["entry_bytes"].as_u64().map(|b| b * n),
+        r["memory_bytes"].as_u64()
+    );
+}
