@@ -580,16 +580,28 @@ fn run(
     let mut since_dump: u64 = u64::MAX;
     let mut spark = spark::Spark::new(SPARK);
     let mut n: u64 = 0;
+    // Samples sit on a fixed grid (no drift); grid points missed while a slow dump ran are
+    // skipped rather than taken back to back (rates use the measured elapsed time anyway).
+    let mut tick: u64 = 0;
     loop {
         if n > 0 {
-            let due = start + Duration::from_secs_f64(opts.interval * n as f64);
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
+            let now = Instant::now();
+            let mut due;
+            loop {
+                tick += 1;
+                due = start + Duration::from_secs_f64(opts.interval * tick as f64);
+                if due >= now {
+                    break;
+                }
             }
+            std::thread::sleep(due - now);
         }
         let counters = src.counters().map_err(io_err)?;
         let ev = events.map(|e| e.totals());
         let at = Instant::now();
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
         let every = match opts.proto_every {
             ProtoEvery::Every(k) => k,
             ProtoEvery::Auto => {
@@ -615,9 +627,6 @@ fn run(
             protos = Some((pc, at));
         }
         since_dump = since_dump.saturating_add(1);
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
         let cur = Sample {
             at: Some(at),
             ts,
