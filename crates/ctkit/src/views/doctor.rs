@@ -274,6 +274,7 @@ const SETTINGS: [&str; 7] = [
 pub const USAGE: &str = "\
 usage: ctkit doctor [--sample SECS | --no-sample] [--since DURATION] [--log auto|kmsg|journal|none]
                     [--top N] [--json] [--from kernel|proc|FILE]
+       ctkit doctor --thresholds      (the thresholds it applies)
 
 One-screen health report of the conntrack table of this network namespace: fill against
 nf_conntrack_max, drop/early_drop/insert_failed/invalid/clash_resolve/search_restart with
@@ -288,6 +289,10 @@ Exit status: 0 ok, 1 warning, 2 critical, 3 the check could not run.
 pub fn main(args: &[String]) -> ExitCode {
     if args.iter().any(|a| a == "--help" || a == "-h") {
         print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if args.iter().any(|a| a == "--thresholds") {
+        print!("{}", health::thresholds_text());
         return ExitCode::SUCCESS;
     }
     let fail = |msg: &str| {

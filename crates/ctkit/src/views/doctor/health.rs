@@ -146,7 +146,7 @@ pub const THRESHOLDS: &[Threshold] = &[
         warn: Some(50.0),
         crit: None,
         min_fill_pct: 50.0,
-        meaning: "share of the table held by one source address",
+        meaning: "share of the table held by one source address (critical while fill_pct is)",
     },
     Threshold {
         metric: "unreplied_pct",
@@ -170,6 +170,30 @@ pub const THRESHOLDS: &[Threshold] = &[
         meaning: "share of entries in TCP ESTABLISHED (idle ones live 5 days by default)",
     },
 ];
+
+/// The thresholds as a text table (`ctkit doctor --thresholds`).
+pub fn thresholds_text() -> String {
+    let lim = |v: Option<f64>| match v {
+        None => "-".to_string(),
+        Some(ANY) => "> 0".to_string(),
+        Some(x) => format!(">= {x}"),
+    };
+    let mut s = format!(
+        "{:<22} {:>8} {:>8} {:>9}  meaning\n",
+        "metric", "warning", "critical", "when fill"
+    );
+    for t in THRESHOLDS {
+        s.push_str(&format!(
+            "{:<22} {:>8} {:>8} {:>9}  {}\n",
+            t.metric,
+            lim(t.warn),
+            lim(t.crit),
+            format!(">= {} %", t.min_fill_pct),
+            t.meaning
+        ));
+    }
+    s
+}
 
 /// The threshold of `metric`.
 pub fn threshold(metric: &str) -> Option<&'static Threshold> {
@@ -293,6 +317,16 @@ mod tests {
                 assert!(w < c, "{}", t.metric);
             }
         }
+    }
+
+    #[test]
+    fn thresholds_print_one_line_each() {
+        let t = thresholds_text();
+        assert_eq!(t.lines().count(), THRESHOLDS.len() + 1);
+        assert!(t.contains("fill_pct"));
+        assert!(t
+            .lines()
+            .any(|l| l.starts_with("drop_per_s") && l.contains("> 0")));
     }
 
     #[test]
