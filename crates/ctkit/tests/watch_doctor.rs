@@ -177,7 +177,18 @@ fn watch_counts_new_flows_from_events_exactly_and_agrees_with_conntrack() {
         return;
     }
     let (client, server) = pair();
-    let (mut child, mut out) = spawn_watch(&server, &["--count", "2", "--interval", "2", "--json"]);
+    let (mut child, mut out) = spawn_watch(
+        &server,
+        &[
+            "--count",
+            "2",
+            "--interval",
+            "2",
+            "--json",
+            "--proto-every",
+            "1",
+        ],
+    );
     // The first line is printed after the event socket subscribed.
     let first = next_json(&mut out);
     assert!(first["new"].is_null());
@@ -227,7 +238,8 @@ fn watch_survives_event_overflow_and_reports_it() {
         assert!(st.success());
     };
     sig("-STOP");
-    udp_flows(&client, 40000, 300);
+    // 200 flows: fewer than the nf_conntrack_max a concurrent table-full test may set.
+    udp_flows(&client, 40000, 200);
     sig("-CONT");
     let second = next_json(&mut out);
     assert!(
@@ -235,9 +247,9 @@ fn watch_survives_event_overflow_and_reports_it() {
         "watch must survive ENOBUFS"
     );
     assert!(second["lost"].as_u64().unwrap() >= 1, "{second}");
-    assert!(second["new"].as_u64().unwrap() < 300, "{second}");
-    assert_eq!(second["net_change"], 300, "{second}");
-    assert_eq!(second["count"], 301, "{second}");
+    assert!(second["new"].as_u64().unwrap() < 200, "{second}");
+    assert_eq!(second["net_change"], 200, "{second}");
+    assert_eq!(second["count"], 201, "{second}");
 }
 
 fn doctor_json(ns: &Netns) -> (i32, Value) {

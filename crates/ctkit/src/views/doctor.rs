@@ -596,10 +596,17 @@ fn setting_u64(r: &Report, name: &str) -> Option<u64> {
     r.settings.get(name)?.as_ref()?.parse().ok()
 }
 
-/// Log lines are grouped by (kind, origin, netns).
-type LogKey<'a> = (&'a str, &'a str, Option<u64>);
-/// A group's line count, newest age, explanation and suppressed-message total.
-type LogGroup = (u64, f64, String, u64);
+/// Log lines are grouped by (kind, origin).
+type LogKey<'a> = (&'a str, &'a str);
+
+/// A group of log lines.
+struct LogGroup {
+    lines: u64,
+    newest: f64,
+    explain: String,
+    hidden: u64,
+    netns: Vec<u64>,
+}
 
 /// Judges the report; worst findings first.
 pub fn findings(r: &Report) -> Vec<Finding> {
@@ -855,36 +862,64 @@ pub fn findings(r: &Report) -> Vec<Finding> {
             push(&id, sev, Some(p), msg, fixes);
         }
     }
-    // Kernel log: one finding per (kind, origin).
+    // Kernel log: one finding per (kind, origin); other namespaces are listed, not explained.
     let mut groups: BTreeMap<LogKey<'_>, LogGroup> = BTreeMap::new();
     for l in &r.log.lines {
-        let g = groups.entry((l.kind, l.origin, l.netns)).or_insert((
-            0,
-            f64::MAX,
-            l.explain.clone(),
-            0,
-        ));
-        g.0 += 1;
-        g.1 = g.1.min(l.age_s);
-        g.3 += l.suppressed.unwrap_or(0);
-    }
-    for ((kind, origin, netns), (n, newest, mut explain, hidden)) in groups {
-        if kind == "callbacks_suppressed" {
-            explain = format!(
-                "{hidden} rate-limited messages were suppressed in all (net_ratelimit covers \
-                 every network warning, \"table full\" included)"
-            );
+        let g = groups
+            .entry((l.kind, l.origin))
+            .or_insert_with(|| LogGroup {
+                lines: 0,
+                newest: f64::MAX,
+                explain: l.explain.clone(),
+                hidden: 0,
+                netns: Vec::new(),
+            });
+        g.lines += 1;
+        g.newest = g.newest.min(l.age_s);
+        g.hidden += l.suppressed.unwrap_or(0);
+        if let Some(n) = l.netns {
+            if !g.netns.contains(&n) {
+                g.netns.push(n);
+            }
         }
+    }
+    for ((kind, origin), g) in groups {
+        let n = g.lines;
+        let newest = g.newest;
         let sev = match (kind, origin) {
             ("table_full", "ours") | ("expect_table_full", _) | ("helper_drop", _) => {
                 Severity::Warning
             }
             _ => Severity::Ok,
         };
-        let whose = match (origin, netns) {
-            ("ours", _) => "in this namespace".to_string(),
-            ("other", Some(n)) => format!("in another namespace (netns {n}), not this one"),
-            ("initial", _) => "in the initial namespace, not this one".to_string(),
+        let explain = match (kind, origin) {
+            ("callbacks_suppressed", _) => format!(
+                ": {} rate-limited messages were suppressed in all (net_ratelimit covers every \
+                 network warning, \"table full\" included)",
+                g.hidden
+            ),
+            (_, "other" | "initial") => String::new(),
+            _ => format!(": {}", g.explain),
+        };
+        let whose = match origin {
+            "ours" => "in this namespace".to_string(),
+            "other" => {
+                let mut ids: Vec<String> = g.netns.iter().take(4).map(|n| n.to_string()).collect();
+                if g.netns.len() > 4 {
+                    ids.push("…".into());
+                }
+                let many = if g.netns.len() == 1 {
+                    "another namespace"
+                } else {
+                    "other namespaces"
+                };
+                format!(
+                    "in {} {many} (netns {}), not this one",
+                    g.netns.len(),
+                    ids.join(", ")
+                )
+            }
+            "initial" => "in the initial namespace, not this one".to_string(),
             _ => "host-wide".to_string(),
         };
         let fixes = match kind {
@@ -901,11 +936,15 @@ pub fn findings(r: &Report) -> Vec<Finding> {
                 .unwrap_or_default(),
             _ => vec![],
         };
+        let id = match origin {
+            "other" | "initial" => format!("log_{kind}_{origin}"),
+            _ => format!("log_{kind}"),
+        };
         push(
-            &format!("log_{kind}"),
+            &id,
             sev,
             Some(n as f64),
-            format!("kernel log: {n} × {kind} {whose}, newest {newest:.0} s ago: {explain}"),
+            format!("kernel log: {n} × {kind} {whose}, newest {newest:.0} s ago{explain}"),
             fixes,
         );
     }
@@ -1008,9 +1047,14 @@ pub fn render(r: &Report) -> String {
                 r.log.lines.len(),
                 if r.log.lines.len() == 1 { "" } else { "s" }
             );
-            // The newest few lines, oldest first.
-            let skip = r.log.lines.len().saturating_sub(3);
-            for l in &r.log.lines[skip..] {
+            // The newest few lines of this namespace (else of any), oldest first.
+            let ours: Vec<&LogLine> = r.log.lines.iter().filter(|l| l.origin == "ours").collect();
+            let pick: Vec<&LogLine> = if ours.is_empty() {
+                r.log.lines.iter().collect()
+            } else {
+                ours
+            };
+            for l in &pick[pick.len().saturating_sub(3)..] {
                 let who = match (l.origin, l.netns) {
                     ("ours", _) => "this netns".to_string(),
                     ("other", Some(n)) => format!("netns {n}"),
@@ -1036,7 +1080,10 @@ pub fn render(r: &Report) -> String {
     }
     let mut shown: Vec<&str> = Vec::new();
     for f in bad {
-        let _ = writeln!(s, "{:<8} {}", f.severity.word(), f.message);
+        for (i, l) in wrap(&f.message, 90).iter().enumerate() {
+            let head = if i == 0 { f.severity.word() } else { "" };
+            let _ = writeln!(s, "{head:<8} {l}");
+        }
         for fix in &f.fixes {
             if shown.contains(&fix.ctkit.as_str()) {
                 let _ = writeln!(s, "         fix: {} (as above)", fix.ctkit);
@@ -1045,7 +1092,10 @@ pub fn render(r: &Report) -> String {
             shown.push(&fix.ctkit);
             let _ = writeln!(s, "         fix: {}", fix.ctkit);
             let _ = writeln!(s, "          or: {}", fix.plain);
-            let _ = writeln!(s, "         why: {}", fix.why);
+            for (i, l) in wrap(&fix.why, 86).iter().enumerate() {
+                let head = if i == 0 { "why:" } else { "" };
+                let _ = writeln!(s, "         {head:<4} {l}");
+            }
         }
     }
     for f in r
@@ -1053,9 +1103,29 @@ pub fn render(r: &Report) -> String {
         .iter()
         .filter(|f| f.severity == Severity::Ok && f.id.starts_with("log_"))
     {
-        let _ = writeln!(s, "note     {}", f.message);
+        for (i, l) in wrap(&f.message, 90).iter().enumerate() {
+            let head = if i == 0 { "note" } else { "" };
+            let _ = writeln!(s, "{head:<8} {l}");
+        }
     }
     s
+}
+
+/// Splits `text` into lines of at most `width` characters at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for w in text.split_whitespace() {
+        let cur = lines.last_mut().expect("one line");
+        if !cur.is_empty() && cur.chars().count() + 1 + w.chars().count() > width {
+            lines.push(w.to_string());
+        } else {
+            if !cur.is_empty() {
+                cur.push(' ');
+            }
+            cur.push_str(w);
+        }
+    }
+    lines
 }
 
 fn human_window(secs: f64) -> String {
@@ -1076,6 +1146,13 @@ mod tests {
 
     fn words(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn wrap_splits_at_spaces() {
+        assert_eq!(wrap("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(wrap("", 5), [""]);
+        assert_eq!(wrap("toolongword x", 4), ["toolongword", "x"]);
     }
 
     #[test]
@@ -1209,6 +1286,30 @@ mod tests {
         assert_eq!(
             f.iter().find(|x| x.id == "fill_pct").unwrap().severity,
             Severity::Ok
+        );
+    }
+
+    #[test]
+    fn other_namespaces_log_lines_are_one_note_not_ours() {
+        let mut r = report();
+        let mut l = r.log.lines[0].clone();
+        r.log.lines.clear();
+        for n in [4026532999u64, 4026533000, 4026532999] {
+            l.origin = "other";
+            l.netns = Some(n);
+            r.log.lines.push(l.clone());
+        }
+        let f = findings(&r);
+        assert!(f.iter().all(|x| x.id != "log_table_full"));
+        let other = f.iter().find(|x| x.id == "log_table_full_other").unwrap();
+        assert_eq!(other.severity, Severity::Ok);
+        assert_eq!(other.value, Some(3.0));
+        assert!(
+            other
+                .message
+                .contains("in 2 other namespaces (netns 4026532999, 4026533000), not this one"),
+            "{}",
+            other.message
         );
     }
 
