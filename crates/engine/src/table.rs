@@ -201,8 +201,7 @@ impl HashKey {
 /// One tracked connection (`struct nf_conn` minus what this engine does not model).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Entry<A> {
-    /// Expiry in milliseconds on the wrapping 32-bit clock (`ct->timeout`, jiffies in the
-    /// kernel, compared the same wrapping way).
+    /// Expiry in jiffies on the wrapping 32-bit clock (`ct->timeout`).
     pub expires: u32,
     /// `ct->status` (the low 16 bits are all the uapi defines).
     pub status: u16,

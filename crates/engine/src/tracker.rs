@@ -7,9 +7,10 @@
 //! (`nf_conntrack_event_cache` + `nf_ct_deliver_cached_events`): one event per packet
 //! carrying every change, `[NEW]` at confirmation, `[DESTROY]` at deletion.
 //!
-//! Time: the kernel's `jiffies` become milliseconds on a wrapping 32-bit clock derived from
-//! the caller's `now`, compared the same wrapping way as `nf_ct_is_expired`. Timeouts above
-//! 2^31 ms (24.8 days) are clamped to it.
+//! Time: the caller's `now` becomes the kernel's clock, 32-bit wrapping jiffies of HZ=250
+//! (4 ms), compared the same wrapping way as `nf_ct_is_expired`, so timeouts print as the
+//! kernel prints them (`[NEW] tcp 6 120`, not 119, when the event follows the refresh within
+//! a tick). Timeouts above 2^31 jiffies (99 days) are clamped to it.
 
 use crate::config::Helper;
 use crate::expect::{Expectation, FtpState};
@@ -122,15 +123,17 @@ pub(crate) mod ipct {
     pub const PROTOINFO: u32 = 1 << 5;
 }
 
-/// The kernel's HZ on the reference machine (CONFIG_HZ=250): the GC's granularity.
-pub(crate) const JIFFY_MS: u32 = 4;
+/// The kernel's HZ on the reference machine (CONFIG_HZ=250): the clock's granularity.
+pub(crate) const HZ: u32 = 250;
+/// Nanoseconds per jiffy.
+pub(crate) const TICK_NS: u64 = 1_000_000_000 / HZ as u64;
 
-/// Milliseconds of a timeout sysctl, clamped to the wrapping clock's half range.
+/// Jiffies of a timeout sysctl, clamped to the wrapping clock's half range.
 fn secs_ms(s: u64) -> u32 {
-    s.saturating_mul(1000).min(i32::MAX as u64) as u32
+    s.saturating_mul(HZ as u64).min(i32::MAX as u64) as u32
 }
 
-/// Config values the packet path reads, in milliseconds.
+/// Config values the packet path reads, timeouts in jiffies.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Derived {
     pub tcp: TcpCfg,
@@ -283,9 +286,9 @@ pub struct Tracker {
     scratch: Vec<(u32, usize)>,
 }
 
-/// Milliseconds on the wrapping clock.
+/// Jiffies (HZ=250) on the wrapping 32-bit clock, as the kernel's `nfct_time_stamp`.
 pub(crate) fn ms(now: Nanos) -> u32 {
-    (now / 1_000_000) as u32
+    (now / TICK_NS) as u32
 }
 
 /// `nf_ct_is_expired`.
@@ -299,7 +302,7 @@ fn secs_left(expires: u32, now_ms: u32) -> u32 {
     if d <= 0 {
         0
     } else {
-        d as u32 / 1000
+        d as u32 / HZ
     }
 }
 
@@ -497,8 +500,11 @@ impl Tracker {
             None => true,
             Some(b) => b & (ipct::PROTOINFO | ipct::DESTROY) != 0,
         };
-        if !destroy {
-            f.timeout = Some(secs_left(e.expires, now_ms));
+        // ctnetlink puts the timeout in DESTROY events only when it is not 0 (an entry killed
+        // early, e.g. by an RST before any reply, still has time left).
+        let left = secs_left(e.expires, now_ms);
+        if !destroy || left > 0 {
+            f.timeout = Some(left);
         }
         if bits.is_none() {
             f.mark = Some(0);
@@ -679,15 +685,21 @@ impl Tracker {
                     if let Some(t) = timeout {
                         entry.expires = now_ms.wrapping_add(t);
                     }
+                    if kill {
+                        // nf_ct_kill_acct inside the TCP handler: counted, then deleted,
+                        // before nf_conntrack_in would set SEEN_REPLY.
+                        let entry = *entry;
+                        self.account::<A>(idx, &entry, dir, pkt, now);
+                        self.delete::<A>(now, idx);
+                        return Resolved::Verdict(Verdict::of(info, dir == 1));
+                    }
                     if dir == 1 && entry.status & ST_SEEN_REPLY == 0 {
                         entry.status |= ST_SEEN_REPLY;
                         bits |= ipct::REPLY;
                     }
                     let entry = *entry;
                     self.account::<A>(idx, &entry, dir, pkt, now);
-                    if kill {
-                        self.delete::<A>(now, idx);
-                    } else {
+                    {
                         let dropped = entry.aux & AUX_EXT != 0
                             && entry.key.proto == proto::TCP
                             && match tcp::parse_seg(pkt.l3.l4) {
@@ -939,7 +951,7 @@ impl Tracker {
             if self.is_empty() && self.expects.is_empty() {
                 // An empty table's passes change nothing and all come (60 s - 1 jiffy)
                 // apart: skip to the last one due.
-                let step = (60_000 - JIFFY_MS as u64) * 1_000_000;
+                let step = (60 * HZ as u64 - 1) * TICK_NS;
                 at += (now - at) / step * step;
             }
             let interval = self.gc_run(at);
@@ -960,11 +972,11 @@ impl Tracker {
             0
         };
         // Jiffies arithmetic as the kernel's (longs, integer division).
-        let hz = 1000 / JIFFY_MS as i64;
+        let hz = HZ as i64;
         let mut next_run: i64 = 60 * hz;
         let mut count: i64 = 100;
-        let mut acc = |expires_ms: u32| {
-            let j = (expires_ms / JIFFY_MS) as i64;
+        let mut acc = |expires: u32| {
+            let j = expires as i64;
             let e = j.clamp(hz, 300 * hz);
             count += 1;
             next_run += (e - next_run) / count;
@@ -1016,7 +1028,7 @@ impl Tracker {
         let next_run = next_run.clamp(hz, 60 * hz);
         // The pass itself takes less than a jiffy: next_run -= max(delta, 1).
         let next_run = (next_run - 1).max(1);
-        next_run as u64 * JIFFY_MS as u64 * 1_000_000
+        next_run as u64 * TICK_NS
     }
 }
 
@@ -1099,7 +1111,7 @@ fn l4_packet<A: Fam>(
             }
             if new {
                 e.proto = ProtoState::Udp {
-                    stream_ts: now_ms.wrapping_add(2000),
+                    stream_ts: now_ms.wrapping_add(2 * HZ),
                 };
             }
             let ProtoState::Udp { stream_ts } = e.proto else {

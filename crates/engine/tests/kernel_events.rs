@@ -159,6 +159,11 @@ elif role == 'ftp-client':
     except Exception:
         pass
     time.sleep(0.3)
+    try:
+        socket.create_connection(('192.0.2.2', 8081), timeout=1)
+    except OSError:
+        pass
+    time.sleep(0.3)
     print('done', flush=True)
 else:
     c = socket.create_connection(('192.0.2.2', 8080)); c.sendall(b'ping'); c.recv(100)
@@ -381,8 +386,8 @@ fn test_kernel_event_sequence_matches_engine_on_captured_packets() {
 }
 
 #[test]
-fn test_kernel_ftp_helper_icmp_and_ping_match_engine() {
-    if !gate("test_kernel_ftp_helper_icmp_and_ping_match_engine") {
+fn test_kernel_ftp_helper_icmp_ping_and_refused_tcp_match_engine() {
+    if !gate("test_kernel_ftp_helper_icmp_ping_and_refused_tcp_match_engine") {
         return;
     }
     let (kernel, engine) = kernel_vs_engine(
@@ -406,5 +411,11 @@ fn test_kernel_ftp_helper_icmp_and_ping_match_engine() {
         "the data connection: {kernel:#?}"
     );
     assert!(kernel.iter().any(|l| l.contains("icmp")), "{kernel:#?}");
+    assert!(
+        kernel
+            .iter()
+            .any(|l| l.starts_with("[DESTROY] tcp") && l.contains("dport=8081")),
+        "the refused connection (SYN answered by RST) is deleted at once: {kernel:#?}"
+    );
     assert_same_events(&kernel, &engine);
 }
