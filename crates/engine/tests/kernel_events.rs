@@ -72,8 +72,9 @@ impl Ns {
             name,
             bg: Vec::new(),
         };
-        ns.ok(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-        ns.ok(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
+        for k in ["accept_dad=0", "router_solicitations=0", "accept_ra=0"] {
+            ns.ok(&["sysctl", "-qw", &format!("net.ipv6.conf.default.{k}")]);
+        }
         ns.ok(&["ip", "link", "set", "lo", "up"]);
         ns
     }
@@ -165,6 +166,23 @@ elif role == 'ftp-client':
         pass
     time.sleep(0.3)
     print('done', flush=True)
+elif role == 'server6':
+    s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('2001:db8::2', 8080)); s.listen(4)
+    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.bind(('2001:db8::2', 5353))
+    print('ready', flush=True)
+    c, _ = s.accept()
+    d = c.recv(100); c.sendall(b'pong'); time.sleep(0.2); c.close()
+    m, a = u.recvfrom(100); u.sendto(b'r', a)
+    time.sleep(30)
+elif role == 'client6':
+    c = socket.create_connection(('2001:db8::2', 8080)); c.sendall(b'ping'); c.recv(100)
+    time.sleep(0.4); c.close(); time.sleep(0.3)
+    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    u.sendto(b'q', ('2001:db8::2', 5353)); u.recv(10)
+    u.sendto(b'q', ('2001:db8::2', 5354))
+    time.sleep(0.3)
+    print('done', flush=True)
 else:
     c = socket.create_connection(('192.0.2.2', 8080)); c.sendall(b'ping'); c.recv(100)
     time.sleep(0.4); c.close(); time.sleep(0.3)
@@ -208,7 +226,7 @@ fn read_pcap(bytes: &[u8]) -> Vec<(u64, Vec<u8>)> {
         let frame = &bytes[off..off + caplen];
         off += caplen;
         let ns = sec * 1_000_000_000 + if nano { frac } else { frac * 1000 };
-        if frame.len() > 14 && frame[12..14] == [0x08, 0x00] {
+        if frame.len() > 14 && (frame[12..14] == [0x08, 0x00] || frame[12..14] == [0x86, 0xdd]) {
             out.push((ns, frame[14..].to_vec()));
         }
     }
@@ -246,6 +264,24 @@ fn kernel_vs_engine(
     ]);
     c.ok(&["ip", "addr", "add", "192.0.2.1/24", "dev", "ve-c"]);
     s.ok(&["ip", "addr", "add", "192.0.2.2/24", "dev", "ve-s"]);
+    c.ok(&[
+        "ip",
+        "addr",
+        "add",
+        "2001:db8::1/64",
+        "dev",
+        "ve-c",
+        "nodad",
+    ]);
+    s.ok(&[
+        "ip",
+        "addr",
+        "add",
+        "2001:db8::2/64",
+        "dev",
+        "ve-s",
+        "nodad",
+    ]);
     c.ok(&["ip", "link", "set", "ve-c", "up"]);
     s.ok(&["ip", "link", "set", "ve-s", "up"]);
     s.ok(&["nft", "add table inet t"]);
@@ -297,6 +333,7 @@ fn kernel_vs_engine(
     assert_eq!(out.trim(), "done");
     if pinging {
         c.ok(&["ping", "-c", "1", "-W", "1", "192.0.2.2"]);
+        c.ok(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8::2"]);
     }
     // Both writers may lag behind on a busy machine: wait until neither file has grown for
     // 700 ms (at most 10 s), then stop them (SIGTERM flushes tcpdump's -U output).
@@ -417,5 +454,21 @@ fn test_kernel_ftp_helper_icmp_ping_and_refused_tcp_match_engine() {
             .any(|l| l.starts_with("[DESTROY] tcp") && l.contains("dport=8081")),
         "the refused connection (SYN answered by RST) is deleted at once: {kernel:#?}"
     );
+    assert_same_events(&kernel, &engine);
+}
+
+#[test]
+fn test_kernel_ipv6_tcp_udp_icmpv6_match_engine() {
+    if !gate("test_kernel_ipv6_tcp_udp_icmpv6_match_engine") {
+        return;
+    }
+    let (kernel, engine) = kernel_vs_engine("server6", "client6", &[], true);
+    assert!(
+        kernel
+            .iter()
+            .any(|l| l.contains("ESTABLISHED src=2001:db8::1")),
+        "{kernel:#?}"
+    );
+    assert!(kernel.iter().any(|l| l.contains("icmpv6")), "{kernel:#?}");
     assert_same_events(&kernel, &engine);
 }
