@@ -335,23 +335,26 @@ fn kernel_vs_engine(
         c.ok(&["ping", "-c", "1", "-W", "1", "192.0.2.2"]);
         c.ok(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8::2"]);
     }
-    // Both writers may lag behind on a busy machine: wait until neither file has grown for
-    // 700 ms (at most 10 s), then stop them (SIGTERM flushes tcpdump's -U output).
-    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let mut last = (size(&pcap), size(&ev_path));
-    let mut still = 0;
-    for _ in 0..100 {
-        std::thread::sleep(Duration::from_millis(100));
-        let now = (size(&pcap), size(&ev_path));
-        if now == last {
-            still += 1;
-            if still >= 7 {
-                break;
-            }
-        } else {
-            still = 0;
-            last = now;
+    // Both writers may lag behind on a busy machine: send a marker (UDP to port 9999, last),
+    // then wait (at most 20 s) until the capture holds it and `conntrack -E` printed its
+    // entry; then stop them (SIGTERM flushes tcpdump's -U output).
+    c.ok(&[
+        "python3",
+        "-c",
+        "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'm', ('192.0.2.2', 9999))",
+    ]);
+    let marker_captured = |bytes: &[u8]| {
+        read_pcap(bytes)
+            .iter()
+            .any(|(_, p)| p.len() >= 24 && p[9] == 17 && p[22..24] == [0x27, 0x0f])
+    };
+    for _ in 0..200 {
+        let events = std::fs::read_to_string(&ev_path).unwrap_or_default();
+        let bytes = std::fs::read(&pcap).unwrap_or_default();
+        if events.contains("dport=9999") && marker_captured(&bytes) {
+            break;
         }
+        std::thread::sleep(Duration::from_millis(100));
     }
     let _ = Command::new("kill").arg(td.id().to_string()).status();
     let _ = td.wait();
@@ -417,8 +420,8 @@ fn test_kernel_event_sequence_matches_engine_on_captured_packets() {
     }
     let (kernel, engine) = kernel_vs_engine("server", "client", &[], false);
     // TCP: NEW, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT; UDP: NEW,
-    // the reply (SEEN_REPLY), the packet after 2 s (ASSURED, stream timeout).
-    assert_eq!(kernel.len(), 10, "{kernel:#?}");
+    // the reply (SEEN_REPLY), the packet after 2 s (ASSURED, stream timeout); the marker's NEW.
+    assert_eq!(kernel.len(), 11, "{kernel:#?}");
     assert_same_events(&kernel, &engine);
 }
 
