@@ -233,6 +233,8 @@ pub(crate) struct Gc {
     pub next: Option<Nanos>,
     /// Flagged by a failed early drop: kill evictable entries at ≥ 95 % of max.
     pub early_drop: bool,
+    /// No entry or expectation expires before this time (ns), as of the last pass.
+    pub quiet_until: Nanos,
 }
 
 /// Address families: which table an address type lives in.
@@ -947,14 +949,27 @@ impl Tracker {
             return;
         }
         let mut at = next;
+        let mut last_step = 0;
         loop {
             if self.is_empty() && self.expects.is_empty() {
                 // An empty table's passes change nothing and all come (60 s - 1 jiffy)
                 // apart: skip to the last one due.
                 let step = (60 * HZ as u64 - 1) * TICK_NS;
                 at += (now - at) / step * step;
+            } else if last_step > 0 && !self.gc.early_drop {
+                // Passes before the first possible expiry only reschedule: skip all but the
+                // last of them, at the last interval (an approximation: the kernel's
+                // interval drifts as remaining times shrink). Keeps long capture gaps cheap.
+                let limit = self.gc.quiet_until.min(now);
+                if limit > at {
+                    let k = (limit - at) / last_step;
+                    if k > 1 {
+                        at += (k - 1) * last_step;
+                    }
+                }
             }
             let interval = self.gc_run(at);
+            last_step = interval;
             at += interval;
             if at > now {
                 break;
@@ -975,7 +990,9 @@ impl Tracker {
         let hz = HZ as i64;
         let mut next_run: i64 = 60 * hz;
         let mut count: i64 = 100;
+        let mut min_left = u32::MAX;
         let mut acc = |expires: u32| {
+            min_left = min_left.min(expires);
             let j = expires as i64;
             let e = j.clamp(hz, 300 * hz);
             count += 1;
@@ -1024,6 +1041,10 @@ impl Tracker {
             self.delete::<[u8; 16]>(at, i);
         }
         self.expire_expectations(at_ms);
+        for x in &self.expects {
+            min_left = min_left.min(x.expires.wrapping_sub(at_ms));
+        }
+        self.gc.quiet_until = at.saturating_add(min_left as u64 * TICK_NS);
         self.gc.early_drop = false;
         let next_run = next_run.clamp(hz, 60 * hz);
         // The pass itself takes less than a jiffy: next_run -= max(delta, 1).

@@ -1332,3 +1332,26 @@ fn test_timestamp_start_and_stop() {
     });
     assert!(stop.is_some());
 }
+
+#[test]
+fn test_gc_over_a_long_gap_reaps_each_entry_after_its_timeout() {
+    let mut t = established_flow();
+    v(&mut t, T0, &build::udp(cli(), srv(), 5353, 53, b"q"));
+    t.drain_events(&mut |_| {});
+    t.advance(T0 + 1000 * SEC);
+    assert_eq!(
+        t.len(),
+        1,
+        "the UDP entry (30 s) is gone, the TCP one (5 days) stays"
+    );
+    t.advance(T0 + 432_000 * SEC - SEC);
+    assert_eq!(t.len(), 1);
+    t.advance(T0 + 432_000 * SEC + 61 * SEC);
+    assert_eq!(t.len(), 0);
+    let ev = events(&mut t);
+    assert_eq!(ev.len(), 2);
+    assert!(
+        ev[0].starts_with("[DESTROY] udp") && ev[1].starts_with("[DESTROY] tcp"),
+        "{ev:?}"
+    );
+}
