@@ -1227,7 +1227,7 @@ enum Resolved {
 /// `udp_error` / `udplite_error`: length (and checksum coverage) checks, checksum when on.
 fn udp_ok(l3: &L3<'_>, checksum: bool) -> bool {
     let l4 = l3.l4;
-    let Some(len) = packet::be16(l4, 4) else {
+    let (Some(len), Some(check)) = (packet::be16(l4, 4), packet::be16(l4, 6)) else {
         return false;
     };
     let len = len as usize;
@@ -1235,17 +1235,17 @@ fn udp_ok(l3: &L3<'_>, checksum: bool) -> bool {
         if len > l4.len() || len < 8 {
             return false;
         }
+        // A packet with no checksum is fine (both families, as udp_error has it).
+        check == 0 || !checksum || packet::checksum_ok(l3)
     } else {
-        // UDP-Lite: the length field is the checksum coverage; 0 means all.
+        // UDP-Lite: the length field is the checksum coverage; 0 means all; the checksum
+        // is mandatory.
         let cov = if len == 0 { l4.len() } else { len };
-        if cov < 8 || cov > l4.len() {
+        if cov < 8 || cov > l4.len() || check == 0 {
             return false;
         }
-        if packet::be16(l4, 6) == Some(0) {
-            return false;
-        }
+        !checksum || packet::checksum_cov_ok(l3, cov)
     }
-    !checksum || packet::checksum_ok(l3)
 }
 
 #[cfg(test)]
