@@ -941,7 +941,7 @@ impl Tracker {
             Some(n) => n,
             None => {
                 // The worker is queued 1 s (HZ) after the module loads: here, the first call.
-                self.gc.next = Some(now + 1_000_000_000);
+                self.gc.next = Some(now.saturating_add(1_000_000_000));
                 return;
             }
         };
@@ -964,14 +964,14 @@ impl Tracker {
                 if limit > at {
                     let k = (limit - at) / last_step;
                     if k > 1 {
-                        at += (k - 1) * last_step;
+                        at = at.saturating_add((k - 1).saturating_mul(last_step));
                     }
                 }
             }
             let interval = self.gc_run(at);
             last_step = interval;
-            at += interval;
-            if at > now {
+            at = at.saturating_add(interval);
+            if at > now || at == u64::MAX {
                 break;
             }
         }

@@ -1355,3 +1355,15 @@ fn test_gc_over_a_long_gap_reaps_each_entry_after_its_timeout() {
         "{ev:?}"
     );
 }
+
+#[test]
+fn test_clock_extremes_do_not_panic() {
+    let mut t = tracker();
+    let q = build::udp(cli(), srv(), 5353, 53, b"q");
+    v(&mut t, u64::MAX - 5, &q);
+    v(&mut t, u64::MAX, &q);
+    t.advance(u64::MAX);
+    v(&mut t, 0, &q); // time going backwards
+    t.advance(0);
+    assert!(t.len() <= 2);
+}
