@@ -296,18 +296,22 @@ impl<A: Addr> Table<A> {
         }
     }
 
-    /// Touches the home slot of hash `h` and the entry it names (a software prefetch without
-    /// `unsafe`: the loads of a batch are independent, so the CPU overlaps their misses).
+    /// The home slot of hash `h` (a load whose miss overlaps with the batch's others).
     #[inline]
-    pub fn touch(&self, h: u64) -> u64 {
-        let s = self.slots[self.home_of_tag((h >> 32) as u32)];
-        if s == 0 {
+    pub fn touch_slot(&self, h: u64) -> u64 {
+        self.slots[self.home_of_tag((h >> 32) as u32)]
+    }
+
+    /// Touches the entry a slot value names (second stage of the batch warm-up).
+    #[inline]
+    pub fn touch_entry(&self, slot: u64) -> u64 {
+        if slot == 0 {
             return 0;
         }
-        let r = ((s as u32) - 1) >> 1;
+        let r = ((slot as u32) - 1) >> 1;
         match self.entries.get(r as usize) {
-            Some(e) => e.expires as u64 ^ s,
-            None => s,
+            Some(e) => e.expires as u64,
+            None => 0,
         }
     }
 
