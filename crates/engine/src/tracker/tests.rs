@@ -1367,3 +1367,30 @@ fn test_clock_extremes_do_not_panic() {
     t.advance(0);
     assert!(t.len() <= 2);
 }
+
+#[test]
+fn test_process_batch_gives_the_same_results_as_process() {
+    let v6a: IpAddr = "2001:db8::1".parse().unwrap();
+    let v6b: IpAddr = "2001:db8::2".parse().unwrap();
+    let pkts: Vec<Vec<u8>> = vec![
+        c2s(CISN, 0, SYN, b""),
+        s2c(SISN, CISN + 1, SYN | ACK, b""),
+        c2s(CISN + 1, SISN + 1, ACK, b""),
+        build::udp(cli(), srv(), 1, 2, b"x"),
+        build::udp(srv(), cli(), 2, 1, b"y"),
+        build::ping(v6a, v6b, 5, 1, false),
+        build::ping(v6b, v6a, 5, 1, true),
+        vec![0x45, 0, 0],
+        c2s(CISN + 1, SISN + 1, FIN | ACK, b""),
+    ];
+    let refs: Vec<&[u8]> = pkts.iter().map(|p| p.as_slice()).collect();
+    let mut a = tracker();
+    let mut b = tracker();
+    let va: Vec<Verdict> = refs.iter().map(|p| a.process(T0, 0, p)).collect();
+    let mut vb = vec![Verdict::of(CtInfo::Invalid, false); refs.len()];
+    b.process_batch(T0, 0, &refs, &mut vb);
+    assert_eq!(va, vb);
+    assert_eq!(a.stats(), b.stats());
+    assert_eq!(flows(&a, T0), flows(&b, T0));
+    assert_eq!(events(&mut a), events(&mut b));
+}
