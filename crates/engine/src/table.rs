@@ -111,6 +111,19 @@ impl<A: Addr> Key<A> {
         Some(k)
     }
 
+    /// Whether `k` is this key's reply tuple (`invert() == Some(k)`, without building it
+    /// for the port-carrying protocols).
+    #[inline]
+    pub fn reply_is(&self, k: &Key<A>) -> bool {
+        if self.src != k.dst || self.dst != k.src || self.proto != k.proto || self.zone != k.zone {
+            return false;
+        }
+        match self.proto {
+            1 | 58 => self.invert().as_ref() == Some(k),
+            _ => self.sport == k.dport && self.dport == k.sport,
+        }
+    }
+
     /// This key as a model tuple.
     pub fn tuple(&self) -> ctkit_model::Tuple {
         let mut t = ctkit_model::Tuple {
@@ -286,7 +299,7 @@ impl<A: Addr> Table<A> {
                 let hit = if dir == 0 {
                     e.key == *key
                 } else {
-                    e.key.invert().as_ref() == Some(key)
+                    e.key.reply_is(key)
                 };
                 if hit {
                     return Some((r >> 1, dir));

@@ -712,11 +712,16 @@ impl Tracker {
                         entry.status |= ST_SEEN_REPLY;
                         bits |= ipct::REPLY;
                     }
+                    let (aux, l4proto) = (entry.aux, entry.key.proto);
+                    if aux & (AUX_EXT | AUX_ACCT) == 0 && bits == 0 {
+                        // The common case: nothing to count, no helper, no event.
+                        return Resolved::Verdict(Verdict::of(info, dir == 1));
+                    }
                     let entry = *entry;
                     self.account::<A>(idx, &entry, dir, pkt, now);
                     {
-                        let dropped = entry.aux & AUX_EXT != 0
-                            && entry.key.proto == proto::TCP
+                        let dropped = aux & AUX_EXT != 0
+                            && l4proto == proto::TCP
                             && match tcp::parse_seg(pkt.l3.l4) {
                                 Some(seg) => self.run_ftp::<A>(
                                     now,
