@@ -472,3 +472,84 @@ impl<A: Addr> Table<A> {
         self.slots.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u32) -> Key<[u8; 4]> {
+        Key {
+            src: (0xc000_0200u32 + (i & 0xff)).to_be_bytes(),
+            dst: [198, 51, 100, 2],
+            sport: 1024 + (i >> 8) as u16,
+            dport: 80,
+            proto: 6,
+            zone: 0,
+        }
+    }
+
+    fn entry(i: u32) -> Entry<[u8; 4]> {
+        Entry {
+            expires: 0,
+            status: 0,
+            aux: 0,
+            key: key(i),
+            proto: ProtoState::None,
+        }
+    }
+
+    #[test]
+    fn test_hash_is_keyed_by_the_seed_and_repeatable() {
+        let (a, b) = (HashKey::new(1), HashKey::new(2));
+        assert_eq!(a.hash(&key(7)), HashKey::new(1).hash(&key(7)));
+        assert_ne!(a.hash(&key(7)), b.hash(&key(7)));
+        assert_ne!(a.hash(&key(7)), a.hash(&key(8)));
+    }
+
+    #[test]
+    fn test_find_both_directions_and_remove_keeps_the_rest_findable() {
+        let hk = HashKey::new(3);
+        let mut t = Table::new();
+        for i in 0..2000 {
+            let e = entry(i);
+            t.insert(e, hk.hash(&e.key), hk.hash(&e.key_dir(1)));
+        }
+        for i in (0..2000).step_by(3) {
+            let e = entry(i);
+            t.remove(i, hk.hash(&e.key), hk.hash(&e.key_dir(1)));
+        }
+        for i in 0..2000 {
+            let k = key(i);
+            let r = k.invert().unwrap();
+            let want = if i % 3 == 0 { None } else { Some(i) };
+            assert_eq!(t.find(&k, hk.hash(&k)).map(|x| x.0), want);
+            assert_eq!(t.find(&r, hk.hash(&r)), want.map(|i| (i, 1)));
+        }
+        assert_eq!(t.live, 2000 - 667);
+    }
+
+    #[test]
+    fn test_bucket_refs_lists_exactly_the_bucket_members() {
+        let hk = HashKey::new(9);
+        let mut t = Table::new();
+        for i in 0..500 {
+            let e = entry(i);
+            t.insert(e, hk.hash(&e.key), hk.hash(&e.key_dir(1)));
+        }
+        let nb = 37;
+        let mut total = 0;
+        let mut out = Vec::new();
+        for b in 0..nb {
+            t.bucket_refs(b, nb, &mut out);
+            for &(idx, dir) in &out {
+                let h = hk.hash(&t.entries[idx as usize].key_dir(dir));
+                assert_eq!((((h >> 32) * nb as u64) >> 32) as u32, b);
+            }
+            total += out.len();
+        }
+        assert_eq!(
+            total, 1000,
+            "every tuple of both directions in exactly one bucket"
+        );
+    }
+}
