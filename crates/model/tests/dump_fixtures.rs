@@ -337,3 +337,44 @@ fn an_empty_input_has_no_flow() {
         ScanReport::default()
     );
 }
+
+#[test]
+fn an_event_log_with_timestamps_and_originators_is_read() {
+    // `conntrack -E -o timestamp` (1.4.7) while another conntrack created, updated and
+    // deleted entries.
+    let path = fixture("conntrack-E-timestamp.txt");
+    let data = std::fs::read(&path).unwrap();
+    let mut r = DumpReader::new(LineSplitter::new(&data[..]), "ev", None, None, false).unwrap();
+    assert_eq!(r.format(), Some(DumpFormat::Text));
+    assert_eq!(r.scan(&mut |_| ControlFlow::Continue(())).unwrap().flows, 4);
+    let mut out = Vec::new();
+    for line in data.split_inclusive(|b| *b == b'\n') {
+        let mut f = Flow::default();
+        let info = DumpFormat::Text
+            .parse_into(line, None, &mut f)
+            .unwrap()
+            .unwrap();
+        assert!(
+            info.event.is_some() && info.event_time.is_some() && info.userspace_portid.is_some()
+        );
+        write_flow(
+            &mut out,
+            &f,
+            &TextOptions {
+                event: info.event,
+                event_time: info.event_time,
+                userspace: info
+                    .userspace_portid
+                    .map(|portid| ctkit_model::format::Userspace {
+                        portid,
+                        progname: None,
+                    }),
+                ..TextOptions::default()
+            },
+        );
+    }
+    let want = String::from_utf8(data)
+        .unwrap()
+        .replace(" progname=conntrack", "");
+    assert_eq!(String::from_utf8(out).unwrap(), want);
+}
