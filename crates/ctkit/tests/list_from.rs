@@ -206,6 +206,19 @@ fn captures_unknown_formats_and_missing_files_are_clear_errors() {
     let r = list(&["--from", notes.to_str().unwrap()], None);
     assert_eq!(r.code, 1);
     assert!(r.stderr.ends_with("line 1: not in a format ctkit reads (conntrack -L text, -o extended, /proc/net/nf_conntrack, /proc/net/ip_conntrack, -o save, -o xml, ctkit -o json): `hello'\n"), "{}", r.stderr);
+    let gz = dir.join("dump.gz");
+    std::fs::write(&gz, [0x1f, 0x8b, 8, 0, 0, 0, 0, 0]).unwrap();
+    let r = list(&["--from", gz.to_str().unwrap()], None);
+    assert_eq!(
+        (r.code, r.stderr),
+        (
+            1,
+            format!(
+                "ctkit: {}: gzip-compressed: decompress it first (zcat FILE | ctkit … --from -)\n",
+                gz.display()
+            )
+        )
+    );
     let r = list(&["--from", "no-such-file"], None);
     assert_eq!(
         (r.code, r.stderr.as_str()),
@@ -373,6 +386,10 @@ fn from_proc_lists_the_namespaces_table_as_conntrack_does() {
     let r = run(lab.router.exec(&[ctkit.as_str(), "list", "--from", "proc"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(norm(&r.stdout), norm(&kernel));
+    // /proc's `use=` counts its reader; reported as ctnetlink reports it.
+    let ones = |s: &str| s.matches(" use=1").count();
+    assert_eq!(ones(&r.stdout), ones(&kernel), "{}", r.stdout);
+    assert_eq!(ones(&kernel), kernel.lines().count());
     assert_eq!(r.stderr, summary(kernel.lines().count()));
     // Another namespace has its own (empty) table.
     let other = Netns::new();

@@ -65,6 +65,13 @@ pub fn open(spec: &SourceSpec, o: &OpenOptions) -> Result<Box<dyn FlowSource>, S
         };
         return super::open_capture(spec, input);
     }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Err(SourceError::Format {
+            path: name,
+            message: "gzip-compressed: decompress it first (zcat FILE | ctkit … --from -)"
+                .to_string(),
+        });
+    }
     let reader = DumpReader::new(lines, &name, None, labelmap(), o.lenient)?;
     Ok(Box::new(FileSource {
         spec: spec.clone(),

@@ -3,6 +3,9 @@
 //! `/proc/net/ip_conntrack` layout (no `ipv4     2` columns), of the calling thread's network
 //! namespace; no netlink needed, so it also works where ctnetlink is unavailable.
 //!
+//! Entries are reported as ctnetlink reports them: `zone=0` (the default zone) is no zone and
+//! `use=` is one less than printed (the reader's own reference).
+//!
 //! Counters: `/proc/sys/net/netfilter/nf_conntrack_count` and `_max`, and the per-CPU hex
 //! table `/proc/net/stat/nf_conntrack` (`ct_cpu_seq_show`), summed by column name.
 
@@ -173,7 +176,13 @@ impl FlowSource for ProcSource {
             None,
             self.lenient,
         )?;
-        r.scan(f)
+        // ct_seq_show holds a reference on the entry while printing it, so `use=` is one more
+        // than ctnetlink (and conntrack -L) reports.
+        r.scan(&mut |flow| {
+            let mut g = *flow;
+            g.use_count = g.use_count.map(|u| u.saturating_sub(1));
+            f(&g)
+        })
     }
 
     fn counters(&mut self) -> Result<TableCounters, SourceError> {
