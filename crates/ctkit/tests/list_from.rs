@@ -157,7 +157,7 @@ fn a_malformed_line_stops_with_file_line_and_field() {
     );
     assert_eq!(
         r.stderr,
-        "ctkit: proc-malformed.txt:3: bad address in field `dst` at column 56 (/proc or -o extended text)\n"
+        "ctkit: list: proc-malformed.txt:3: bad address in field `dst` at column 56 (/proc or -o extended text)\n"
     );
 }
 
@@ -188,7 +188,7 @@ fn captures_unknown_formats_and_missing_files_are_clear_errors() {
     assert_eq!(
         r.stderr,
         format!(
-            "ctkit: {}: a packet capture (pcap/pcapng): reading flows from captures is not available in this build (use `ctkit replay`)\n",
+            "ctkit: list: {}: a packet capture (pcap/pcapng): reading flows from captures is not available in this build (use `ctkit replay`)\n",
             pcap.display()
         )
     );
@@ -199,7 +199,7 @@ fn captures_unknown_formats_and_missing_files_are_clear_errors() {
     assert_eq!(r.code, 1);
     assert!(
         r.stderr
-            .starts_with("ctkit: standard input: a packet capture (pcap/pcapng)"),
+            .starts_with("ctkit: list: standard input: a packet capture (pcap/pcapng)"),
         "{}",
         r.stderr
     );
@@ -214,7 +214,7 @@ fn captures_unknown_formats_and_missing_files_are_clear_errors() {
         (
             1,
             format!(
-                "ctkit: {}: gzip-compressed: decompress it first (zcat FILE | ctkit … --from -)\n",
+                "ctkit: list: {}: gzip-compressed: decompress it first (zcat FILE | ctkit … --from -)\n",
                 gz.display()
             )
         )
@@ -224,7 +224,7 @@ fn captures_unknown_formats_and_missing_files_are_clear_errors() {
         (r.code, r.stderr.as_str()),
         (
             1,
-            "ctkit: no-such-file: No such file or directory (os error 2)\n"
+            "ctkit: list: no-such-file: No such file or directory (os error 2)\n"
         )
     );
     std::fs::remove_dir_all(&dir).unwrap();
