@@ -285,6 +285,11 @@ fn each_kind_of_malformed_line_names_its_field() {
             "x:1: missing field in field `dport` at column 69 (/proc or -o extended text)",
         ),
         (
+            "udp      17 20 src=192.0.2.1 dst=198.51.100.1 sport=1 dport=2 mark=0 labels=eth0-in\n",
+            "x:1: unknown label in field `labels` at column 70 (conntrack -L text; label names \
+             are looked up in /etc/xtables/connlabel.conf)",
+        ),
+        (
             "-A -t 30 -s 192.0.2.1 -d 192.0.2.2 -p udp --sport 1 --dport 70000\n",
             "x:1: bad number in field `dport` at column 61 (-o save)",
         ),
