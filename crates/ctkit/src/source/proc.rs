@@ -279,6 +279,53 @@ mod tests {
     }
 
     #[test]
+    fn a_copied_proc_tree_reads_flows_and_counters() {
+        let dir = std::env::temp_dir().join(format!("ctkit-proc-src-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("stat")).unwrap();
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../model/tests/fixtures/proc-nf_conntrack-6.18.txt"
+        );
+        std::fs::copy(fixture, dir.join("nf_conntrack")).unwrap();
+        std::fs::write(dir.join("nf_conntrack_count"), "11\n").unwrap();
+        std::fs::write(dir.join("nf_conntrack_max"), "262144\n").unwrap();
+        std::fs::write(dir.join("stat/nf_conntrack"), STAT_618).unwrap();
+        let mut s = ProcSource::with_paths(
+            ProcPaths {
+                table: dir.join("nf_conntrack"),
+                format: DumpFormat::Extended,
+                sysctl_dir: dir.clone(),
+                stat: dir.join("stat/nf_conntrack"),
+            },
+            false,
+        );
+        assert_eq!(s.describe(), "/proc/net/nf_conntrack");
+        assert!(s.is_live());
+        let mut uses = Vec::new();
+        let r = s
+            .scan(&mut |f| {
+                uses.push(f.use_count);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(
+            r,
+            ScanReport {
+                flows: 11,
+                skipped: 0
+            }
+        );
+        // Printed `use=2`: the reader's own reference is not counted.
+        assert!(uses.iter().all(|u| *u == Some(1)), "{uses:?}");
+        let t = s.counters().unwrap();
+        assert_eq!(
+            (t.entries, t.max, t.counter("drop")),
+            (Some(11), Some(262144), Some(10))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn bad_stat_rows_are_errors() {
         let mut t = TableCounters::default();
         let e = sum_stat_table("entries found\n00000001 zz\n", &mut t).unwrap_err();
