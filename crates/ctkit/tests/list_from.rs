@@ -402,3 +402,56 @@ fn from_proc_lists_the_namespaces_table_as_conntrack_does() {
     assert_eq!(want.lines().count(), 1, "{want}");
     assert_eq!(norm(&r.stdout), norm(&want));
 }
+
+#[test]
+fn saved_labels_are_named_with_the_systems_label_map() {
+    let name = "saved_labels_are_named_with_the_systems_label_map";
+    if !require_kernel(name) {
+        return;
+    }
+    let _lock = support::GlobalLock::acquire();
+    let _conf = support::lab::CONNLABEL_FILES
+        .map(|f| support::RestoreFile::replace(f, Lab::connlabel_conf().as_bytes()));
+    let lab = Lab::new(LabOptions {
+        labels: true,
+        ..LabOptions::default()
+    });
+    support::traffic::tcp_server(&lab.server, "::", support::lab::LABEL_PORT);
+    support::traffic::tcp_hold(
+        &lab.client,
+        support::lab::SERVER4,
+        support::lab::LABEL_PORT,
+        10,
+    );
+    support::traffic::ping(&lab.client, support::lab::SERVER4);
+    lab.settle();
+    let dir = std::env::temp_dir().join(format!("ctkit-list-from-l-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let oracle = oracle_bin().display().to_string();
+    let ctkit = ctkit_bin().display().to_string();
+    for (fmt, file) in [("labels", "l.txt"), ("xml,labels", "x.xml")] {
+        let path = dir.join(file).display().to_string();
+        sh(
+            &lab.router,
+            &format!("{oracle} -L -o {fmt} > {path} 2>/dev/null"),
+        );
+        let want = sh(&lab.router, &format!("{oracle} -L -o {fmt} 2>/dev/null"));
+        assert!(want.contains(support::lab::LABEL), "{want}");
+        let r = run(lab
+            .router
+            .exec(&[ctkit.as_str(), "list", "--from", &path, "-o", fmt]));
+        assert_eq!(r.code, 0, "{fmt}: {}", r.stderr);
+        assert_eq!(norm(&r.stdout), norm(&want), "-o {fmt}");
+        // Label filters work on saved entries too.
+        let r = run(lab.router.exec(&[
+            ctkit.as_str(),
+            "list",
+            "--from",
+            &path,
+            "--label",
+            support::lab::LABEL,
+        ]));
+        assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
