@@ -206,13 +206,16 @@ pub fn parse_xml_into(
                     let (present, p, c) = meta_tuple(&mut x, &mut f.orig)?;
                     f.has_orig = present;
                     f.counters_orig = c;
-                    l4 = p;
+                    // The protocol of an absent tuple is not the flow's (printed as 0).
+                    if present {
+                        l4 = p;
+                    }
                 }
                 Some(b"reply") => {
                     let (present, p, c) = meta_tuple(&mut x, &mut f.reply)?;
                     f.has_reply = present;
                     f.counters_reply = c;
-                    if l4 == 0 {
+                    if !f.has_orig && present {
                         l4 = p;
                     }
                 }
