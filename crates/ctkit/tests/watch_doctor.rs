@@ -331,8 +331,8 @@ fn doctor_on_a_full_table_exits_2_names_the_flood_and_its_fix_works() {
         count_oracle = oracle_count(&server);
         (code1, r1) = doctor_json(&server);
         // The plain fix for the fill, run where it must run (the initial namespace).
-        raise_cmd =
-            finding(&r1, "fill_pct").map(|f| f["fixes"][0]["plain"].as_str().unwrap().to_string());
+        raise_cmd = finding(&r1, "fill_pct")
+            .and_then(|f| f["fixes"][0]["plain"].as_str().map(String::from));
         if let Some(cmd) = &raise_cmd {
             let st = std::process::Command::new("sh")
                 .args(["-c", cmd])
@@ -344,7 +344,7 @@ fn doctor_on_a_full_table_exits_2_names_the_flood_and_its_fix_works() {
         // Back to the small table, then the fix doctor suggests for the flooding source.
         std::fs::write("/proc/sys/net/netfilter/nf_conntrack_max", MAX.to_string()).unwrap();
         fixed_cmd = finding(&r1, "top_source")
-            .map(|f| f["fixes"][0]["plain"].as_str().unwrap().to_string());
+            .and_then(|f| f["fixes"][0]["plain"].as_str().map(String::from));
         if let Some(cmd) = &fixed_cmd {
             let fix = server.sh(cmd);
             assert!(fix.status.success(), "{cmd}: {fix:?}");
