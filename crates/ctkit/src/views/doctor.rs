@@ -299,7 +299,7 @@ pub fn main(args: &[String]) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let fail = |msg: &str| {
-        eprintln!("ctkit: {msg}");
+        eprintln!("ctkit: {msg}{}", super::doctor::probe::privilege_hint(msg));
         ExitCode::from(EXIT_UNKNOWN)
     };
     let va = match super::common::parse_view_args(args, &["--sample", "--since", "--log", "--top"])

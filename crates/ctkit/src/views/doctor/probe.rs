@@ -23,6 +23,15 @@ pub fn parse_ns_link(s: &str) -> Option<u64> {
     s.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok()
 }
 
+/// A hint to append to an error that is a missing privilege (`EPERM`/`EACCES`).
+pub fn privilege_hint(msg: &str) -> &'static str {
+    if msg.contains("Operation not permitted") || msg.contains("Permission denied") {
+        " (conntrack's netlink interface and /proc/net/nf_conntrack need root or CAP_NET_ADMIN)"
+    } else {
+        ""
+    }
+}
+
 /// A conntrack sysctl's value (`/proc/sys/net/netfilter/NAME`), trimmed.
 pub fn sysctl(name: &str) -> Option<String> {
     let p = format!("{}/{name}", ctkit_model::sysctl::PROC_DIR);
@@ -136,6 +145,12 @@ fn labelled(g: &Grouper, n: usize) -> Vec<(String, Counts)> {
 mod tests {
     use super::*;
     use ctkit_model::{ProtoInfo, TcpInfo};
+
+    #[test]
+    fn privilege_errors_get_a_hint() {
+        assert!(privilege_hint("kernel: Operation not permitted (os error 1)").contains("root"));
+        assert_eq!(privilege_hint("no such file"), "");
+    }
 
     #[test]
     fn ns_link_and_slabinfo() {
