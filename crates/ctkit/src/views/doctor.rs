@@ -876,9 +876,9 @@ pub fn findings(r: &Report) -> Vec<Finding> {
         g.newest = g.newest.min(l.age_s);
         g.hidden += l.suppressed.unwrap_or(0);
         if let Some(n) = l.netns {
-            if !g.netns.contains(&n) {
-                g.netns.push(n);
-            }
+            // Most recently seen last.
+            g.netns.retain(|x| *x != n);
+            g.netns.push(n);
         }
     }
     for ((kind, origin), g) in groups {
@@ -902,7 +902,14 @@ pub fn findings(r: &Report) -> Vec<Finding> {
         let whose = match origin {
             "ours" => "in this namespace".to_string(),
             "other" => {
-                let mut ids: Vec<String> = g.netns.iter().take(4).map(|n| n.to_string()).collect();
+                // Newest first (lines are oldest first).
+                let mut ids: Vec<String> = g
+                    .netns
+                    .iter()
+                    .rev()
+                    .take(4)
+                    .map(|n| n.to_string())
+                    .collect();
                 if g.netns.len() > 4 {
                     ids.push("…".into());
                 }
