@@ -206,6 +206,37 @@ fn bad_names_and_values_exit_2_and_write_nothing() {
 }
 
 #[test]
+fn a_value_the_kernel_refuses_puts_back_the_ones_written_before() {
+    let Some(ns) = conntrack_ns("a_value_the_kernel_refuses_puts_back_the_ones_written_before")
+    else {
+        return;
+    };
+    // The kernel keeps frag6_high_thresh >= frag6_low_thresh (proc_doulongvec_minmax with
+    // the low threshold as minimum): 1 is refused with EINVAL after udp_timeout was written.
+    let high = read(&ns, "nf_conntrack_frag6_high_thresh");
+    let r = ctkit(
+        &ns,
+        &[
+            "sysctl",
+            "set",
+            "nf_conntrack_udp_timeout=45",
+            "nf_conntrack_frag6_high_thresh=1",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the kernel refused nf_conntrack_frag6_high_thresh=1")
+            && r.stderr
+                .contains("the 1 value(s) written before were restored"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(read(&ns, "nf_conntrack_udp_timeout"), "30");
+    assert_eq!(read(&ns, "nf_conntrack_frag6_high_thresh"), high);
+}
+
+#[test]
 fn persist_keeps_one_line_per_name_in_sysctl_d() {
     let Some(ns) = conntrack_ns("persist_keeps_one_line_per_name_in_sysctl_d") else {
         return;
