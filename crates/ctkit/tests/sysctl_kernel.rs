@@ -155,6 +155,40 @@ fn max_and_buckets_are_read_only_outside_the_initial_namespace() {
 }
 
 #[test]
+fn max_is_writable_in_the_initial_namespace() {
+    if !require_kernel("max_is_writable_in_the_initial_namespace") {
+        return;
+    }
+    const MAX: &str = "/proc/sys/net/netfilter/nf_conntrack_max";
+    let _lock = GlobalLock::acquire();
+    let old: u64 = std::fs::read_to_string(MAX)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _restore = support::RestoreValue::set(MAX, &old.to_string());
+    let new = old + 512;
+    let out = std::process::Command::new(ctkit_bin())
+        .args(["sysctl", "set", &format!("nf_conntrack_max={new}")])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("nf_conntrack_max: {old} -> {new}\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(MAX).unwrap().trim(),
+        new.to_string()
+    );
+}
+
+#[test]
 fn bad_names_and_values_exit_2_and_write_nothing() {
     let Some(ns) = conntrack_ns("bad_names_and_values_exit_2_and_write_nothing") else {
         return;
