@@ -80,6 +80,7 @@ pub fn scan(
         seq,
         accounting,
         skipped: report.skipped,
+        rated: false,
     })
 }
 

@@ -261,10 +261,10 @@ impl TopState {
 
     /// The display formatting of the current toggles.
     pub fn fmt(&self) -> text::Fmt {
-        let acct = self.view.as_ref().is_some_and(|v| v.snap.accounting);
+        let rated = self.view.as_ref().is_some_and(|v| v.snap.rated);
         text::Fmt {
             counters: self.toggles.counters,
-            rates: self.toggles.counters && acct,
+            rates: self.toggles.counters && rated,
             nat: self.toggles.nat,
             ext: self.toggles.ext,
             lookup: self.toggles.lookup,

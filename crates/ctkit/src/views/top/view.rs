@@ -27,6 +27,8 @@ pub struct Snapshot {
     pub accounting: bool,
     /// Lines a lenient text source skipped.
     pub skipped: u64,
+    /// Whether rates were computed (a previous scan with counters exists).
+    pub rated: bool,
 }
 
 /// Sort columns, in iptstate's `b` order (Bytes and Packets only with counters), then
@@ -379,6 +381,7 @@ impl RateMemory {
         if let Some(t0) = self.taken {
             let dt = snap.taken.saturating_sub(t0).as_secs_f64();
             if dt > 0.0 {
+                let mut rated = false;
                 for r in snap.rows.iter_mut().filter(|r| r.flags & F_COUNTERS != 0) {
                     let id = r.identity();
                     let i = self.prev.partition_point(|p| p.0 < id);
@@ -387,9 +390,11 @@ impl RateMemory {
                             r.rate_bytes = ((r.bytes - b) as f64 / dt) as f32;
                             r.rate_packets = ((r.packets - p) as f64 / dt) as f32;
                             r.flags |= F_RATE;
+                            rated = true;
                         }
                     }
                 }
+                snap.rated = rated;
             }
         }
         self.prev = cur;
@@ -588,5 +593,6 @@ pub(crate) mod tests {
         mem.apply(&mut s2);
         assert_eq!((s2.rows[0].rate_bytes, s2.rows[0].rate_packets), (2000.0, 10.0));
         assert_ne!(s2.rows[0].flags & F_RATE, 0);
+        assert!(s2.rated && !s1.rated);
     }
 }
