@@ -410,40 +410,42 @@ pub fn print_single(
         writeln!(out, "{f}")?;
     }
     let cols = text::columns(&fmt, v.groups.as_ref().and(a.settings.group));
-    // Widths: one pass measuring every line (in chunks, so memory stays flat), one printing.
-    let mut widths = text::widths(&cols, width, &[], &fmt);
-    let measure = width.is_none() || fmt.dynamic;
-    if measure {
-        const CHUNK: usize = 4096;
-        let mut i = 0;
-        while i < v.len() {
-            let end = (i + CHUNK).min(v.len());
-            let lines: Vec<Vec<String>> = (i..end).map(|k| text::line_cells(v, k, &cols, names, &fmt)).collect();
-            let w = text::widths(&cols, width, &lines, &fmt);
-            for (a, b) in widths.iter_mut().zip(w) {
-                *a = (*a).max(b);
-            }
-            i = end;
+    let mut cells: Vec<String> = Vec::new();
+    // Widths: one pass measuring every value (no allocation per line), one printing.
+    // Columns are as wide as their widest value; when that does not fit the terminal, the
+    // address columns share what the other columns leave (iptstate's dynamic formatting).
+    let mut widths: Vec<usize> = cols.iter().map(|c| c.header().len() + 1).collect();
+    for i in 0..v.len() {
+        text::fill_cells(&mut cells, v, i, &cols, names, &fmt);
+        for (w, c) in widths.iter_mut().zip(&cells) {
+            let n = if c.is_ascii() { c.len() } else { c.chars().count() };
+            *w = (*w).max(n + 1);
         }
-        if let Some(total) = width {
-            // Fixed columns as measured, address columns share what is left.
+    }
+    if let Some(total) = width {
+        if widths.iter().sum::<usize>() > total {
             let fixed: usize = cols.iter().zip(&widths).filter(|(c, _)| !c.flexible()).map(|(_, w)| *w).sum();
             let flex: Vec<usize> = (0..cols.len()).filter(|&k| cols[k].flexible()).collect();
+            let n = flex.len().max(1);
             let free = total.saturating_sub(fixed);
-            for (n, &k) in flex.iter().enumerate() {
-                let share = free / flex.len().max(1) + usize::from(n < free % flex.len().max(1));
+            for (j, &k) in flex.iter().enumerate() {
+                let share = free / n + usize::from(j < free % n);
                 widths[k] = share.max(cols[k].header().len() + 1);
             }
         }
     }
-    let trim = |s: String| match width {
-        Some(w) => s.chars().take(w).collect::<String>(),
-        None => s.trim_end().to_string(),
-    };
-    writeln!(out, "{}", trim(text::header_line(&cols, &widths, &fmt)))?;
+    let mut line = String::with_capacity(256);
+    line.push_str(text::header_line(&cols, &widths, &fmt).trim_end());
+    line.push('\n');
+    out.write_all(line.as_bytes())?;
     for i in 0..v.len() {
-        let cells = text::line_cells(v, i, &cols, names, &fmt);
-        writeln!(out, "{}", trim(text::join(&cols, &widths, &cells, &fmt)))?;
+        text::fill_cells(&mut cells, v, i, &cols, names, &fmt);
+        line.clear();
+        text::join_into(&mut line, &cols, &widths, &cells, &fmt);
+        let end = line.trim_end().len();
+        line.truncate(end);
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
     }
     Ok(())
 }

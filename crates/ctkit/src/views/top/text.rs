@@ -199,7 +199,70 @@ pub fn columns(fmt: &Fmt, group: Option<AggKey>) -> Vec<Col> {
 
 /// `h:mm:ss`, as iptstate prints the TTL.
 pub fn ttl(secs: u32) -> String {
-    format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+    let mut s = String::new();
+    write_ttl(&mut s, secs);
+    s
+}
+
+/// Appends `n` in decimal (no `core::fmt`: this runs for every cell of a million rows).
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(b as char);
+    }
+}
+
+fn push_2(out: &mut String, n: u32) {
+    out.push((b'0' + (n / 10) as u8) as char);
+    out.push((b'0' + (n % 10) as u8) as char);
+}
+
+fn write_ttl(out: &mut String, secs: u32) {
+    push_u64(out, (secs / 3600) as u64);
+    out.push(':');
+    push_2(out, secs / 60 % 60);
+    out.push(':');
+    push_2(out, secs % 60);
+}
+
+fn push_ip(out: &mut String, a: IpAddr) {
+    match a {
+        IpAddr::V4(v) => {
+            for (i, o) in v.octets().iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_u64(out, *o as u64);
+            }
+        }
+        IpAddr::V6(v) => {
+            let _ = write!(out, "{v}");
+        }
+    }
+}
+
+fn write_state(out: &mut String, r: &Row) {
+    use ctkit_model::proto::{IPPROTO_ICMP, IPPROTO_ICMPV6};
+    match r.proto {
+        IPPROTO_ICMP | IPPROTO_ICMPV6 => {
+            push_u64(out, r.icmp_type as u64);
+            out.push('/');
+            push_u64(out, r.icmp_code as u64);
+            out.push_str(" (");
+            push_u64(out, r.icmp_id as u64);
+            out.push(')');
+        }
+        _ => out.push_str(r.state_name().unwrap_or("")),
+    }
 }
 
 /// 1234567 → `1.2M` (powers of 1000), for rates.
@@ -229,17 +292,13 @@ fn endpoint(out: &mut String, addr: IpAddr, port: Option<(u16, bool)>, names: &N
         (None, IpAddr::V6(a), Some(_)) => {
             let _ = write!(out, "[{a}]");
         }
-        (None, a, _) => {
-            let _ = write!(out, "{a}");
-        }
+        (None, a, _) => push_ip(out, a),
     }
     if let Some((p, udp)) = port {
         out.push(':');
         match names.services.get(&(p, udp)).filter(|_| lookup) {
             Some(s) => out.push_str(s),
-            None => {
-                let _ = write!(out, "{p}");
-            }
+            None => push_u64(out, p as u64),
         }
     }
 }
@@ -280,14 +339,10 @@ pub fn row_cell(out: &mut String, col: Col, r: &Row, v: &View, names: &Names, fm
             endpoint(out, unpack(&a, r.is_v6()), ports.then_some((p, udp)), names, fmt.lookup)
         }
         Col::Proto => out.push_str(&r.proto_name()),
-        Col::State => out.push_str(&r.state_text()),
-        Col::Ttl => out.push_str(&ttl(r.timeout)),
-        Col::Bytes => {
-            let _ = write!(out, "{}", r.bytes);
-        }
-        Col::Packets => {
-            let _ = write!(out, "{}", r.packets);
-        }
+        Col::State => write_state(out, r),
+        Col::Ttl => write_ttl(out, r.timeout),
+        Col::Bytes => push_u64(out, r.bytes),
+        Col::Packets => push_u64(out, r.packets),
         Col::Rate => {
             if r.flags & F_RATE != 0 {
                 let _ = write!(out, "{}/s", human(r.rate_bytes as f64));
@@ -363,16 +418,20 @@ pub fn group_cell(out: &mut String, col: Col, g: &Group, v: &View, names: &Names
 
 /// The cells of display line `i` of `v`.
 pub fn line_cells(v: &View, i: usize, cols: &[Col], names: &Names, fmt: &Fmt) -> Vec<String> {
-    let mut cells = Vec::with_capacity(cols.len());
-    for &c in cols {
-        let mut s = String::new();
-        match &v.groups {
-            Some(g) => group_cell(&mut s, c, &g[i], v, names, fmt),
-            None => row_cell(&mut s, c, v.row(i).expect("line in range"), v, names, fmt),
-        }
-        cells.push(s);
-    }
+    let mut cells = Vec::new();
+    fill_cells(&mut cells, v, i, cols, names, fmt);
     cells
+}
+
+/// [`line_cells`] into reused storage (no allocation once the strings have grown).
+pub fn fill_cells(cells: &mut Vec<String>, v: &View, i: usize, cols: &[Col], names: &Names, fmt: &Fmt) {
+    cells.resize_with(cols.len(), String::new);
+    for (s, &c) in cells.iter_mut().zip(cols) {
+        match &v.groups {
+            Some(g) => group_cell(s, c, &g[i], v, names, fmt),
+            None => row_cell(s, c, v.row(i).expect("line in range"), v, names, fmt),
+        }
+    }
 }
 
 /// Column widths (each includes one space of separation; the last column may be cut).
@@ -425,10 +484,14 @@ pub fn widths(cols: &[Col], total: Option<usize>, lines: &[Vec<String>], fmt: &F
 
 /// `text` fitted into `width - 1` characters (one space separates columns).
 pub fn fit(text: &str, width: usize, col: Col, fmt: &Fmt) -> String {
+    fit_cow(text, width, col, fmt).into_owned()
+}
+
+fn fit_cow<'a>(text: &'a str, width: usize, col: Col, fmt: &Fmt) -> std::borrow::Cow<'a, str> {
     let room = width.saturating_sub(1);
-    let n = text.chars().count();
+    let n = if text.is_ascii() { text.len() } else { text.chars().count() };
     if n <= room {
-        return text.to_string();
+        return text.into();
     }
     let mark = fmt.mark_truncated && room > 0;
     let keep = room - usize::from(mark);
@@ -445,23 +508,40 @@ pub fn fit(text: &str, width: usize, col: Col, fmt: &Fmt) -> String {
             s.insert(0, '+');
         }
     }
-    s
+    s.into()
 }
 
 /// One table line: every cell fitted and padded (numbers right-aligned in their column
 /// minus the separating space), trailing spaces kept as iptstate prints them.
 pub fn join(cols: &[Col], widths: &[usize], cells: &[String], fmt: &Fmt) -> String {
     let mut out = String::new();
+    join_into(&mut out, cols, widths, cells, fmt);
+    out
+}
+
+/// [`join`] appended to `out`.
+pub fn join_into(out: &mut String, cols: &[Col], widths: &[usize], cells: &[String], fmt: &Fmt) {
+    const SPACES: &str = "                                                                ";
+    let pad = |out: &mut String, mut n: usize| {
+        while n > 0 {
+            let k = n.min(SPACES.len());
+            out.push_str(&SPACES[..k]);
+            n -= k;
+        }
+    };
     for (i, c) in cols.iter().enumerate() {
         let w = widths[i];
-        let t = fit(&cells[i], w, *c, fmt);
+        let t = fit_cow(&cells[i], w, *c, fmt);
+        let len = if t.is_ascii() { t.len() } else { t.chars().count() };
         if c.right() {
-            let _ = write!(out, "{:>width$} ", t, width = w.saturating_sub(1));
+            pad(out, w.saturating_sub(1).saturating_sub(len));
+            out.push_str(&t);
+            out.push(' ');
         } else {
-            let _ = write!(out, "{:<width$}", t, width = w);
+            out.push_str(&t);
+            pad(out, w.saturating_sub(len));
         }
     }
-    out
 }
 
 /// The header line.
@@ -534,6 +614,21 @@ mod tests {
     fn ttl_is_h_mm_ss() {
         assert_eq!(ttl(299), "0:04:59");
         assert_eq!(ttl(432000), "120:00:00");
+    }
+
+    #[test]
+    fn fast_number_and_address_formatting_matches_display() {
+        for n in [0u64, 7, 10, 65535, 4_294_967_296, u64::MAX] {
+            let mut s = String::new();
+            push_u64(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+        for a in ["0.0.0.0", "192.0.2.1", "255.255.255.255", "2001:db8::1"] {
+            let ip: IpAddr = a.parse().unwrap();
+            let mut s = String::new();
+            push_ip(&mut s, ip);
+            assert_eq!(s, a);
+        }
     }
 
     #[test]
