@@ -8,7 +8,12 @@ use support::{ctkit_bin, require_oracle, Netns};
 
 /// Loads entries with the oracle's `-R` (one `-I` line each).
 fn load(ns: &Netns, lines: &str) {
-    let r = support::run_tool(ns, support::oracle_bin(), &["-R", "-"], Some(lines.as_bytes()));
+    let r = support::run_tool(
+        ns,
+        support::oracle_bin(),
+        &["-R", "-"],
+        Some(lines.as_bytes()),
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
@@ -44,8 +49,14 @@ fn words(text: &str) -> Vec<Vec<String>> {
                 .map(|w| {
                     let parts: Vec<&str> = w.split(':').collect();
                     let ttl = parts.len() == 3
-                        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-                    if ttl { "TTL".to_string() } else { w.to_string() }
+                        && parts
+                            .iter()
+                            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+                    if ttl {
+                        "TTL".to_string()
+                    } else {
+                        w.to_string()
+                    }
                 })
                 .collect()
         })
@@ -53,7 +64,10 @@ fn words(text: &str) -> Vec<Vec<String>> {
 }
 
 fn w(lines: &[&str]) -> Vec<Vec<String>> {
-    lines.iter().map(|l| l.split_whitespace().map(String::from).collect()).collect()
+    lines
+        .iter()
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect()
 }
 
 #[test]
@@ -117,7 +131,10 @@ fn single_run_options_sort_filter_and_show_nat_zone_mark() {
             "[2001:db8::1]:1000 [2001:db8::2]:7000 [2001:db8::2]:7000 [2001:db8::1]:1000 tcp ESTABLISHED TTL 0 UNREPLIED",
         ])
     );
-    let (out, _, _) = sh(&ns, "$CTKIT top -1 --filter 'tcp and not state time_wait and ipv4' --proto tcp");
+    let (out, _, _) = sh(
+        &ns,
+        "$CTKIT top -1 --filter 'tcp and not state time_wait and ipv4' --proto tcp",
+    );
     assert_eq!(
         words(&out)[2..],
         w(&[
@@ -186,21 +203,50 @@ fn bad_options_exit_1_like_iptstate() {
         String::from_utf8_lossy(&out.stderr),
         "ctkit top: invalid sort column `x' (-b takes one of S d D p s t b P r)\nRun `ctkit top -h` for the options.\n"
     );
-    let out = std::process::Command::new(ctkit_bin()).args(["top", "-Q"]).output().unwrap();
+    let out = std::process::Command::new(ctkit_bin())
+        .args(["top", "-Q"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let out = std::process::Command::new(ctkit_bin())
         .args(["top", "--filter", "tcp and"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("ctkit top: --filter: the expression ends too early\n"));
-    let out = std::process::Command::new(ctkit_bin()).args(["top", "-h"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .starts_with("ctkit top: --filter: the expression ends too early\n"));
+    let out = std::process::Command::new(ctkit_bin())
+        .args(["top", "-h"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8_lossy(&out.stdout);
-    for opt in ["-b, --sort", "-c, --no-color", "-C, --counters", "-d, --dst-filter", "-D, --dstpt-filter", "-f, --no-loopback", "-i, --invert-filters", "-l, --lookup", "-L, --no-dns", "-m, --mark-truncated", "-o, --no-dynamic", "-p, --no-scroll", "-r, --reverse", "-R, --rate", "-s, --src-filter", "-S, --srcpt-filter", "-t, --totals", "-1, --single"] {
+    for opt in [
+        "-b, --sort",
+        "-c, --no-color",
+        "-C, --counters",
+        "-d, --dst-filter",
+        "-D, --dstpt-filter",
+        "-f, --no-loopback",
+        "-i, --invert-filters",
+        "-l, --lookup",
+        "-L, --no-dns",
+        "-m, --mark-truncated",
+        "-o, --no-dynamic",
+        "-p, --no-scroll",
+        "-r, --reverse",
+        "-R, --rate",
+        "-s, --src-filter",
+        "-S, --srcpt-filter",
+        "-t, --totals",
+        "-1, --single",
+    ] {
         assert!(help.contains(opt), "{opt} missing from:\n{help}");
     }
     // The live view needs a terminal.
-    let out = std::process::Command::new(ctkit_bin()).args(["top"]).output().unwrap();
+    let out = std::process::Command::new(ctkit_bin())
+        .args(["top"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
 }

@@ -25,8 +25,22 @@ impl Tmux {
             session: "top".into(),
         };
         let shell = format!("ip netns exec {ns} {cmd}; echo EXITED $?; sleep 30");
-        let out = t.run(&["new-session", "-d", "-s", &t.session, "-x", "120", "-y", "40", &shell]);
-        assert!(out.status.success(), "tmux: {}", String::from_utf8_lossy(&out.stderr));
+        let out = t.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            &t.session,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &shell,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         t
     }
 
@@ -40,7 +54,12 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", &self.session]).stdout).into_owned()
+        String::from_utf8_lossy(
+            &self
+                .run(&["capture-pane", "-p", "-t", &self.session])
+                .stdout,
+        )
+        .into_owned()
     }
 
     /// Sends keys (tmux key names, e.g. `Enter`, or literal text with `-l`).
@@ -51,7 +70,10 @@ impl Tmux {
     }
 
     fn text(&self, text: &str) {
-        assert!(self.run(&["send-keys", "-t", &self.session, "-l", text]).status.success());
+        assert!(self
+            .run(&["send-keys", "-t", &self.session, "-l", text])
+            .status
+            .success());
     }
 
     /// Polls the pane until `ok(screen)`, at most `secs` seconds; panics with the last
@@ -94,10 +116,16 @@ fn conntrack_l(lab: &Lab, args: &[&str]) -> String {
 
 #[test]
 fn top_in_tmux_sorts_filters_and_deletes_a_zoned_entry() {
-    if !require_tools("top_in_tmux_sorts_filters_and_deletes_a_zoned_entry", &["tmux", "nft", "python3", "ping"]) {
+    if !require_tools(
+        "top_in_tmux_sorts_filters_and_deletes_a_zoned_entry",
+        &["tmux", "nft", "python3", "ping"],
+    ) {
         return;
     }
-    let lab = Lab::new(LabOptions { zone: true, ..LabOptions::default() });
+    let lab = Lab::new(LabOptions {
+        zone: true,
+        ..LabOptions::default()
+    });
     traffic::tcp_server(&lab.server, "::", 7000);
     traffic::udp_server(&lab.server, "::", ZONE_PORT);
     traffic::tcp_hold(&lab.client, SERVER4, 7000, 100);
@@ -110,18 +138,30 @@ fn top_in_tmux_sorts_filters_and_deletes_a_zoned_entry() {
     );
 
     let bin = ctkit_bin();
-    let tmux = Tmux::start(lab.router.name(), &format!("{} top", bin.to_str().expect("utf-8 path")));
-    let s = tmux.wait("the first table", 20, |s| s.contains("Sort: SrcIP") && rows(s).len() >= 3);
+    let tmux = Tmux::start(
+        lab.router.name(),
+        &format!("{} top", bin.to_str().expect("utf-8 path")),
+    );
+    let s = tmux.wait("the first table", 20, |s| {
+        s.contains("Sort: SrcIP") && rows(s).len() >= 3
+    });
     let r = rows(&s);
     // SrcIP, then source port: ICMP (no port) before 40007 before the TCP port (>40007 or
     // not: ephemeral), so only check the set and the first line.
-    assert!(r[0].starts_with(&format!("{CLIENT4} {SERVER4} icmp 8/0")), "{s}");
+    assert!(
+        r[0].starts_with(&format!("{CLIENT4} {SERVER4} icmp 8/0")),
+        "{s}"
+    );
     assert!(r.iter().any(|l| l.starts_with(&zoned)), "{s}");
-    assert!(r.iter().any(|l| l.contains(&format!("{SERVER4}:7000 tcp ESTABLISHED"))), "{s}");
+    assert!(
+        r.iter()
+            .any(|l| l.contains(&format!("{SERVER4}:7000 tcp ESTABLISHED"))),
+        "{s}"
+    );
 
     // b: next sort column (SrcPort); r: reverse.
     tmux.keys(&["b"]);
-    tmux.wait("sort by source port", 5, |s| s.contains("Sort: SrcPort ") );
+    tmux.wait("sort by source port", 5, |s| s.contains("Sort: SrcPort "));
     tmux.keys(&["r"]);
     let s = tmux.wait("reverse sort by source port", 5, |s| {
         s.contains("Sort: SrcPort reverse") && rows(s).last().is_some_and(|l| l.contains("icmp"))
@@ -131,11 +171,16 @@ fn top_in_tmux_sorts_filters_and_deletes_a_zoned_entry() {
         .iter()
         .filter_map(|l| l.split(' ').next()?.rsplit_once(':')?.1.parse().ok())
         .collect();
-    assert!(sports.windows(2).all(|w| w[0] >= w[1]), "descending source ports: {s}");
+    assert!(
+        sports.windows(2).all(|w| w[0] >= w[1]),
+        "descending source ports: {s}"
+    );
 
     // D: destination port filter.
     tmux.keys(&["D"]);
-    tmux.wait("the port prompt", 5, |s| s.contains("Destination port filter"));
+    tmux.wait("the port prompt", 5, |s| {
+        s.contains("Destination port filter")
+    });
     tmux.text(&ZONE_PORT.to_string());
     tmux.keys(&["Enter"]);
     let s = tmux.wait("the filtered table", 5, |s| {
@@ -146,14 +191,21 @@ fn top_in_tmux_sorts_filters_and_deletes_a_zoned_entry() {
     // x, then y: the highlighted (only) entry goes, from zone 7.
     tmux.keys(&["x"]);
     tmux.wait("the delete question", 5, |s| {
-        s.contains(&format!("Deleting state: {CLIENT4}:40007 -> {SERVER4}:{ZONE_PORT} -- Are you sure? (y/n)"))
+        s.contains(&format!(
+            "Deleting state: {CLIENT4}:40007 -> {SERVER4}:{ZONE_PORT} -- Are you sure? (y/n)"
+        ))
     });
     tmux.keys(&["y"]);
     tmux.wait("the entry gone from the screen", 10, |s| {
-        s.contains(&format!("Deleted state: {CLIENT4}:40007 -> {SERVER4}:{ZONE_PORT}")) && rows(s).is_empty()
+        s.contains(&format!(
+            "Deleted state: {CLIENT4}:40007 -> {SERVER4}:{ZONE_PORT}"
+        )) && rows(s).is_empty()
     });
     let left = conntrack_l(&lab, &["-w", &ZONE.to_string()]);
-    assert!(!left.contains(&format!("dport={ZONE_PORT}")), "still in the kernel:\n{left}");
+    assert!(
+        !left.contains(&format!("dport={ZONE_PORT}")),
+        "still in the kernel:\n{left}"
+    );
     let all = conntrack_l(&lab, &[]);
     assert!(all.contains("dport=7000"), "other entries stay:\n{all}");
 

@@ -42,9 +42,7 @@ impl Cidr {
             Some((a, l)) => (a, Some(l)),
             None => (s, None),
         };
-        let addr: IpAddr = a
-            .parse()
-            .map_err(|_| format!("invalid IP address `{a}'"))?;
+        let addr: IpAddr = a.parse().map_err(|_| format!("invalid IP address `{a}'"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let len = match l {
             None => max,
@@ -336,10 +334,7 @@ impl Parser {
                 let v = self.arg("proto")?.to_ascii_lowercase();
                 match proto_by_name(&v) {
                     Some(p) => Expr::Proto(p),
-                    None => Expr::Proto(
-                        v.parse()
-                            .map_err(|_| format!("unknown protocol `{v}'"))?,
-                    ),
+                    None => Expr::Proto(v.parse().map_err(|_| format!("unknown protocol `{v}'"))?),
                 }
             }
             "ipv4" => Expr::Family(false),
@@ -425,9 +420,7 @@ impl Expr {
             Expr::State(s) => r.state_name() == Some(s.as_str()),
             Expr::Status(bits) => r.status & bits == *bits,
             Expr::Unreplied => !r.status().contains(Status::SEEN_REPLY),
-            Expr::Nat => {
-                r.is_nat() || r.status().intersects(Status::SRC_NAT | Status::DST_NAT)
-            }
+            Expr::Nat => r.is_nat() || r.status().intersects(Status::SRC_NAT | Status::DST_NAT),
             Expr::Src(c) => c.contains(&r.src, r.is_v6()),
             Expr::Dst(c) => c.contains(&r.dst, r.is_v6()),
             Expr::Host(c) => c.contains(&r.src, r.is_v6()) || c.contains(&r.dst, r.is_v6()),
@@ -530,7 +523,10 @@ mod tests {
             Expr::parse("not (zone 7)").unwrap(),
             Expr::Not(Box::new(Expr::Zone(7)))
         );
-        assert_eq!(Expr::parse("mark 0x10/0xf0").unwrap(), Expr::Mark(0x10, 0xf0));
+        assert_eq!(
+            Expr::parse("mark 0x10/0xf0").unwrap(),
+            Expr::Mark(0x10, 0xf0)
+        );
     }
 
     #[test]
@@ -541,7 +537,10 @@ mod tests {
         assert_eq!(Expr::parse("(tcp").unwrap_err(), "missing `)'");
         assert_eq!(Expr::parse("tcp )").unwrap_err(), "unexpected `)'");
         assert_eq!(Expr::parse("frob").unwrap_err(), "unknown word `frob'");
-        assert_eq!(Expr::parse("dport 9-1").unwrap_err(), "empty port range `9-1'");
+        assert_eq!(
+            Expr::parse("dport 9-1").unwrap_err(),
+            "empty port range `9-1'"
+        );
     }
 
     #[test]

@@ -120,7 +120,9 @@ pub fn parse_args(args: &[String]) -> Result<TopArgs, String> {
                         Some(v) => v,
                         None => {
                             i += 1;
-                            args.get(i).cloned().ok_or(format!("option `{name}' needs a value"))?
+                            args.get(i)
+                                .cloned()
+                                .ok_or(format!("option `{name}' needs a value"))?
                         }
                     };
                     given.push((o, Some(v)));
@@ -139,7 +141,9 @@ pub fn parse_args(args: &[String]) -> Result<TopArgs, String> {
                         rest
                     } else {
                         i += 1;
-                        args.get(i).cloned().ok_or(format!("option requires an argument -- '{}'", chars[k]))?
+                        args.get(i)
+                            .cloned()
+                            .ok_or(format!("option requires an argument -- '{}'", chars[k]))?
                     };
                     given.push((o, Some(v)));
                     break;
@@ -161,7 +165,9 @@ pub fn parse_args(args: &[String]) -> Result<TopArgs, String> {
                     (Some(c), None) => SortKey::from_letter(c),
                     _ => None,
                 };
-                settings.sort = key.ok_or(format!("invalid sort column `{v}' (-b takes one of S d D p s t b P r)"))?;
+                settings.sort = key.ok_or(format!(
+                    "invalid sort column `{v}' (-b takes one of S d D p s t b P r)"
+                ))?;
                 if settings.sort.needs_counters() {
                     toggles.counters = true;
                 }
@@ -192,9 +198,14 @@ pub fn parse_args(args: &[String]) -> Result<TopArgs, String> {
             "--totals" => toggles.totals = !toggles.totals,
             "--version" => version = true,
             "--single" => single = true,
-            "--filter" => settings.expr = Some(filter::Expr::parse(&v).map_err(|e| format!("--filter: {e}"))?),
+            "--filter" => {
+                settings.expr = Some(filter::Expr::parse(&v).map_err(|e| format!("--filter: {e}"))?)
+            }
             "--group" => {
-                settings.group = Some(AggKey::parse(&v).ok_or(format!("invalid --group `{v}' (src, dst, dport or state)"))?)
+                settings.group = Some(
+                    AggKey::parse(&v)
+                        .ok_or(format!("invalid --group `{v}' (src, dst, dport or state)"))?,
+                )
             }
             "--nat" => toggles.nat = true,
             "--ext" => toggles.ext = true,
@@ -226,7 +237,11 @@ fn usage() -> String {
             Some(c) => format!("-{c}, {long}"),
             None => format!("    {long}"),
         };
-        let flag = if *takes { format!("{flag} VALUE") } else { flag };
+        let flag = if *takes {
+            format!("{flag} VALUE")
+        } else {
+            flag
+        };
         s.push_str(&format!("  {flag:<28} {help}\n"));
     }
     s.push_str(
@@ -299,7 +314,8 @@ fn interactive(a: TopArgs) -> ExitCode {
     );
     let names = names::start(tx);
     let mut st = state::TopState::new(a.settings, a.toggles, a.rate, source_name(&a.view.from));
-    st.names.load_services(&std::fs::read_to_string("/etc/services").unwrap_or_default());
+    st.names
+        .load_services(&std::fs::read_to_string("/etc/services").unwrap_or_default());
     match tui::run(st, threads, rx, Some(names)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -418,13 +434,22 @@ pub fn print_single(
     for i in 0..v.len() {
         text::fill_cells(&mut cells, v, i, &cols, names, &fmt);
         for (w, c) in widths.iter_mut().zip(&cells) {
-            let n = if c.is_ascii() { c.len() } else { c.chars().count() };
+            let n = if c.is_ascii() {
+                c.len()
+            } else {
+                c.chars().count()
+            };
             *w = (*w).max(n + 1);
         }
     }
     if let Some(total) = width {
         if widths.iter().sum::<usize>() > total {
-            let fixed: usize = cols.iter().zip(&widths).filter(|(c, _)| !c.flexible()).map(|(_, w)| *w).sum();
+            let fixed: usize = cols
+                .iter()
+                .zip(&widths)
+                .filter(|(c, _)| !c.flexible())
+                .map(|(_, w)| *w)
+                .sum();
             let flex: Vec<usize> = (0..cols.len()).filter(|&k| cols[k].flexible()).collect();
             let n = flex.len().max(1);
             let free = total.saturating_sub(fixed);
@@ -458,7 +483,11 @@ pub fn print_json(out: &mut impl Write, v: &View) -> std::io::Result<()> {
             Some(g) => {
                 let g = &g[i];
                 let r = &v.snap.rows[g.sample as usize];
-                let k = v.settings.as_ref().and_then(|s| s.group).unwrap_or(AggKey::Src);
+                let k = v
+                    .settings
+                    .as_ref()
+                    .and_then(|s| s.group)
+                    .unwrap_or(AggKey::Src);
                 json!({
                     "group": k.name(),
                     "key": text::group_label(r, k, &text::Names::default(), false),

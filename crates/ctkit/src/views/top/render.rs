@@ -131,6 +131,10 @@ fn table_line(s: &TopState, width: usize) -> String {
     if v.snap.skipped > 0 {
         line.push_str(&format!("  skipped lines {}", v.snap.skipped));
     }
+    if s.toggles.counters && !v.snap.accounting && !v.snap.rows.is_empty() {
+        // iptstate: "Counters requested, but not enabled in the kernel!"
+        line.push_str("  (no counters: nf_conntrack_acct=0)");
+    }
     line
 }
 
@@ -157,7 +161,13 @@ fn bottom_line(s: &TopState) -> String {
                 return "No states".into();
             }
             let last = (s.offset + s.page).min(n);
-            format!("Lines {}-{} of {}  (line {})", s.offset + 1, last, n, s.selected + 1)
+            format!(
+                "Lines {}-{} of {}  (line {})",
+                s.offset + 1,
+                last,
+                n,
+                s.selected + 1
+            )
         }
     }
 }
@@ -200,7 +210,10 @@ pub fn help_lines(s: &TopState) -> Vec<String> {
             on(f.no_dns),
             s.settings.group.map_or("none", |g| g.name())
         ),
-        format!("  Expression: {}", opt(s.settings.expr.as_ref().map(expr_text))),
+        format!(
+            "  Expression: {}",
+            opt(s.settings.expr.as_ref().map(expr_text))
+        ),
         format!(
             "  Colour {}  counters {}  totals {}  names {}  mark cut {}",
             on(s.toggles.color),
@@ -245,7 +258,10 @@ pub fn draw(s: &TopState, f: &mut Frame<'_>) {
     let mut lines: Vec<Line> = Vec::new();
     for (i, h) in header_lines(s, width).into_iter().enumerate() {
         if i == 0 {
-            lines.push(Line::styled(h, Style::default().add_modifier(Modifier::BOLD)));
+            lines.push(Line::styled(
+                h,
+                Style::default().add_modifier(Modifier::BOLD),
+            ));
         } else {
             lines.push(Line::from(h));
         }
@@ -324,25 +340,46 @@ mod tests {
         let mut v = Vec::new();
         let mut a = tcp_flow("192.0.2.2", 40000, "198.51.100.2", 443);
         a.timeout = Some(431_990);
-        a.counters_orig = Some(Counters { packets: 12, bytes: 3400 });
-        a.counters_reply = Some(Counters { packets: 10, bytes: 90_000 });
+        a.counters_orig = Some(Counters {
+            packets: 12,
+            bytes: 3400,
+        });
+        a.counters_reply = Some(Counters {
+            packets: 10,
+            bytes: 90_000,
+        });
         v.push(a);
         let mut b = tcp_flow("192.0.2.3", 51000, "198.51.100.2", 22);
         b.timeout = Some(110);
-        b.protoinfo = Some(ProtoInfo::Tcp(TcpInfo { state: Some(7), ..Default::default() }));
-        b.counters_orig = Some(Counters { packets: 30, bytes: 5000 });
-        b.counters_reply = Some(Counters { packets: 28, bytes: 7000 });
+        b.protoinfo = Some(ProtoInfo::Tcp(TcpInfo {
+            state: Some(7),
+            ..Default::default()
+        }));
+        b.counters_orig = Some(Counters {
+            packets: 30,
+            bytes: 5000,
+        });
+        b.counters_reply = Some(Counters {
+            packets: 28,
+            bytes: 7000,
+        });
         v.push(b);
         // DNAT 203.0.113.10:80 -> 198.51.100.2:8080, zone 7, mark 42, SYN_SENT, unreplied.
         let mut c = tcp_flow("192.0.2.2", 40001, "203.0.113.10", 80);
         c.reply.src = "198.51.100.2".parse().unwrap();
         c.reply.sport = 8080;
         c.status = Some(Status::DST_NAT | Status::CONFIRMED);
-        c.protoinfo = Some(ProtoInfo::Tcp(TcpInfo { state: Some(1), ..Default::default() }));
+        c.protoinfo = Some(ProtoInfo::Tcp(TcpInfo {
+            state: Some(1),
+            ..Default::default()
+        }));
         c.timeout = Some(100);
         c.zone = Some(7);
         c.mark = Some(42);
-        c.counters_orig = Some(Counters { packets: 1, bytes: 60 });
+        c.counters_orig = Some(Counters {
+            packets: 1,
+            bytes: 60,
+        });
         c.counters_reply = Some(Counters::default());
         v.push(c);
         let mut d = tcp_flow("192.0.2.9", 53001, "198.51.100.53", 53);
@@ -351,7 +388,10 @@ mod tests {
         d.protoinfo = None;
         d.status = Some(Status::CONFIRMED);
         d.timeout = Some(25);
-        d.counters_orig = Some(Counters { packets: 1, bytes: 70 });
+        d.counters_orig = Some(Counters {
+            packets: 1,
+            bytes: 70,
+        });
         d.counters_reply = Some(Counters::default());
         v.push(d);
         let mut e = tcp_flow("192.0.2.2", 0, "198.51.100.2", 0);
@@ -361,18 +401,36 @@ mod tests {
         e.reply = e.orig.invert().unwrap();
         e.protoinfo = None;
         e.timeout = Some(29);
-        e.counters_orig = Some(Counters { packets: 1, bytes: 84 });
-        e.counters_reply = Some(Counters { packets: 1, bytes: 84 });
+        e.counters_orig = Some(Counters {
+            packets: 1,
+            bytes: 84,
+        });
+        e.counters_reply = Some(Counters {
+            packets: 1,
+            bytes: 84,
+        });
         v.push(e);
         let mut f = tcp_flow("2001:db8:1::2", 40010, "2001:db8:2::2", 7000);
         f.timeout = Some(431_999);
-        f.counters_orig = Some(Counters { packets: 4, bytes: 300 });
-        f.counters_reply = Some(Counters { packets: 3, bytes: 250 });
+        f.counters_orig = Some(Counters {
+            packets: 4,
+            bytes: 300,
+        });
+        f.counters_reply = Some(Counters {
+            packets: 3,
+            bytes: 250,
+        });
         v.push(f);
         let mut g = tcp_flow("127.0.0.1", 33000, "127.0.0.1", 631);
         g.timeout = Some(60);
-        g.counters_orig = Some(Counters { packets: 2, bytes: 120 });
-        g.counters_reply = Some(Counters { packets: 2, bytes: 120 });
+        g.counters_orig = Some(Counters {
+            packets: 2,
+            bytes: 120,
+        });
+        g.counters_reply = Some(Counters {
+            packets: 2,
+            bytes: 120,
+        });
         v.push(g);
         v
     }
@@ -387,7 +445,12 @@ mod tests {
         cpu.set(10, 3); // drop
         cpu.set(11, 5); // early_drop
         snap.counters.add_cpu(&cpu);
-        let mut s = TopState::new(settings.clone(), toggles, Duration::from_secs(1), "kernel".into());
+        let mut s = TopState::new(
+            settings.clone(),
+            toggles,
+            Duration::from_secs(1),
+            "kernel".into(),
+        );
         // A first scan with lower counters, so the header shows deltas.
         let mut first = snap.clone();
         first.seq = 1;
@@ -407,8 +470,14 @@ mod tests {
         let mut mem = super::super::view::RateMemory::default();
         mem.apply(&mut first);
         mem.apply(&mut snap);
-        s.on_event(UiEvent::View(Arc::new(build_view(Arc::new(first), &settings))));
-        s.on_event(UiEvent::View(Arc::new(build_view(Arc::new(snap), &settings))));
+        s.on_event(UiEvent::View(Arc::new(build_view(
+            Arc::new(first),
+            &settings,
+        ))));
+        s.on_event(UiEvent::View(Arc::new(build_view(
+            Arc::new(snap),
+            &settings,
+        ))));
         s
     }
 
@@ -434,15 +503,36 @@ mod tests {
 
     #[test]
     fn sorted_by_dport_reversed_with_counters_80x24() {
-        let set = Settings { sort: SortKey::DstPort, reverse: true, ..Settings::default() };
-        let mut s = state(set, Toggles { counters: true, totals: true, ..Toggles::default() });
+        let set = Settings {
+            sort: SortKey::DstPort,
+            reverse: true,
+            ..Settings::default()
+        };
+        let mut s = state(
+            set,
+            Toggles {
+                counters: true,
+                totals: true,
+                ..Toggles::default()
+            },
+        );
         insta::assert_snapshot!(screen(&mut s, 80, 24));
     }
 
     #[test]
     fn sorted_by_bytes_120x40() {
-        let set = Settings { sort: SortKey::Bytes, reverse: true, ..Settings::default() };
-        let mut s = state(set, Toggles { counters: true, ..Toggles::default() });
+        let set = Settings {
+            sort: SortKey::Bytes,
+            reverse: true,
+            ..Settings::default()
+        };
+        let mut s = state(
+            set,
+            Toggles {
+                counters: true,
+                ..Toggles::default()
+            },
+        );
         insta::assert_snapshot!(screen(&mut s, 120, 40));
     }
 
@@ -452,7 +542,13 @@ mod tests {
         set.filters.dst = Some(Cidr::parse("198.51.100.0/24").unwrap());
         set.filters.invert = true;
         set.filters.no_loopback = true;
-        let mut s = state(set, Toggles { totals: true, ..Toggles::default() });
+        let mut s = state(
+            set,
+            Toggles {
+                totals: true,
+                ..Toggles::default()
+            },
+        );
         insta::assert_snapshot!(screen(&mut s, 80, 24));
     }
 
@@ -468,26 +564,51 @@ mod tests {
 
     #[test]
     fn nat_zone_mark_flags_columns_120x40() {
-        let mut s = state(Settings::default(), Toggles { nat: true, ext: true, ..Toggles::default() });
+        let mut s = state(
+            Settings::default(),
+            Toggles {
+                nat: true,
+                ext: true,
+                ..Toggles::default()
+            },
+        );
         insta::assert_snapshot!(screen(&mut s, 120, 40));
     }
 
     #[test]
     fn nat_columns_80x24() {
-        let mut s = state(Settings::default(), Toggles { nat: true, ..Toggles::default() });
+        let mut s = state(
+            Settings::default(),
+            Toggles {
+                nat: true,
+                ..Toggles::default()
+            },
+        );
         insta::assert_snapshot!(screen(&mut s, 80, 24));
     }
 
     #[test]
     fn grouped_by_source_80x24() {
-        let set = Settings { group: Some(AggKey::Src), ..Settings::default() };
-        let mut s = state(set, Toggles { counters: true, ..Toggles::default() });
+        let set = Settings {
+            group: Some(AggKey::Src),
+            ..Settings::default()
+        };
+        let mut s = state(
+            set,
+            Toggles {
+                counters: true,
+                ..Toggles::default()
+            },
+        );
         insta::assert_snapshot!(screen(&mut s, 80, 24));
     }
 
     #[test]
     fn grouped_by_state_120x40() {
-        let set = Settings { group: Some(AggKey::State), ..Settings::default() };
+        let set = Settings {
+            group: Some(AggKey::State),
+            ..Settings::default()
+        };
         let mut s = state(set, Toggles::default());
         insta::assert_snapshot!(screen(&mut s, 120, 40));
     }
@@ -528,11 +649,24 @@ mod tests {
         let mut s = state(Settings::default(), Toggles::default());
         s.on_key(Key::Char('l'));
         s.names.services.insert((443, false), "https".into());
-        s.on_event(UiEvent::Name("198.51.100.2".parse().unwrap(), Some("www.example.net".into())));
+        s.on_event(UiEvent::Name(
+            "198.51.100.2".parse().unwrap(),
+            Some("www.example.net".into()),
+        ));
         let b = screen(&mut s, 80, 24);
-        let line = |y: u16| (0..80).map(|x| b.buffer()[(x, y)].symbol().to_string()).collect::<String>();
-        assert_eq!(line(4).trim_end(), "192.0.2.2                  www.example.net           icmp 8/0 (77)      0:00:29");
-        assert_eq!(line(5).trim_end(), "192.0.2.2:40000            www.example.net:https     tcp  ESTABLISHED 119:59:50");
+        let line = |y: u16| {
+            (0..80)
+                .map(|x| b.buffer()[(x, y)].symbol().to_string())
+                .collect::<String>()
+        };
+        assert_eq!(
+            line(4).trim_end(),
+            "192.0.2.2                  www.example.net           icmp 8/0 (77)      0:00:29"
+        );
+        assert_eq!(
+            line(5).trim_end(),
+            "192.0.2.2:40000            www.example.net:https     tcp  ESTABLISHED 119:59:50"
+        );
         // The addresses on screen are asked for once each.
         let first = s.wanted_names();
         assert_eq!(first.len(), 9);

@@ -6,7 +6,9 @@
 //! stored apart, only for entries whose reply is not the plain inverse of the original
 //! (NAT), in [`NatRow`].
 
-use ctkit_model::proto::{self, IPPROTO_DCCP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP};
+use ctkit_model::proto::{
+    self, IPPROTO_DCCP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP,
+};
 use ctkit_model::protoinfo::{ProtoInfo, DCCP_STATE_NAMES};
 use ctkit_model::{Flow, SctpState, Status, TcpState, Tuple};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -161,7 +163,10 @@ impl Row {
         }
         if flow.counters_orig.is_some() || flow.counters_reply.is_some() {
             r.flags |= F_COUNTERS;
-            for c in [flow.counters_orig, flow.counters_reply].into_iter().flatten() {
+            for c in [flow.counters_orig, flow.counters_reply]
+                .into_iter()
+                .flatten()
+            {
                 r.bytes = r.bytes.saturating_add(c.bytes);
                 r.packets = r.packets.saturating_add(c.packets);
             }
@@ -285,7 +290,12 @@ impl Row {
         eat(&self.sport.to_le_bytes());
         eat(&self.dport.to_le_bytes());
         eat(&self.icmp_id.to_le_bytes());
-        eat(&[self.proto, self.icmp_type, self.icmp_code, self.flags & F_V6]);
+        eat(&[
+            self.proto,
+            self.icmp_type,
+            self.icmp_code,
+            self.flags & F_V6,
+        ]);
         eat(&self.zone.to_le_bytes());
         h
     }
@@ -350,8 +360,14 @@ pub(crate) mod tests {
         let mut f = tcp_flow("192.0.2.1", 1000, "198.51.100.2", 80);
         f.zone = Some(7);
         f.mark = Some(42);
-        f.counters_orig = Some(Counters { packets: 3, bytes: 300 });
-        f.counters_reply = Some(Counters { packets: 2, bytes: 120 });
+        f.counters_orig = Some(Counters {
+            packets: 3,
+            bytes: 300,
+        });
+        f.counters_reply = Some(Counters {
+            packets: 2,
+            bytes: 120,
+        });
         let mut nat = Vec::new();
         let r = Row::from_flow(&f, &mut nat);
         assert!(nat.is_empty());
@@ -360,7 +376,10 @@ pub(crate) mod tests {
         assert_eq!((r.bytes, r.packets), (420, 5));
         assert_eq!(r.state_text(), "ESTABLISHED");
         let rep = r.reply(&nat);
-        assert_eq!((unpack(&rep.src, false).to_string(), rep.sport), ("198.51.100.2".into(), 80));
+        assert_eq!(
+            (unpack(&rep.src, false).to_string(), rep.sport),
+            ("198.51.100.2".into(), 80)
+        );
     }
 
     #[test]

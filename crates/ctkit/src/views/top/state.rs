@@ -281,7 +281,11 @@ impl TopState {
 
     fn clamp(&mut self) {
         let n = self.len();
-        let limit = if self.toggles.scroll { n } else { n.min(self.page) };
+        let limit = if self.toggles.scroll {
+            n
+        } else {
+            n.min(self.page)
+        };
         if limit == 0 {
             self.selected = 0;
             self.offset = 0;
@@ -334,7 +338,10 @@ impl TopState {
             UiEvent::Found { seq, text, pos } => {
                 let current = self.view.as_ref().is_some_and(|v| v.snap.seq == seq);
                 let searching = match &self.mode {
-                    Mode::Prompt { kind: PromptKind::Search, buf } => *buf == text,
+                    Mode::Prompt {
+                        kind: PromptKind::Search,
+                        buf,
+                    } => *buf == text,
                     _ => self.last_search == text,
                 };
                 if current && searching {
@@ -402,7 +409,13 @@ impl TopState {
         let r = v.row(self.selected)?;
         let names = Names::default();
         let fmt = text::Fmt::default();
-        let cells = text::line_cells(v, self.selected, &[text::Col::Src, text::Col::Dst], &names, &fmt);
+        let cells = text::line_cells(
+            v,
+            self.selected,
+            &[text::Col::Src, text::Col::Dst],
+            &names,
+            &fmt,
+        );
         Some(DeleteTarget {
             tuple: r.orig_tuple(),
             zone: (r.flags & super::row::F_ZONE != 0).then_some(r.zone),
@@ -414,7 +427,10 @@ impl TopState {
     pub fn on_key(&mut self, key: Key) -> Vec<Effect> {
         match self.mode.clone() {
             Mode::Help => {
-                if matches!(key, Key::Char('q') | Key::Char('h') | Key::Esc | Key::Enter | Key::Char(' ')) {
+                if matches!(
+                    key,
+                    Key::Char('q') | Key::Char('h') | Key::Esc | Key::Enter | Key::Char(' ')
+                ) {
                     self.mode = Mode::Table;
                 }
                 vec![]
@@ -445,12 +461,18 @@ impl TopState {
             }
             Key::Backspace => {
                 buf.pop();
-                self.mode = Mode::Prompt { kind, buf: buf.clone() };
+                self.mode = Mode::Prompt {
+                    kind,
+                    buf: buf.clone(),
+                };
                 self.incremental(kind, buf)
             }
             Key::Char(c) => {
                 buf.push(c);
-                self.mode = Mode::Prompt { kind, buf: buf.clone() };
+                self.mode = Mode::Prompt {
+                    kind,
+                    buf: buf.clone(),
+                };
                 self.incremental(kind, buf)
             }
             Key::Enter => {
@@ -479,7 +501,9 @@ impl TopState {
                 let v = if s.is_empty() {
                     Ok(None)
                 } else {
-                    Cidr::parse(s).map(Some).map_err(|e| format!("Invalid IP: {e}"))
+                    Cidr::parse(s)
+                        .map(Some)
+                        .map_err(|e| format!("Invalid IP: {e}"))
                 };
                 v.map(|v| {
                     if kind == PromptKind::Src {
@@ -490,7 +514,11 @@ impl TopState {
                 })
             }
             PromptKind::Sport | PromptKind::Dport => {
-                let v = if s.is_empty() { Ok(None) } else { port(s).map(Some) };
+                let v = if s.is_empty() {
+                    Ok(None)
+                } else {
+                    port(s).map(Some)
+                };
                 v.map(|v| {
                     if kind == PromptKind::Sport {
                         f.sport = v
@@ -500,7 +528,11 @@ impl TopState {
                 })
             }
             PromptKind::Expr => {
-                let v = if s.is_empty() { Ok(None) } else { Expr::parse(s).map(Some) };
+                let v = if s.is_empty() {
+                    Ok(None)
+                } else {
+                    Expr::parse(s).map(Some)
+                };
                 v.map(|v| self.settings.expr = v)
                     .map_err(|e| format!("Invalid expression: {e}"))
             }
@@ -520,11 +552,19 @@ impl TopState {
                 };
             }
             PromptKind::Search => {
-                let text = if s.is_empty() { self.last_search.clone() } else { s.to_string() };
+                let text = if s.is_empty() {
+                    self.last_search.clone()
+                } else {
+                    s.to_string()
+                };
                 if text.is_empty() {
                     return vec![];
                 }
-                let from = if s.is_empty() { self.selected + 1 } else { self.search_origin };
+                let from = if s.is_empty() {
+                    self.selected + 1
+                } else {
+                    self.search_origin
+                };
                 self.last_search = text.clone();
                 return vec![Effect::Search { text, from }];
             }
@@ -659,14 +699,16 @@ pub fn parse_rate(s: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::super::row::{Row, F_V6};
-    use super::super::view::{tests::snap_of, build_view, SortKey, Snapshot};
+    use super::super::view::{build_view, tests::snap_of, Snapshot, SortKey};
     use super::*;
     use crate::views::top::row::tests::tcp_flow;
 
     fn state_with(rows: usize) -> TopState {
-        let mut snap = Snapshot::default();
-        snap.seq = 1;
-        snap.rows = vec![Row::default(); rows];
+        let snap = Snapshot {
+            seq: 1,
+            rows: vec![Row::default(); rows],
+            ..Snapshot::default()
+        };
         let view = View {
             order: (0..rows as u32).collect(),
             totals: Default::default(),
@@ -674,7 +716,12 @@ mod tests {
             groups: None,
             settings: Some(Settings::default()),
         };
-        let mut s = TopState::new(Settings::default(), Toggles::default(), Duration::from_secs(1), "kernel".into());
+        let mut s = TopState::new(
+            Settings::default(),
+            Toggles::default(),
+            Duration::from_secs(1),
+            "kernel".into(),
+        );
         s.on_event(UiEvent::View(Arc::new(view)));
         s.set_page(30);
         s
@@ -726,7 +773,13 @@ mod tests {
     #[test]
     fn sort_keys_send_new_settings() {
         let mut s = state_with(3);
-        assert_eq!(s.on_key(Key::Char('b')), vec![Effect::Settings(Settings { sort: SortKey::SrcPort, ..Settings::default() })]);
+        assert_eq!(
+            s.on_key(Key::Char('b')),
+            vec![Effect::Settings(Settings {
+                sort: SortKey::SrcPort,
+                ..Settings::default()
+            })]
+        );
         s.on_key(Key::Char('B'));
         s.on_key(Key::Char('B'));
         assert_eq!(s.settings.sort, SortKey::Ttl);
@@ -748,7 +801,10 @@ mod tests {
             s.on_key(Key::Char(c));
         }
         let fx = s.on_key(Key::Enter);
-        assert_eq!(s.settings.filters.src, Some(Cidr::parse("192.0.2.0/24").unwrap()));
+        assert_eq!(
+            s.settings.filters.src,
+            Some(Cidr::parse("192.0.2.0/24").unwrap())
+        );
         assert_eq!(fx.len(), 1);
         s.on_key(Key::Char('s'));
         s.on_key(Key::Enter);
@@ -769,7 +825,10 @@ mod tests {
             s.on_key(Key::Char(c));
         }
         s.on_key(Key::Enter);
-        assert_eq!(s.message.as_deref(), Some("Invalid expression: the expression ends too early"));
+        assert_eq!(
+            s.message.as_deref(),
+            Some("Invalid expression: the expression ends too early")
+        );
     }
 
     #[test]
@@ -784,7 +843,10 @@ mod tests {
         let mut s = state_with(1);
         s.on_key(Key::Char('R'));
         s.on_key(Key::Char('5'));
-        assert_eq!(s.on_key(Key::Enter), vec![Effect::Rate(Duration::from_secs(5))]);
+        assert_eq!(
+            s.on_key(Key::Enter),
+            vec![Effect::Rate(Duration::from_secs(5))]
+        );
         assert_eq!(parse_rate("90"), Some(Duration::from_secs(1)));
         assert_eq!(parse_rate("-3"), Some(Duration::from_secs(1)));
         assert_eq!(parse_rate("0.5"), Some(Duration::from_millis(500)));
@@ -796,7 +858,12 @@ mod tests {
         let mut f = tcp_flow("192.0.2.1", 1000, "198.51.100.2", 80);
         f.zone = Some(7);
         let v = build_view(snap_of(&[f]), &Settings::default());
-        let mut s = TopState::new(Settings::default(), Toggles::default(), Duration::from_secs(1), "kernel".into());
+        let mut s = TopState::new(
+            Settings::default(),
+            Toggles::default(),
+            Duration::from_secs(1),
+            "kernel".into(),
+        );
         s.on_event(UiEvent::View(Arc::new(v)));
         assert_eq!(s.on_key(Key::Char('x')), vec![]);
         let t = match &s.mode {
@@ -814,21 +881,41 @@ mod tests {
         s.source = "file dump.txt".into();
         s.on_key(Key::Char('x'));
         assert_eq!(s.mode, Mode::Table);
-        assert_eq!(s.message.as_deref(), Some("x: cannot delete from file dump.txt"));
+        assert_eq!(
+            s.message.as_deref(),
+            Some("x: cannot delete from file dump.txt")
+        );
     }
 
     #[test]
     fn search_moves_to_the_match_of_the_current_view() {
-        let flows: Vec<_> = (0..5).map(|i| tcp_flow(&format!("192.0.2.{i}"), 1000, "198.51.100.2", 80)).collect();
+        let flows: Vec<_> = (0..5)
+            .map(|i| tcp_flow(&format!("192.0.2.{i}"), 1000, "198.51.100.2", 80))
+            .collect();
         let v = Arc::new(build_view(snap_of(&flows), &Settings::default()));
-        let mut s = TopState::new(Settings::default(), Toggles::default(), Duration::from_secs(1), "kernel".into());
+        let mut s = TopState::new(
+            Settings::default(),
+            Toggles::default(),
+            Duration::from_secs(1),
+            "kernel".into(),
+        );
         s.on_event(UiEvent::View(v.clone()));
         s.on_key(Key::Char('/'));
         let fx = s.on_key(Key::Char('3'));
-        assert_eq!(fx, vec![Effect::Search { text: "3".into(), from: 0 }]);
+        assert_eq!(
+            fx,
+            vec![Effect::Search {
+                text: "3".into(),
+                from: 0
+            }]
+        );
         let pos = text::search(&v, "192.0.2.3", 0);
         assert_eq!(pos, Some(3));
-        s.on_event(UiEvent::Found { seq: v.snap.seq, text: "3".into(), pos });
+        s.on_event(UiEvent::Found {
+            seq: v.snap.seq,
+            text: "3".into(),
+            pos,
+        });
         assert_eq!(s.selected, 3);
         s.on_key(Key::Esc);
         assert_eq!(s.selected, 0);
@@ -840,12 +927,18 @@ mod tests {
     fn counter_deltas_between_scans() {
         let mut s = state_with(1);
         let mk = |seq: u64, drop: u32| {
-            let mut snap = Snapshot { seq, ..Snapshot::default() };
+            let mut snap = Snapshot {
+                seq,
+                ..Snapshot::default()
+            };
             let mut cpu = ctkit_model::stats::CpuStats::default();
             cpu.set(10, drop);
             cpu.set(11, 1);
             snap.counters.add_cpu(&cpu);
-            Arc::new(View { snap: Arc::new(snap), ..View::default() })
+            Arc::new(View {
+                snap: Arc::new(snap),
+                ..View::default()
+            })
         };
         s.on_event(UiEvent::View(mk(2, 5)));
         assert_eq!(s.deltas, [None; 3]);

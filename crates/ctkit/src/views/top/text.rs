@@ -40,7 +40,9 @@ impl Names {
                 "udp" => true,
                 _ => continue,
             };
-            self.services.entry((port, udp)).or_insert_with(|| name.to_string());
+            self.services
+                .entry((port, udp))
+                .or_insert_with(|| name.to_string());
         }
     }
 }
@@ -126,7 +128,10 @@ impl Col {
 
     /// Address-like columns share the free width.
     pub fn flexible(self) -> bool {
-        matches!(self, Col::Src | Col::Dst | Col::ReplySrc | Col::ReplyDst | Col::Key)
+        matches!(
+            self,
+            Col::Src | Col::Dst | Col::ReplySrc | Col::ReplyDst | Col::Key
+        )
     }
 
     /// Numbers are right-aligned.
@@ -281,7 +286,13 @@ pub fn human(v: f64) -> String {
     }
 }
 
-fn endpoint(out: &mut String, addr: IpAddr, port: Option<(u16, bool)>, names: &Names, lookup: bool) {
+fn endpoint(
+    out: &mut String,
+    addr: IpAddr,
+    port: Option<(u16, bool)>,
+    names: &Names,
+    lookup: bool,
+) {
     let name = if lookup {
         names.hosts.get(&addr).and_then(|n| n.as_deref())
     } else {
@@ -327,8 +338,20 @@ pub fn row_cell(out: &mut String, col: Col, r: &Row, v: &View, names: &Names, fm
     let udp = r.proto == ctkit_model::proto::IPPROTO_UDP;
     let ports = r.has_ports();
     match col {
-        Col::Src => endpoint(out, r.src_ip(), ports.then_some((r.sport, udp)), names, fmt.lookup),
-        Col::Dst => endpoint(out, r.dst_ip(), ports.then_some((r.dport, udp)), names, fmt.lookup),
+        Col::Src => endpoint(
+            out,
+            r.src_ip(),
+            ports.then_some((r.sport, udp)),
+            names,
+            fmt.lookup,
+        ),
+        Col::Dst => endpoint(
+            out,
+            r.dst_ip(),
+            ports.then_some((r.dport, udp)),
+            names,
+            fmt.lookup,
+        ),
         Col::ReplySrc | Col::ReplyDst => {
             let rep = r.reply(&v.snap.nat);
             let (a, p) = if col == Col::ReplySrc {
@@ -336,7 +359,13 @@ pub fn row_cell(out: &mut String, col: Col, r: &Row, v: &View, names: &Names, fm
             } else {
                 (rep.dst, rep.dport)
             };
-            endpoint(out, unpack(&a, r.is_v6()), ports.then_some((p, udp)), names, fmt.lookup)
+            endpoint(
+                out,
+                unpack(&a, r.is_v6()),
+                ports.then_some((p, udp)),
+                names,
+                fmt.lookup,
+            )
         }
         Col::Proto => out.push_str(&r.proto_name()),
         Col::State => write_state(out, r),
@@ -393,14 +422,22 @@ pub fn group_cell(out: &mut String, col: Col, g: &Group, v: &View, names: &Names
     let shown = v.totals.total - v.totals.filtered;
     match col {
         Col::Key => {
-            let k = v.settings.as_ref().and_then(|s| s.group).unwrap_or(AggKey::Src);
+            let k = v
+                .settings
+                .as_ref()
+                .and_then(|s| s.group)
+                .unwrap_or(AggKey::Src);
             out.push_str(&group_label(r, k, names, fmt.lookup));
         }
         Col::Entries => {
             let _ = write!(out, "{}", g.count);
         }
         Col::Share => {
-            let pct = if shown == 0 { 0.0 } else { g.count as f64 * 100.0 / shown as f64 };
+            let pct = if shown == 0 {
+                0.0
+            } else {
+                g.count as f64 * 100.0 / shown as f64
+            };
             let _ = write!(out, "{pct:.1}%");
         }
         Col::Bytes => {
@@ -424,7 +461,14 @@ pub fn line_cells(v: &View, i: usize, cols: &[Col], names: &Names, fmt: &Fmt) ->
 }
 
 /// [`line_cells`] into reused storage (no allocation once the strings have grown).
-pub fn fill_cells(cells: &mut Vec<String>, v: &View, i: usize, cols: &[Col], names: &Names, fmt: &Fmt) {
+pub fn fill_cells(
+    cells: &mut Vec<String>,
+    v: &View,
+    i: usize,
+    cols: &[Col],
+    names: &Names,
+    fmt: &Fmt,
+) {
     cells.resize_with(cols.len(), String::new);
     for (s, &c) in cells.iter_mut().zip(cols) {
         match &v.groups {
@@ -489,7 +533,11 @@ pub fn fit(text: &str, width: usize, col: Col, fmt: &Fmt) -> String {
 
 fn fit_cow<'a>(text: &'a str, width: usize, col: Col, fmt: &Fmt) -> std::borrow::Cow<'a, str> {
     let room = width.saturating_sub(1);
-    let n = if text.is_ascii() { text.len() } else { text.chars().count() };
+    let n = if text.is_ascii() {
+        text.len()
+    } else {
+        text.chars().count()
+    };
     if n <= room {
         return text.into();
     }
@@ -532,7 +580,11 @@ pub fn join_into(out: &mut String, cols: &[Col], widths: &[usize], cells: &[Stri
     for (i, c) in cols.iter().enumerate() {
         let w = widths[i];
         let t = fit_cow(&cells[i], w, *c, fmt);
-        let len = if t.is_ascii() { t.len() } else { t.chars().count() };
+        let len = if t.is_ascii() {
+            t.len()
+        } else {
+            t.chars().count()
+        };
         if c.right() {
             pad(out, w.saturating_sub(1).saturating_sub(len));
             out.push_str(&t);
@@ -588,9 +640,19 @@ pub fn search_text(v: &View, i: usize) -> String {
     };
     let cols = match &v.groups {
         Some(_) => vec![Col::Key],
-        None => vec![Col::Src, Col::Dst, Col::ReplySrc, Col::ReplyDst, Col::Proto, Col::State, Col::Flags],
+        None => vec![
+            Col::Src,
+            Col::Dst,
+            Col::ReplySrc,
+            Col::ReplyDst,
+            Col::Proto,
+            Col::State,
+            Col::Flags,
+        ],
     };
-    line_cells(v, i, &cols, &names, &fmt).join(" ").to_lowercase()
+    line_cells(v, i, &cols, &names, &fmt)
+        .join(" ")
+        .to_lowercase()
 }
 
 /// The first line at or after `from` (wrapping around) whose text contains `needle`
@@ -640,10 +702,16 @@ mod tests {
 
     #[test]
     fn fit_cuts_addresses_and_names_at_iptstates_ends() {
-        let f = Fmt { mark_truncated: true, ..Fmt::default() };
+        let f = Fmt {
+            mark_truncated: true,
+            ..Fmt::default()
+        };
         assert_eq!(fit("2001:db8::1234:5", 8, Col::Src, &f), "+1234:5");
         assert_eq!(fit("2001:db8::1234:5", 8, Col::Dst, &f), "2001:d+");
-        let f = Fmt { lookup: true, ..Fmt::default() };
+        let f = Fmt {
+            lookup: true,
+            ..Fmt::default()
+        };
         assert_eq!(fit("host.example.org", 8, Col::Src, &f), "host.ex");
         assert_eq!(fit("host.example.org", 8, Col::Dst, &f), "ple.org");
     }

@@ -43,7 +43,11 @@ pub fn map_key(k: KeyEvent) -> Option<Key> {
 /// Puts the terminal back (raw mode off, main screen, cursor shown).
 fn restore() {
     let _ = terminal::disable_raw_mode();
-    let _ = execute!(io::stdout(), terminal::LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        terminal::LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
 }
 
 struct Guard;

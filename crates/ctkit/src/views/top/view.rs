@@ -74,7 +74,11 @@ pub const SORT_KEYS: &[(SortKey, Option<char>, &str)] = &[
 impl SortKey {
     /// The label iptstate shows after "Sort:".
     pub fn label(self) -> &'static str {
-        SORT_KEYS.iter().find(|k| k.0 == self).map(|k| k.2).unwrap_or("")
+        SORT_KEYS
+            .iter()
+            .find(|k| k.0 == self)
+            .map(|k| k.2)
+            .unwrap_or("")
     }
 
     /// The key for a `-b` letter.
@@ -92,7 +96,11 @@ impl SortKey {
         let n = SORT_KEYS.len();
         let mut i = SORT_KEYS.iter().position(|k| k.0 == self).unwrap_or(0);
         loop {
-            i = if forward { (i + 1) % n } else { (i + n - 1) % n };
+            i = if forward {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            };
             let k = SORT_KEYS[i].0;
             if counters || !k.needs_counters() {
                 return k;
@@ -431,22 +439,34 @@ pub(crate) mod tests {
     fn sample() -> Arc<Snapshot> {
         let mut a = tcp_flow("192.0.2.10", 3000, "198.51.100.2", 443);
         a.timeout = Some(50);
-        a.counters_orig = Some(Counters { packets: 5, bytes: 900 });
+        a.counters_orig = Some(Counters {
+            packets: 5,
+            bytes: 900,
+        });
         let mut b = tcp_flow("192.0.2.9", 4000, "198.51.100.1", 80);
         b.timeout = Some(400);
         b.protoinfo = Some(ProtoInfo::Tcp(ctkit_model::TcpInfo {
             state: Some(7),
             ..Default::default()
         }));
-        b.counters_orig = Some(Counters { packets: 50, bytes: 100 });
+        b.counters_orig = Some(Counters {
+            packets: 50,
+            bytes: 100,
+        });
         let mut c = tcp_flow("2001:db8::1", 1000, "2001:db8::2", 22);
         c.timeout = Some(10);
-        c.counters_orig = Some(Counters { packets: 1, bytes: 60 });
+        c.counters_orig = Some(Counters {
+            packets: 1,
+            bytes: 60,
+        });
         let mut d = tcp_flow("192.0.2.100", 2000, "198.51.100.3", 53);
         d.orig.proto = 17;
         d.protoinfo = None;
         d.timeout = Some(30);
-        d.counters_orig = Some(Counters { packets: 2, bytes: 2000 });
+        d.counters_orig = Some(Counters {
+            packets: 2,
+            bytes: 2000,
+        });
         snap_of(&[a, b, c, d])
     }
 
@@ -463,11 +483,21 @@ pub(crate) mod tests {
     fn sort_by_source_is_numeric_ipv4_before_ipv6() {
         assert_eq!(
             view(SortKey::SrcIp, false),
-            ["192.0.2.9:4000", "192.0.2.10:3000", "192.0.2.100:2000", "2001:db8::1:1000"]
+            [
+                "192.0.2.9:4000",
+                "192.0.2.10:3000",
+                "192.0.2.100:2000",
+                "2001:db8::1:1000"
+            ]
         );
         assert_eq!(
             view(SortKey::SrcIp, true),
-            ["2001:db8::1:1000", "192.0.2.100:2000", "192.0.2.10:3000", "192.0.2.9:4000"]
+            [
+                "2001:db8::1:1000",
+                "192.0.2.100:2000",
+                "192.0.2.10:3000",
+                "192.0.2.9:4000"
+            ]
         );
     }
 
@@ -475,36 +505,76 @@ pub(crate) mod tests {
     fn sort_by_every_column() {
         assert_eq!(
             view(SortKey::SrcPort, false),
-            ["2001:db8::1:1000", "192.0.2.100:2000", "192.0.2.10:3000", "192.0.2.9:4000"]
+            [
+                "2001:db8::1:1000",
+                "192.0.2.100:2000",
+                "192.0.2.10:3000",
+                "192.0.2.9:4000"
+            ]
         );
         assert_eq!(
             view(SortKey::DstIp, false),
-            ["192.0.2.9:4000", "192.0.2.10:3000", "192.0.2.100:2000", "2001:db8::1:1000"]
+            [
+                "192.0.2.9:4000",
+                "192.0.2.10:3000",
+                "192.0.2.100:2000",
+                "2001:db8::1:1000"
+            ]
         );
         assert_eq!(
             view(SortKey::DstPort, false),
-            ["2001:db8::1:1000", "192.0.2.100:2000", "192.0.2.9:4000", "192.0.2.10:3000"]
+            [
+                "2001:db8::1:1000",
+                "192.0.2.100:2000",
+                "192.0.2.9:4000",
+                "192.0.2.10:3000"
+            ]
         );
         assert_eq!(
             view(SortKey::Proto, false),
-            ["192.0.2.9:4000", "192.0.2.10:3000", "2001:db8::1:1000", "192.0.2.100:2000"]
+            [
+                "192.0.2.9:4000",
+                "192.0.2.10:3000",
+                "2001:db8::1:1000",
+                "192.0.2.100:2000"
+            ]
         );
         // ESTABLISHED (3) before TIME_WAIT (7); UDP after TCP.
         assert_eq!(
             view(SortKey::State, false),
-            ["192.0.2.10:3000", "2001:db8::1:1000", "192.0.2.9:4000", "192.0.2.100:2000"]
+            [
+                "192.0.2.10:3000",
+                "2001:db8::1:1000",
+                "192.0.2.9:4000",
+                "192.0.2.100:2000"
+            ]
         );
         assert_eq!(
             view(SortKey::Ttl, false),
-            ["2001:db8::1:1000", "192.0.2.100:2000", "192.0.2.10:3000", "192.0.2.9:4000"]
+            [
+                "2001:db8::1:1000",
+                "192.0.2.100:2000",
+                "192.0.2.10:3000",
+                "192.0.2.9:4000"
+            ]
         );
         assert_eq!(
             view(SortKey::Bytes, true),
-            ["192.0.2.100:2000", "192.0.2.10:3000", "192.0.2.9:4000", "2001:db8::1:1000"]
+            [
+                "192.0.2.100:2000",
+                "192.0.2.10:3000",
+                "192.0.2.9:4000",
+                "2001:db8::1:1000"
+            ]
         );
         assert_eq!(
             view(SortKey::Packets, true),
-            ["192.0.2.9:4000", "192.0.2.10:3000", "192.0.2.100:2000", "2001:db8::1:1000"]
+            [
+                "192.0.2.9:4000",
+                "192.0.2.10:3000",
+                "192.0.2.100:2000",
+                "2001:db8::1:1000"
+            ]
         );
     }
 
@@ -539,7 +609,14 @@ pub(crate) mod tests {
         assert_eq!(ids(&v), ["2001:db8::1:1000"]);
         assert_eq!(
             v.totals,
-            Totals { total: 4, tcp: 3, udp: 1, icmp: 0, other: 0, filtered: 3 }
+            Totals {
+                total: 4,
+                tcp: 3,
+                udp: 1,
+                icmp: 0,
+                other: 0,
+                filtered: 3
+            }
         );
         let s = Settings {
             expr: Some(Expr::parse("tcp and not state time_wait").unwrap()),
@@ -557,7 +634,10 @@ pub(crate) mod tests {
             .map(|i| {
                 let src = if i < 3 { "192.0.2.1" } else { "192.0.2.2" };
                 let mut f = tcp_flow(src, 1000 + i, "198.51.100.2", 80);
-                f.counters_orig = Some(Counters { packets: 1, bytes: 10 });
+                f.counters_orig = Some(Counters {
+                    packets: 1,
+                    bytes: 10,
+                });
                 f
             })
             .collect();
@@ -569,7 +649,10 @@ pub(crate) mod tests {
         let g = v.groups.as_ref().unwrap();
         assert_eq!(g.len(), 2);
         assert_eq!((g[0].count, g[0].bytes), (3, 30));
-        assert_eq!(v.snap.rows[g[0].sample as usize].src_ip().to_string(), "192.0.2.1");
+        assert_eq!(
+            v.snap.rows[g[0].sample as usize].src_ip().to_string(),
+            "192.0.2.1"
+        );
         assert_eq!(g[1].count, 2);
         let s = Settings {
             group: Some(AggKey::Dport),
@@ -579,19 +662,76 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn many_rows_sort_into_a_permutation_in_key_order() {
+        // 2^18 rows: big enough for every code path of the sort, seconds in a debug build.
+        let n = 262_144u32;
+        let rows: Vec<Row> = (0..n)
+            .map(|i| {
+                // Sources spread over 198.51.100.0/24 in a scrambled order, ports repeating.
+                let j = i.wrapping_mul(2_654_435_761) % n;
+                let mut src = [0u8; 16];
+                src[..4].copy_from_slice(&[198, 51, 100, (j % 251) as u8]);
+                Row {
+                    src,
+                    proto: 6,
+                    sport: (j % 60000) as u16,
+                    timeout: j,
+                    ..Row::default()
+                }
+            })
+            .collect();
+        let s = Snapshot {
+            rows,
+            ..Snapshot::default()
+        };
+        let snap = Arc::new(s);
+        for key in [SortKey::SrcIp, SortKey::Ttl] {
+            let v = build_view(
+                snap.clone(),
+                &Settings {
+                    sort: key,
+                    ..Settings::default()
+                },
+            );
+            assert_eq!(v.len(), n as usize);
+            let mut seen = vec![false; n as usize];
+            for &i in &v.order {
+                assert!(!std::mem::replace(&mut seen[i as usize], true));
+            }
+            let k = |i: usize| {
+                let r = v.row(i).unwrap();
+                match key {
+                    SortKey::Ttl => (r.timeout as u64, 0),
+                    _ => (r.src[3] as u64, r.sport as u64),
+                }
+            };
+            assert!((1..n as usize).all(|i| k(i - 1) <= k(i)), "{key:?}");
+        }
+    }
+
+    #[test]
     fn rates_come_from_counter_deltas_between_scans() {
         let mut mem = RateMemory::default();
         let mut f = tcp_flow("192.0.2.1", 1, "198.51.100.2", 80);
-        f.counters_orig = Some(Counters { packets: 10, bytes: 1000 });
+        f.counters_orig = Some(Counters {
+            packets: 10,
+            bytes: 1000,
+        });
         let mut s1 = (*snap_of(&[f])).clone();
         s1.taken = Duration::from_secs(10);
         mem.apply(&mut s1);
         assert_eq!(s1.rows[0].flags & F_RATE, 0);
-        f.counters_orig = Some(Counters { packets: 30, bytes: 5000 });
+        f.counters_orig = Some(Counters {
+            packets: 30,
+            bytes: 5000,
+        });
         let mut s2 = (*snap_of(&[f])).clone();
         s2.taken = Duration::from_secs(12);
         mem.apply(&mut s2);
-        assert_eq!((s2.rows[0].rate_bytes, s2.rows[0].rate_packets), (2000.0, 10.0));
+        assert_eq!(
+            (s2.rows[0].rate_bytes, s2.rows[0].rate_packets),
+            (2000.0, 10.0)
+        );
         assert_ne!(s2.rows[0].flags & F_RATE, 0);
         assert!(s2.rated && !s1.rated);
     }
