@@ -25,7 +25,7 @@ use crate::source::SourceSpec;
 use crate::views::common::{parse_view_args, ViewArgs};
 use filter::Cidr;
 use state::Toggles;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -293,6 +293,7 @@ fn interactive(_a: TopArgs) -> ExitCode {
 
 #[cfg(feature = "tui")]
 fn interactive(a: TopArgs) -> ExitCode {
+    use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         eprintln!("ctkit top: the live view needs a terminal; use -1 to print once");
         return ExitCode::from(EXIT_TERMINAL);
@@ -329,7 +330,7 @@ fn interactive(a: TopArgs) -> ExitCode {
 /// iptstate's `$COLS`), else unlimited (every value printed whole).
 fn single_width() -> Option<usize> {
     #[cfg(feature = "tui")]
-    if std::io::stdout().is_terminal() {
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         if let Ok((w, _)) = crossterm::terminal::size() {
             return Some(w as usize);
         }
