@@ -287,3 +287,201 @@ fn worker_loop(mut settings: Settings, rx: Receiver<WorkerMsg>, ui: Sender<UiEve
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::row::tests::tcp_flow;
+    use super::super::view::SortKey;
+    use super::*;
+    use ctkit_model::{Flow, ScanReport, TableCounters};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A source over a fixed list (what a saved file is), counting its scans.
+    struct ListSource {
+        flows: Vec<Flow>,
+        live: bool,
+        scans: Arc<AtomicU64>,
+    }
+
+    impl FlowSource for ListSource {
+        fn describe(&self) -> String {
+            "list".into()
+        }
+        fn scan(
+            &mut self,
+            f: &mut dyn FnMut(&Flow) -> ControlFlow<()>,
+        ) -> Result<ScanReport, SourceError> {
+            self.scans.fetch_add(1, Ordering::SeqCst);
+            for fl in &self.flows {
+                if f(fl).is_break() {
+                    break;
+                }
+            }
+            Ok(ScanReport {
+                flows: self.flows.len() as u64,
+                skipped: 2,
+            })
+        }
+        fn counters(&mut self) -> Result<TableCounters, SourceError> {
+            Ok(TableCounters {
+                entries: Some(self.flows.len() as u64),
+                max: Some(100),
+                cpu_sum: None,
+            })
+        }
+        fn is_live(&self) -> bool {
+            self.live
+        }
+    }
+
+    /// A clock that only moves when told.
+    struct FakeClock(AtomicU64);
+
+    impl Clock for FakeClock {
+        fn now(&self) -> Duration {
+            Duration::from_secs(self.0.load(Ordering::SeqCst))
+        }
+    }
+
+    fn flows() -> Vec<Flow> {
+        vec![
+            tcp_flow("192.0.2.3", 3000, "198.51.100.1", 80),
+            tcp_flow("192.0.2.1", 1000, "198.51.100.1", 443),
+            tcp_flow("192.0.2.2", 2000, "198.51.100.1", 22),
+        ]
+    }
+
+    fn next_view(rx: &Receiver<UiEvent>) -> Arc<View> {
+        loop {
+            match rx.recv_timeout(Duration::from_secs(30)).expect("an event") {
+                UiEvent::View(v) => return v,
+                UiEvent::SourceError(e) => panic!("{e}"),
+                _ => {}
+            }
+        }
+    }
+
+    fn srcs(v: &View) -> Vec<String> {
+        (0..v.len())
+            .map(|i| v.row(i).unwrap().src_ip().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn scan_takes_the_command_line_filter_and_the_clock() {
+        let scans = Arc::new(AtomicU64::new(0));
+        let mut src = ListSource {
+            flows: flows(),
+            live: false,
+            scans,
+        };
+        let args: Vec<String> = ["--proto", "tcp", "--dport", "443"]
+            .map(String::from)
+            .to_vec();
+        let filter = crate::views::common::parse_view_args(&args, &[])
+            .unwrap()
+            .filter;
+        let clock = FakeClock(AtomicU64::new(42));
+        let s = scan(&mut src, Some(&filter), &clock, 7).unwrap();
+        assert_eq!(s.rows.len(), 1);
+        assert_eq!(s.rows[0].dport, 443);
+        assert_eq!((s.seq, s.taken, s.skipped), (7, Duration::from_secs(42), 2));
+        assert_eq!(s.counters.max, Some(100));
+    }
+
+    #[test]
+    fn threads_build_views_for_new_settings_without_rescanning_a_saved_source() {
+        let scans = Arc::new(AtomicU64::new(0));
+        let s2 = scans.clone();
+        let (tx, rx) = mpsc::channel();
+        let t = start(
+            Box::new(move || {
+                Ok(Box::new(ListSource {
+                    flows: flows(),
+                    live: false,
+                    scans: s2,
+                }) as Box<dyn FlowSource>)
+            }),
+            None,
+            Settings::default(),
+            Duration::from_secs(3600),
+            Arc::new(FakeClock(AtomicU64::new(0))),
+            tx,
+        );
+        let v = next_view(&rx);
+        assert_eq!(srcs(&v), ["192.0.2.1", "192.0.2.2", "192.0.2.3"]);
+        t.worker
+            .send(WorkerMsg::Settings(Settings {
+                sort: SortKey::DstPort,
+                reverse: true,
+                ..Settings::default()
+            }))
+            .unwrap();
+        let v = next_view(&rx);
+        assert_eq!(srcs(&v), ["192.0.2.1", "192.0.2.3", "192.0.2.2"]);
+        t.worker
+            .send(WorkerMsg::Search {
+                text: "192.0.2.2:".into(),
+                from: 0,
+            })
+            .unwrap();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(30)).unwrap() {
+                UiEvent::Found { pos, text, .. } => {
+                    assert_eq!((pos, text.as_str()), (Some(2), "192.0.2.2:"));
+                    break;
+                }
+                UiEvent::View(_) => panic!("no new view expected"),
+                _ => {}
+            }
+        }
+        // A saved file is not live: "refresh now" does not read it again.
+        t.collector.send(CollectorMsg::Refresh).unwrap();
+        t.stop();
+        assert_eq!(scans.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_live_source_is_scanned_again_on_refresh() {
+        let scans = Arc::new(AtomicU64::new(0));
+        let s2 = scans.clone();
+        let (tx, rx) = mpsc::channel();
+        let t = start(
+            Box::new(move || {
+                Ok(Box::new(ListSource {
+                    flows: flows(),
+                    live: true,
+                    scans: s2,
+                }) as Box<dyn FlowSource>)
+            }),
+            None,
+            Settings::default(),
+            Duration::from_secs(3600),
+            Arc::new(FakeClock(AtomicU64::new(0))),
+            tx,
+        );
+        assert_eq!(next_view(&rx).snap.seq, 1);
+        t.collector.send(CollectorMsg::Refresh).unwrap();
+        assert_eq!(next_view(&rx).snap.seq, 2);
+        t.stop();
+        assert_eq!(scans.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn an_unopenable_source_is_reported() {
+        let (tx, rx) = mpsc::channel();
+        let t = start(
+            Box::new(|| Err(SourceError::Other("nope".into()))),
+            None,
+            Settings::default(),
+            Duration::from_secs(1),
+            Arc::new(MonoClock::new()),
+            tx,
+        );
+        match rx.recv_timeout(Duration::from_secs(30)).unwrap() {
+            UiEvent::SourceError(e) => assert_eq!(e, "nope"),
+            other => panic!("{other:?}"),
+        }
+        t.stop();
+    }
+}
