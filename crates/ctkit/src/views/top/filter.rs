@@ -433,6 +433,62 @@ impl Expr {
     }
 }
 
+impl std::fmt::Display for Expr {
+    /// The expression in the grammar's words; parsing the text gives an equivalent
+    /// expression (`or` inside `and` and compound `not` are parenthesised).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use Expr::*;
+        let range = |f: &mut std::fmt::Formatter<'_>, w: &str, a: &u16, b: &u16| {
+            if a == b {
+                write!(f, "{w} {a}")
+            } else {
+                write!(f, "{w} {a}-{b}")
+            }
+        };
+        match self {
+            And(a, b) => {
+                for (i, x) in [a, b].into_iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" and ")?;
+                    }
+                    match **x {
+                        Or(..) => write!(f, "({x})")?,
+                        _ => write!(f, "{x}")?,
+                    }
+                }
+                Ok(())
+            }
+            Or(a, b) => write!(f, "{a} or {b}"),
+            Not(a) => match **a {
+                And(..) | Or(..) => write!(f, "not ({a})"),
+                _ => write!(f, "not {a}"),
+            },
+            Proto(p) => match proto::l4_name(*p) {
+                Some(n) => f.write_str(n),
+                None => write!(f, "proto {p}"),
+            },
+            Family(v6) => f.write_str(if *v6 { "ipv6" } else { "ipv4" }),
+            State(st) => write!(f, "state {st}"),
+            Status(b) => f.write_str(match *b {
+                b if b == ctkit_model::Status::SRC_NAT.0 => "snat",
+                b if b == ctkit_model::Status::DST_NAT.0 => "dnat",
+                _ => "assured",
+            }),
+            Unreplied => f.write_str("unreplied"),
+            Nat => f.write_str("nat"),
+            Src(c) => write!(f, "src {c}"),
+            Dst(c) => write!(f, "dst {c}"),
+            Host(c) => write!(f, "host {c}"),
+            Sport(a, b) => range(f, "sport", a, b),
+            Dport(a, b) => range(f, "dport", a, b),
+            Port(a, b) => range(f, "port", a, b),
+            Mark(v, m) if *m == u32::MAX => write!(f, "mark {v}"),
+            Mark(v, m) => write!(f, "mark {v:#x}/{m:#x}"),
+            Zone(z) => write!(f, "zone {z}"),
+        }
+    }
+}
+
 /// Whether a row is a UDP DNS query (iptstate's `-L`), exposed for the totals.
 pub fn is_dns(r: &Row) -> bool {
     r.proto == IPPROTO_UDP && r.dport == 53
@@ -541,6 +597,83 @@ mod tests {
             Expr::parse("dport 9-1").unwrap_err(),
             "empty port range `9-1'"
         );
+    }
+
+    #[test]
+    fn expressions_print_in_their_own_grammar() {
+        let e = Expr::parse("not (tcp or udp) and (dport 80-90 or mark 0x10/0xf0) and not zone 7")
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "not (tcp or udp) and (dport 80-90 or mark 0x10/0xf0) and not zone 7"
+        );
+        assert_eq!(Expr::parse(&e.to_string()).unwrap(), e);
+    }
+
+    const WORDS: &[&str] = &[
+        "tcp",
+        "udp",
+        "icmp",
+        "not",
+        "!",
+        "and",
+        "or",
+        "(",
+        ")",
+        "state",
+        "established",
+        "src",
+        "dst",
+        "host",
+        "192.0.2.0/24",
+        "2001:db8::/32",
+        "sport",
+        "dport",
+        "port",
+        "80",
+        "1-1024",
+        "mark",
+        "0x10/0xff",
+        "zone",
+        "7",
+        "nat",
+        "snat",
+        "dnat",
+        "assured",
+        "unreplied",
+        "ipv4",
+        "ipv6",
+        "proto",
+        "47",
+        "x",
+        "/",
+        "-",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_any_text_never_panics(s in "\\PC{0,40}") {
+            let _ = Expr::parse(&s);
+            let _ = Cidr::parse(&s);
+        }
+
+        #[test]
+        fn printed_expressions_parse_back_to_the_same_meaning(
+            words in proptest::collection::vec(proptest::sample::select(WORDS), 1..12),
+            rows in proptest::collection::vec((0u8..4, 0u16..200, 0u16..3), 8),
+        ) {
+            let text = words.join(" ");
+            if let Ok(e) = Expr::parse(&text) {
+                let again = Expr::parse(&e.to_string()).expect("printed text parses");
+                proptest::prop_assert_eq!(again.to_string(), e.to_string());
+                for (host, port, proto) in rows {
+                    let mut r = row(&format!("192.0.2.{host}"), 1000, "198.51.100.2", port);
+                    r.proto = [6, 17, 1][proto as usize];
+                    r.zone = 7 * (host as u16 % 2);
+                    proptest::prop_assert_eq!(e.matches(&r), again.matches(&r));
+                }
+            }
+        }
     }
 
     #[test]

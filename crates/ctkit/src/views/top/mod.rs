@@ -432,7 +432,11 @@ pub fn print_single(
     // Columns are as wide as their widest value; when that does not fit the terminal, the
     // address columns share what the other columns leave (iptstate's dynamic formatting).
     let mut widths: Vec<usize> = cols.iter().map(|c| c.header().len() + 1).collect();
-    for i in 0..v.len() {
+    if let (Some(total), false) = (width, fmt.dynamic) {
+        // -o: iptstate's fixed widths, the address columns sharing the rest.
+        widths = text::widths(&cols, Some(total), &[], &fmt);
+    }
+    for i in (0..v.len()).filter(|_| fmt.dynamic || width.is_none()) {
         text::fill_cells(&mut cells, v, i, &cols, names, &fmt);
         for (w, c) in widths.iter_mut().zip(&cells) {
             let n = if c.is_ascii() {
@@ -443,7 +447,7 @@ pub fn print_single(
             *w = (*w).max(n + 1);
         }
     }
-    if let Some(total) = width {
+    if let (Some(total), true) = (width, fmt.dynamic) {
         if widths.iter().sum::<usize>() > total {
             let fixed: usize = cols
                 .iter()

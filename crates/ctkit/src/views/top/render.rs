@@ -47,53 +47,7 @@ pub fn header_lines(s: &TopState, width: usize) -> Vec<String> {
 }
 
 fn expr_text(e: &super::filter::Expr) -> String {
-    use super::filter::Expr::*;
-    match e {
-        And(a, b) => format!("{} and {}", expr_text(a), expr_text(b)),
-        Or(a, b) => format!("({} or {})", expr_text(a), expr_text(b)),
-        Not(a) => format!("not {}", expr_text(a)),
-        Proto(p) => match ctkit_model::proto::l4_name(*p) {
-            Some(n) => n.to_string(),
-            None => format!("proto {p}"),
-        },
-        Family(v6) => if *v6 { "ipv6" } else { "ipv4" }.into(),
-        State(st) => format!("state {st}"),
-        Status(b) => {
-            let st = ctkit_model::Status(*b);
-            if st == ctkit_model::Status::ASSURED {
-                "assured".into()
-            } else if st == ctkit_model::Status::SRC_NAT {
-                "snat".into()
-            } else {
-                "dnat".into()
-            }
-        }
-        Unreplied => "unreplied".into(),
-        Nat => "nat".into(),
-        Src(c) => format!("src {c}"),
-        Dst(c) => format!("dst {c}"),
-        Host(c) => format!("host {c}"),
-        Sport(a, b) | Dport(a, b) | Port(a, b) => {
-            let w = match e {
-                Sport(..) => "sport",
-                Dport(..) => "dport",
-                _ => "port",
-            };
-            if a == b {
-                format!("{w} {a}")
-            } else {
-                format!("{w} {a}-{b}")
-            }
-        }
-        Mark(v, m) => {
-            if *m == u32::MAX {
-                format!("mark {v}")
-            } else {
-                format!("mark {v:#x}/{m:#x}")
-            }
-        }
-        Zone(z) => format!("zone {z}"),
-    }
+    e.to_string()
 }
 
 /// The table fill line: entries / max with a gauge, and the counter deltas.

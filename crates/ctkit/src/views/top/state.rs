@@ -663,7 +663,8 @@ impl TopState {
                 if !self.can_delete {
                     self.message = Some(format!("x: cannot delete from {}", self.source));
                 } else if self.settings.group.is_some() {
-                    self.message = Some("x: not in the aggregation view (a: back to the table)".into());
+                    self.message =
+                        Some("x: not in the aggregation view (a: back to the table)".into());
                 } else {
                     match self.delete_target() {
                         Some(t) => self.mode = Mode::Confirm(t),

@@ -617,11 +617,10 @@ pub fn totals_line(t: &Totals) -> String {
 
 /// The sort label with ` reverse`, as iptstate shows it.
 pub fn sort_label(sort: SortKey, reverse: bool, lookup: bool) -> String {
-    let base = match (sort, lookup) {
-        (SortKey::SrcIp, true) => "SrcName",
-        (SortKey::DstIp, true) => "DstName",
-        (k, _) => k.label(),
-    };
+    // iptstate says SrcName/DstName with -l and sorts by name; ctkit sorts by address
+    // (names arrive later, asynchronously), so the label stays the address one.
+    let _ = lookup;
+    let base = sort.label();
     if reverse {
         format!("{base} reverse")
     } else {
