@@ -223,7 +223,7 @@ pub fn draw(s: &TopState, f: &mut Frame<'_>) {
     let page = table_height(s, area.height, area.width);
     let fmt = s.fmt();
     let group = s.view.as_ref().and_then(|v| v.groups.as_ref().map(|_| ()));
-    let cols: Vec<Col> = text::columns(&fmt, group.and(s.settings.group));
+    let cols: Vec<Col> = text::columns_for_width(&fmt, group.and(s.settings.group), width);
     let mut table: Vec<(Vec<String>, u8, bool)> = Vec::new();
     if let Some(v) = &s.view {
         let end = (s.offset + page).min(v.len());

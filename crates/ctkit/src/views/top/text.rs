@@ -85,6 +85,8 @@ pub enum Col {
     Packets,
     /// Bytes per second.
     Rate,
+    /// Packets per second.
+    PacketRate,
     /// Reply source (the translated destination under DNAT).
     ReplySrc,
     /// Reply destination (the translated source under SNAT).
@@ -114,7 +116,8 @@ impl Col {
             Col::Ttl => "TTL",
             Col::Bytes => "Bytes",
             Col::Packets => "Packets",
-            Col::Rate => "Rate",
+            Col::Rate => "Bytes/s",
+            Col::PacketRate => "Pkts/s",
             Col::ReplySrc => "Reply Source",
             Col::ReplyDst => "Reply Destination",
             Col::Zone => "Zone",
@@ -138,7 +141,13 @@ impl Col {
     pub fn right(self) -> bool {
         matches!(
             self,
-            Col::Ttl | Col::Bytes | Col::Packets | Col::Rate | Col::Entries | Col::Share
+            Col::Ttl
+                | Col::Bytes
+                | Col::Packets
+                | Col::Rate
+                | Col::PacketRate
+                | Col::Entries
+                | Col::Share
         )
     }
 
@@ -151,6 +160,7 @@ impl Col {
             Col::Bytes => 12,
             Col::Packets => 10,
             Col::Rate => 9,
+            Col::PacketRate => 8,
             Col::Zone => 6,
             Col::Mark => 11,
             Col::Flags => 18,
@@ -180,7 +190,7 @@ pub fn columns(fmt: &Fmt, group: Option<AggKey>) -> Vec<Col> {
         if fmt.counters {
             c.extend([Col::Bytes, Col::Packets]);
             if fmt.rates {
-                c.push(Col::Rate);
+                c.extend([Col::Rate, Col::PacketRate]);
             }
         }
         return c;
@@ -193,11 +203,25 @@ pub fn columns(fmt: &Fmt, group: Option<AggKey>) -> Vec<Col> {
     if fmt.counters {
         c.extend([Col::Bytes, Col::Packets]);
         if fmt.rates {
-            c.push(Col::Rate);
+            c.extend([Col::Rate, Col::PacketRate]);
         }
     }
     if fmt.ext {
         c.extend([Col::Zone, Col::Mark, Col::Flags]);
+    }
+    c
+}
+
+/// [`columns`] for a screen `width` wide: the rate columns go first when the address
+/// columns would get less than an IPv4 `address:port` (22 characters) each.
+pub fn columns_for_width(fmt: &Fmt, group: Option<AggKey>, width: usize) -> Vec<Col> {
+    let mut c = columns(fmt, group);
+    for drop in [Col::PacketRate, Col::Rate] {
+        let flex = c.iter().filter(|x| x.flexible()).count();
+        let fixed: usize = c.iter().map(|x| x.fixed_width()).sum();
+        if fixed + flex * 22 > width {
+            c.retain(|x| *x != drop);
+        }
     }
     c
 }
@@ -374,7 +398,12 @@ pub fn row_cell(out: &mut String, col: Col, r: &Row, v: &View, names: &Names, fm
         Col::Packets => push_u64(out, r.packets),
         Col::Rate => {
             if r.flags & F_RATE != 0 {
-                let _ = write!(out, "{}/s", human(r.rate_bytes as f64));
+                out.push_str(&human(r.rate_bytes as f64));
+            }
+        }
+        Col::PacketRate => {
+            if r.flags & F_RATE != 0 {
+                out.push_str(&human(r.rate_packets as f64));
             }
         }
         Col::Zone => {
@@ -446,9 +475,8 @@ pub fn group_cell(out: &mut String, col: Col, g: &Group, v: &View, names: &Names
         Col::Packets => {
             let _ = write!(out, "{}", g.packets);
         }
-        Col::Rate => {
-            let _ = write!(out, "{}/s", human(g.rate_bytes));
-        }
+        Col::Rate => out.push_str(&human(g.rate_bytes)),
+        Col::PacketRate => out.push_str(&human(g.rate_packets)),
         _ => {}
     }
 }

@@ -209,6 +209,8 @@ pub struct Group {
     pub packets: u64,
     /// Bytes per second summed.
     pub rate_bytes: f64,
+    /// Packets per second summed.
+    pub rate_packets: f64,
 }
 
 /// What is shown: the snapshot, and the shown rows' indices in order.
@@ -347,11 +349,13 @@ fn group(snap: &Snapshot, shown: &[u32], k: AggKey, reverse: bool) -> Vec<Group>
             bytes: 0,
             packets: 0,
             rate_bytes: 0.0,
+            rate_packets: 0.0,
         });
         g.count += 1;
         g.bytes += r.bytes;
         g.packets += r.packets;
         g.rate_bytes += r.rate_bytes as f64;
+        g.rate_packets += r.rate_packets as f64;
     }
     let mut v: Vec<((u128, u32), Group)> = map.into_iter().collect();
     // Most entries first; ties in key order.
