@@ -7,6 +7,13 @@
 
 mod support;
 
+const SAVED: &str = "\
+tcp      6 431999 ESTABLISHED src=192.0.2.1 dst=198.51.100.2 sport=1234 dport=80 src=198.51.100.2 dst=192.0.2.1 sport=80 dport=1234 [ASSURED] mark=0 use=1
+udp      17 29 src=192.0.2.5 dst=198.51.100.9 sport=53000 dport=53 [UNREPLIED] src=198.51.100.9 dst=192.0.2.5 sport=53 dport=53000 mark=0 use=1
+tcp      6 118 SYN_SENT src=192.0.2.8 dst=203.0.113.10 sport=4000 dport=80 [UNREPLIED] src=198.51.100.2 dst=192.0.2.8 sport=8080 dport=4000 mark=42 zone=7 use=1
+icmp     1 29 src=192.0.2.7 dst=203.0.113.5 type=8 code=0 id=99 [UNREPLIED] src=203.0.113.5 dst=192.0.2.7 type=0 code=0 id=99 mark=0 use=1
+";
+
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use support::lab::{CLIENT4, SERVER4, ZONE, ZONE_PORT};
@@ -19,12 +26,13 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(ns: &str, cmd: &str) -> Tmux {
+    /// Runs `cmd` (a shell command line) in a new 120×40 session; `tag` names the server.
+    fn start(tag: &str, cmd: &str) -> Tmux {
         let t = Tmux {
-            socket: format!("ctkit-top-{}", std::process::id()),
+            socket: format!("ctkit-top-{}-{tag}", std::process::id()),
             session: "top".into(),
         };
-        let shell = format!("ip netns exec {ns} {cmd}; echo EXITED $?; sleep 30");
+        let shell = format!("{cmd}; echo EXITED $?; sleep 30");
         let out = t.run(&[
             "new-session",
             "-d",
@@ -144,8 +152,12 @@ fn top_in_tmux_sorts_filters_and_deletes_a_zoned_entry() {
 
     let bin = ctkit_bin();
     let tmux = Tmux::start(
-        lab.router.name(),
-        &format!("{} top", bin.to_str().expect("utf-8 path")),
+        "kernel",
+        &format!(
+            "ip netns exec {} {} top",
+            lab.router.name(),
+            bin.to_str().expect("utf-8 path")
+        ),
     );
     let s = tmux.wait("the first table", 20, |s| {
         s.contains("Sort: SrcIP") && rows(s).len() >= 3
@@ -217,4 +229,121 @@ fn top_in_tmux_sorts_filters_and_deletes_a_zoned_entry() {
     tmux.keys(&["q"]);
     let s = tmux.wait("exit", 10, |s| s.contains("EXITED"));
     assert!(s.contains("EXITED 0"), "{s}");
+}
+
+/// The screen without trailing blanks (tmux pads nothing, but the last lines are empty).
+fn trimmed(screen: &str) -> String {
+    let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    let mut out = lines.join("\n");
+    while out.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
+/// The first lines of a screen and its bottom line.
+fn top_and_bottom(screen: &str, n: usize) -> (String, String) {
+    let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    let bottom = lines
+        .iter()
+        .rev()
+        .find(|l| !l.is_empty())
+        .copied()
+        .unwrap_or("");
+    (lines[..n.min(lines.len())].join("\n"), bottom.to_string())
+}
+
+#[test]
+fn top_in_tmux_on_a_saved_listing_shows_exact_screens() {
+    let have_tmux = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_tmux {
+        if support::kernel::kernel_required() {
+            panic!("CTKIT_REQUIRE_KERNEL=1 but tmux is not installed");
+        }
+        eprintln!("SKIP top_in_tmux_on_a_saved_listing_shows_exact_screens: tmux not installed");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ctkit-top-tmux-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("saved.txt"), SAVED).unwrap();
+    let bin = ctkit_bin();
+    let tmux = Tmux::start(
+        "file",
+        &format!(
+            "cd {} && {} top --from saved.txt",
+            dir.display(),
+            bin.display()
+        ),
+    );
+    let s = tmux.wait("the first table", 20, |s| s.contains("Lines 1-4 of 4"));
+    let (head, bottom) = top_and_bottom(&s, 7);
+    assert_eq!(
+        head,
+        "\
+ctkit top - file saved.txt  Sort: SrcIP  b: change sorting  h: help
+Table: 4 entries
+Source                                         Destination                                   Prt  State       TTL
+192.0.2.1:1234                                 198.51.100.2:80                               tcp  ESTABLISHED 119:59:59
+192.0.2.5:53000                                198.51.100.9:53                               udp                0:00:29
+192.0.2.7                                      203.0.113.5                                   icmp 8/0 (99)      0:00:29
+192.0.2.8:4000                                 203.0.113.10:80                               tcp  SYN_SENT      0:01:58"
+    );
+    assert_eq!(bottom, "Lines 1-4 of 4  (line 1)");
+    assert_eq!(
+        trimmed(&s).lines().count(),
+        40,
+        "the bottom line is the 40th"
+    );
+
+    // n: NAT columns; / and text: search, Enter keeps the match (line 3, 203.0.113.5).
+    tmux.keys(&["n", "/"]);
+    tmux.text("203.0");
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait("the search result", 5, |s| {
+        s.contains("(line 3)") && s.contains("Reply Source")
+    });
+    assert_eq!(
+        top_and_bottom(&s, 7).0,
+        "\
+ctkit top - file saved.txt  Sort: SrcIP  b: change sorting  h: help
+Table: 4 entries
+Source                  Destination            Reply Source           Reply Destination      Prt  State       TTL
+192.0.2.1:1234          198.51.100.2:80        198.51.100.2:80        192.0.2.1:1234         tcp  ESTABLISHED 119:59:59
+192.0.2.5:53000         198.51.100.9:53        198.51.100.9:53        192.0.2.5:53000        udp                0:00:29
+192.0.2.7               203.0.113.5            203.0.113.5            192.0.2.7              icmp 8/0 (99)      0:00:29
+192.0.2.8:4000          203.0.113.10:80        198.51.100.2:8080      192.0.2.8:4000         tcp  SYN_SENT      0:01:58"
+    );
+
+    // x on a saved listing: nothing to delete from.
+    tmux.keys(&["x"]);
+    tmux.wait("the refusal", 5, |s| {
+        top_and_bottom(s, 0).1 == "x: cannot delete from file saved.txt"
+    });
+
+    // a: grouped by source, then t: totals; B: previous sort column (TTL, in the title).
+    tmux.keys(&["a", "t", "B"]);
+    let s = tmux.wait("the grouped view", 5, |s| {
+        s.contains("Grouped by: src") && s.contains("Sort: TTL")
+    });
+    assert_eq!(
+        top_and_bottom(&s, 9).0,
+        "\
+ctkit top - file saved.txt  Sort: TTL  b: change sorting  h: help
+Table: 4 entries
+Total States: 4 -- TCP: 2 UDP: 1 ICMP: 1 Other: 0 (Filtered: 0)
+Grouped by: src (a: next)
+Group                                                                                                     Entries Share
+192.0.2.1                                                                                                       1 25.0%
+192.0.2.5                                                                                                       1 25.0%
+192.0.2.7                                                                                                       1 25.0%
+192.0.2.8                                                                                                       1 25.0%"
+    );
+
+    tmux.keys(&["q"]);
+    let s = tmux.wait("exit", 10, |s| s.contains("EXITED"));
+    assert!(s.contains("EXITED 0"), "{s}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
