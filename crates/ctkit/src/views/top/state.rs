@@ -236,7 +236,8 @@ impl TopState {
             mode: Mode::Table,
             message: None,
             scanning: false,
-            can_delete: source == "kernel",
+            // /proc shows the same kernel table, so its entries can be deleted too.
+            can_delete: source == "kernel" || source == "/proc/net/nf_conntrack",
             source,
             names: Names::default(),
             requested: HashSet::new(),
@@ -584,7 +585,7 @@ impl TopState {
     fn on_table_key(&mut self, key: Key) -> Vec<Effect> {
         let page = self.page as isize;
         match key {
-            Key::Char('q') => return vec![Effect::Quit],
+            Key::Char('q') | Key::Ctrl('c') => return vec![Effect::Quit],
             Key::Up | Key::Char('k') => self.move_by(-1),
             Key::Down | Key::Char('j') => self.move_by(1),
             Key::PageUp | Key::Ctrl('u') => self.move_by(-page),
@@ -832,6 +833,28 @@ mod tests {
             s.message.as_deref(),
             Some("Invalid expression: the expression ends too early")
         );
+    }
+
+    #[test]
+    fn q_and_ctrl_c_quit_but_not_inside_a_prompt() {
+        let mut s = state_with(1);
+        assert_eq!(s.on_key(Key::Char('q')), vec![Effect::Quit]);
+        assert_eq!(s.on_key(Key::Ctrl('c')), vec![Effect::Quit]);
+        s.on_key(Key::Char('s'));
+        assert_eq!(s.on_key(Key::Char('q')), vec![]);
+        assert_eq!(
+            s.mode,
+            Mode::Prompt {
+                kind: PromptKind::Src,
+                buf: "q".into()
+            }
+        );
+        s.on_key(Key::Esc);
+        s.on_key(Key::Char('h'));
+        assert_eq!(s.on_key(Key::Char('q')), vec![]);
+        assert_eq!(s.mode, Mode::Table);
+        assert_eq!(s.on_key(Key::Char(' ')), vec![Effect::Refresh]);
+        assert_eq!(s.on_key(Key::Ctrl('l')), vec![Effect::Redraw]);
     }
 
     #[test]

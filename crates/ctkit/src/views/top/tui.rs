@@ -95,11 +95,23 @@ pub fn run(
         restore();
         prev_hook(info);
     }));
+    // SIGTERM/SIGHUP/SIGINT end the screen like `q` (the terminal is restored on the way out).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGINT,
+    ] {
+        let _ = signal_hook::flag::register(sig, stop.clone());
+    }
     let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     term.clear()?;
     let mut conn: Option<ctkit_ctnetlink::Conn> = None;
     let mut dirty = true;
     loop {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
         for ev in events.try_iter() {
             state.on_event(ev);
             dirty = true;
