@@ -418,7 +418,7 @@ pub fn print_single(
     writeln!(
         out,
         "ctkit top -- Sort by: {}",
-        text::sort_label(a.settings.sort, a.settings.reverse, a.toggles.lookup)
+        text::sort_label(a.settings.sort, a.settings.reverse)
     )?;
     if a.toggles.totals {
         writeln!(out, "{}", text::totals_line(&v.totals))?;

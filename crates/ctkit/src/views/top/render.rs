@@ -18,7 +18,7 @@ use ratatui::Frame;
 /// The lines above the column header.
 pub fn header_lines(s: &TopState, width: usize) -> Vec<String> {
     let mut out = Vec::new();
-    let sort = text::sort_label(s.settings.sort, s.settings.reverse, s.toggles.lookup);
+    let sort = text::sort_label(s.settings.sort, s.settings.reverse);
     let busy = if s.scanning { "  [refreshing]" } else { "" };
     out.push(format!(
         "ctkit top - {}  Sort: {sort}  b: change sorting  h: help{busy}",
@@ -146,7 +146,7 @@ pub fn help_lines(s: &TopState) -> Vec<String> {
         "Current settings:".into(),
         format!(
             "  Sort: {}   Refresh: {}s   Source: {}",
-            text::sort_label(s.settings.sort, s.settings.reverse, s.toggles.lookup),
+            text::sort_label(s.settings.sort, s.settings.reverse),
             s.rate.as_secs_f64(),
             s.source
         ),

@@ -643,16 +643,13 @@ pub fn totals_line(t: &Totals) -> String {
     )
 }
 
-/// The sort label with ` reverse`, as iptstate shows it.
-pub fn sort_label(sort: SortKey, reverse: bool, lookup: bool) -> String {
-    // iptstate says SrcName/DstName with -l and sorts by name; ctkit sorts by address
-    // (names arrive later, asynchronously), so the label stays the address one.
-    let _ = lookup;
-    let base = sort.label();
+/// The sort label with ` reverse`, as iptstate shows it. (iptstate says SrcName/DstName
+/// with `-l` and sorts by name; ctkit sorts by address, as names arrive asynchronously.)
+pub fn sort_label(sort: SortKey, reverse: bool) -> String {
     if reverse {
-        format!("{base} reverse")
+        format!("{} reverse", sort.label())
     } else {
-        base.to_string()
+        sort.label().to_string()
     }
 }
 
