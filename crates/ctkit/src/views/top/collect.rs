@@ -10,7 +10,7 @@
 //! The UI thread only receives finished views ([`UiEvent`]), so a dump of a million
 //! entries never delays a key press.
 
-use super::row::{NatRow, Row};
+use super::row::{NatTable, Row};
 use super::view::{build_view, RateMemory, Settings, Snapshot, View};
 use ctkit_model::filter::FlowFilter;
 use ctkit_model::{FlowSource, SourceError};
@@ -59,7 +59,7 @@ pub fn scan(
     let counters = source.counters().unwrap_or_default();
     let hint = counters.entries.unwrap_or(0).min(1 << 24) as usize;
     let mut rows: Vec<Row> = Vec::with_capacity(hint + hint / 32);
-    let mut nat: Vec<NatRow> = Vec::new();
+    let mut nat = NatTable::default();
     let mut accounting = false;
     let report = source.scan(&mut |flow| {
         if flow.has_orig && filter.is_none_or(|f| f.matches(flow)) {

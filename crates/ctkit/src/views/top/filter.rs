@@ -497,10 +497,11 @@ pub fn is_dns(r: &Row) -> bool {
 #[cfg(test)]
 mod tests {
     use super::super::row::tests::tcp_flow;
+    use super::super::row::NatTable;
     use super::*;
 
     fn row(src: &str, sport: u16, dst: &str, dport: u16) -> Row {
-        Row::from_flow(&tcp_flow(src, sport, dst, dport), &mut Vec::new())
+        Row::from_flow(&tcp_flow(src, sport, dst, dport), &mut NatTable::default())
     }
 
     #[test]

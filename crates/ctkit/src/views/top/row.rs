@@ -78,7 +78,7 @@ pub struct Row {
     pub flags: u8,
 }
 
-/// The reply tuple of a NATed entry.
+/// The reply tuple of a NATed entry (as read back from a [`NatTable`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NatRow {
     /// Reply source address.
@@ -89,6 +89,80 @@ pub struct NatRow {
     pub sport: u16,
     /// Reply destination port.
     pub dport: u16,
+}
+
+/// A NATed IPv4 entry's reply tuple, stored in 12 bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct NatRow4 {
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+}
+
+/// Reply tuples of translated entries, per family (a NAT gateway's million IPv4 entries
+/// cost 12 bytes each here, not 36).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NatTable {
+    v4: Vec<NatRow4>,
+    v6: Vec<NatRow>,
+}
+
+impl NatTable {
+    fn push(&mut self, t: &Tuple) -> u32 {
+        match (t.src, t.dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                self.v4.push(NatRow4 {
+                    src: s.octets(),
+                    dst: d.octets(),
+                    sport: t.sport,
+                    dport: t.dport,
+                });
+                (self.v4.len() - 1) as u32
+            }
+            _ => {
+                self.v6.push(NatRow {
+                    src: pack(t.src),
+                    dst: pack(t.dst),
+                    sport: t.sport,
+                    dport: t.dport,
+                });
+                (self.v6.len() - 1) as u32
+            }
+        }
+    }
+
+    fn get(&self, i: u32, v6: bool) -> Option<NatRow> {
+        if v6 {
+            return self.v6.get(i as usize).copied();
+        }
+        self.v4.get(i as usize).map(|n| {
+            let mut r = NatRow {
+                sport: n.sport,
+                dport: n.dport,
+                ..NatRow::default()
+            };
+            r.src[..4].copy_from_slice(&n.src);
+            r.dst[..4].copy_from_slice(&n.dst);
+            r
+        })
+    }
+
+    /// Translated entries stored.
+    pub fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    /// Whether no entry is translated.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Frees unused capacity.
+    pub fn shrink_to_fit(&mut self) {
+        self.v4.shrink_to_fit();
+        self.v6.shrink_to_fit();
+    }
 }
 
 fn pack(a: IpAddr) -> [u8; 16] {
@@ -120,7 +194,7 @@ pub fn addr_key(b: &[u8; 16], v6: bool) -> u128 {
 
 impl Row {
     /// The row for `flow`; pushes its reply tuple to `nat` when it is translated.
-    pub fn from_flow(flow: &Flow, nat: &mut Vec<NatRow>) -> Row {
+    pub fn from_flow(flow: &Flow, nat: &mut NatTable) -> Row {
         let o = &flow.orig;
         let mut r = Row {
             src: pack(o.src),
@@ -178,13 +252,7 @@ impl Row {
             None => NO_STATE,
         };
         if flow.has_reply && is_translated(o, &flow.reply) {
-            r.nat = nat.len() as u32;
-            nat.push(NatRow {
-                src: pack(flow.reply.src),
-                dst: pack(flow.reply.dst),
-                sport: flow.reply.sport,
-                dport: flow.reply.dport,
-            });
+            r.nat = nat.push(&flow.reply);
         }
         r
     }
@@ -215,9 +283,9 @@ impl Row {
     }
 
     /// The reply tuple: the stored translation, or the inverse of the original.
-    pub fn reply(&self, nat: &[NatRow]) -> NatRow {
-        match nat.get(self.nat as usize) {
-            Some(n) => *n,
+    pub fn reply(&self, nat: &NatTable) -> NatRow {
+        match nat.get(self.nat, self.is_v6()).filter(|_| self.is_nat()) {
+            Some(n) => n,
             None => NatRow {
                 src: self.dst,
                 dst: self.src,
@@ -368,7 +436,7 @@ pub(crate) mod tests {
             packets: 2,
             bytes: 120,
         });
-        let mut nat = Vec::new();
+        let mut nat = NatTable::default();
         let r = Row::from_flow(&f, &mut nat);
         assert!(nat.is_empty());
         assert_eq!(r.src_ip().to_string(), "192.0.2.1");
@@ -387,12 +455,45 @@ pub(crate) mod tests {
         let mut f = tcp_flow("192.0.2.2", 40000, "203.0.113.10", 80);
         f.reply.src = "198.51.100.2".parse().unwrap();
         f.reply.sport = 8080;
-        let mut nat = Vec::new();
+        let mut nat = NatTable::default();
         let r = Row::from_flow(&f, &mut nat);
         assert!(r.is_nat());
         let rep = r.reply(&nat);
         assert_eq!(unpack(&rep.src, false).to_string(), "198.51.100.2");
         assert_eq!(rep.sport, 8080);
+    }
+
+    #[test]
+    fn nat_tables_keep_ipv4_and_ipv6_reply_tuples_apart() {
+        let mut nat = NatTable::default();
+        let mut f4 = tcp_flow("192.0.2.2", 40000, "203.0.113.10", 80);
+        f4.reply.src = "198.51.100.2".parse().unwrap();
+        f4.reply.sport = 8080;
+        let mut f6 = tcp_flow("2001:db8:1::2", 40000, "2001:db8:3::10", 80);
+        f6.reply.src = "2001:db8:2::2".parse().unwrap();
+        let r4 = Row::from_flow(&f4, &mut nat);
+        let r6 = Row::from_flow(&f6, &mut nat);
+        let plain = Row::from_flow(&tcp_flow("192.0.2.1", 1, "198.51.100.1", 2), &mut nat);
+        assert_eq!((r4.nat, r6.nat, plain.nat, nat.len()), (0, 0, NO_NAT, 2));
+        let b4 = r4.reply(&nat);
+        assert_eq!(
+            (
+                unpack(&b4.src, false),
+                unpack(&b4.dst, false),
+                b4.sport,
+                b4.dport
+            ),
+            (f4.reply.src, f4.reply.dst, 8080, 40000)
+        );
+        let b6 = r6.reply(&nat);
+        assert_eq!(
+            (unpack(&b6.src, true), unpack(&b6.dst, true)),
+            (f6.reply.src, f6.reply.dst)
+        );
+        assert_eq!(
+            unpack(&plain.reply(&nat).src, false).to_string(),
+            "198.51.100.1"
+        );
     }
 
     #[test]
@@ -403,7 +504,7 @@ pub(crate) mod tests {
         f.orig.icmp_id = 99;
         f.protoinfo = None;
         f.reply = f.orig.invert().unwrap();
-        let r = Row::from_flow(&f, &mut Vec::new());
+        let r = Row::from_flow(&f, &mut NatTable::default());
         assert_eq!(r.state_text(), "8/0 (99)");
         assert_eq!(r.proto_name(), "icmp");
         assert_eq!(r.orig_tuple(), f.orig);

@@ -348,8 +348,8 @@ impl TopState {
                 if current && searching {
                     match pos {
                         Some(p) => {
+                            // The message line is left alone: a later key may have set it.
                             self.selected = p;
-                            self.message = None;
                             self.clamp();
                         }
                         None => self.message = Some(format!("Not found: {text}")),
@@ -393,6 +393,7 @@ impl TopState {
     fn prompt(&mut self, kind: PromptKind) -> Vec<Effect> {
         if kind == PromptKind::Search {
             self.search_origin = self.selected;
+            self.message = None;
         }
         self.mode = Mode::Prompt {
             kind,
@@ -567,6 +568,7 @@ impl TopState {
                     self.search_origin
                 };
                 self.last_search = text.clone();
+                self.message = None;
                 return vec![Effect::Search { text, from }];
             }
         };

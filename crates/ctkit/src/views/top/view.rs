@@ -3,7 +3,7 @@
 //! thread, never on the UI thread; the result ([`View`]) holds row indices, not copies.
 
 use super::filter::{Expr, IptFilters};
-use super::row::{addr_key, NatRow, Row, F_COUNTERS, F_RATE, NO_STATE};
+use super::row::{addr_key, NatTable, Row, F_COUNTERS, F_RATE, NO_STATE};
 use ctkit_model::proto::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
 use ctkit_model::TableCounters;
 use std::collections::HashMap;
@@ -16,7 +16,7 @@ pub struct Snapshot {
     /// Every entry that passed the command-line list filters.
     pub rows: Vec<Row>,
     /// Reply tuples of translated entries (`Row::nat` indexes here).
-    pub nat: Vec<NatRow>,
+    pub nat: NatTable,
     /// Table-wide counters (entries, max, per-CPU sums), where the source has them.
     pub counters: TableCounters,
     /// When the scan ended (injected clock).
