@@ -4,6 +4,8 @@
 #
 #   sudo bench/top.sh [N] [M]      # N entries for the CPU comparison (default 100000),
 #                                  # M entries for the scale check (default 1000000; 0 skips)
+#   NAT=1 sudo bench/top.sh 0 1000000   # every entry DNATed (reply from 192.0.2.10:8080):
+#                                  # the NAT gateway case, where rows also carry reply tuples
 #
 # 1. CPU per refresh at N entries: `iptstate -1` vs `ctkit top -1`, each run inside a pty
 #    (`script`, 200x50) because iptstate's -1 writes spaces without end when stdout is not a
@@ -57,13 +59,17 @@ in_ns() { ip netns exec "$NS" "$@"; }
 
 # K entries, as bench/compat.sh: src 198.51.100.(1 + i/60000):(1024 + i%60000) -> 203.0.113.1:80/443
 gen() {
-  python3 - "$1" "$2" <<'PY'
+  python3 - "$1" "$2" "${NAT:-0}" <<'PY'
 import sys
-n, out = int(sys.argv[1]), sys.argv[2]
+n, out, nat = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
 with open(out, "w") as a:
     for i in range(n):
-        a.write(f"-I -s 198.51.100.{1 + i // 60000} -d 203.0.113.1 -p tcp --sport {1024 + i % 60000} "
-                f"--dport {80 if i % 2 == 0 else 443} --state ESTABLISHED -u ASSURED -t 7200\n")
+        src, sport, dport = f"198.51.100.{1 + i // 60000}", 1024 + i % 60000, 80 if i % 2 == 0 else 443
+        line = (f"-I -s {src} -d 203.0.113.1 -p tcp --sport {sport} "
+                f"--dport {dport} --state ESTABLISHED -u ASSURED -t 7200")
+        if nat:
+            line += f" -r 192.0.2.10 -q {src} --reply-port-src 8080 --reply-port-dst {sport}"
+        a.write(line + "\n")
 PY
 }
 load() { in_ns "$ORACLE" -F 2>/dev/null || true; gen "$1" "$WORK/load.txt"; in_ns "$ORACLE" -R "$WORK/load.txt" >/dev/null 2>&1; in_ns "$ORACLE" -C; }
@@ -102,6 +108,8 @@ echo "# ctkit top benchmark"
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(date -u +%F), iptstate $($IPTSTATE -v 2>&1 | awk '{print $NF; exit}')"
 echo
+[ "${NAT:-0}" = 1 ] && echo "(NAT=1: every entry DNATed)" && echo
+if [ "$N" -gt 0 ]; then
 n_loaded=$(load "$N" | grep -o '[0-9]*' | head -n 1)
 echo "## CPU per refresh at N=$N entries (loaded: $n_loaded)"
 echo
@@ -118,6 +126,7 @@ pi=$(python3 -c "import sys; print(f'{float(sys.argv[1])/20:.3f}')" "${li% *}")
 pc=$(python3 -c "import sys; print(f'{float(sys.argv[1])/20:.3f}')" "${lc% *}")
 echo "| live screen -R 1 in tmux 200x50, 20 s: cpu s per wall s (not per refresh) | $pi | $pc | $(ratio "$pc" "$pi") | | |"
 echo
+fi
 
 if [ "$M" -gt 0 ]; then
   m_loaded=$(load "$M" | grep -o '[0-9]*' | head -n 1)

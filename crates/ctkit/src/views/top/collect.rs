@@ -81,6 +81,7 @@ pub fn scan(
         accounting,
         skipped: report.skipped,
         rated: false,
+        rates: Vec::new(),
     })
 }
 

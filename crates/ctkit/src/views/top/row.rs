@@ -1,5 +1,5 @@
-//! The compact row `ctkit top` keeps per entry: fixed-size fields only (88 bytes), so a
-//! snapshot of 1M entries is one 88 MB vector with no per-entry allocation.
+//! The compact row `ctkit top` keeps per entry: fixed-size fields only (80 bytes), so a
+//! snapshot of 1M entries is one 80 MB vector with no per-entry allocation.
 //!
 //! Fields follow `struct nf_conn` as ctnetlink exposes it (`CTA_TUPLE_ORIG`, `CTA_STATUS`,
 //! `CTA_TIMEOUT`, `CTA_MARK`, `CTA_ZONE`, `CTA_COUNTERS_*`, `CTA_PROTOINFO`); the reply tuple is
@@ -30,7 +30,8 @@ pub const F_COUNTERS: u8 = 1 << 3;
 pub const F_TIMEOUT: u8 = 1 << 4;
 /// Row flag: the original tuple carried `CTA_TUPLE_ZONE` (value in `orig_zone`).
 pub const F_ORIG_ZONE: u8 = 1 << 5;
-/// Row flag: a rate was computed (two scans saw the entry).
+/// Row flag: a rate was computed (two scans saw the entry; the value is in
+/// `Snapshot::rates`).
 pub const F_RATE: u8 = 1 << 6;
 
 /// One conntrack entry, compact.
@@ -44,10 +45,6 @@ pub struct Row {
     pub bytes: u64,
     /// Packets, both directions.
     pub packets: u64,
-    /// Bytes per second since the previous scan.
-    pub rate_bytes: f32,
-    /// Packets per second since the previous scan.
-    pub rate_packets: f32,
     /// `CTA_STATUS` bits.
     pub status: u32,
     /// `CTA_MARK`.
@@ -420,7 +417,7 @@ pub(crate) mod tests {
 
     #[test]
     fn row_is_compact() {
-        assert_eq!(std::mem::size_of::<Row>(), 88);
+        assert_eq!(std::mem::size_of::<Row>(), 80);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! (iptstate's dynamic formatting: fixed columns as wide as their widest shown value, the
 //! address columns share what is left), how cells read, and the incremental search.
 
-use super::row::{unpack, Row, F_MARK, F_RATE, F_ZONE};
+use super::row::{unpack, Row, F_MARK, F_ZONE};
 use super::view::{AggKey, Group, SortKey, Totals, View};
 use ctkit_model::Status;
 use std::collections::HashMap;
@@ -356,9 +356,11 @@ pub fn flags_text(r: &Row) -> String {
     v.join(" ")
 }
 
-/// Writes the cell of `col` for row `r` into `out` (cleared first).
-pub fn row_cell(out: &mut String, col: Col, r: &Row, v: &View, names: &Names, fmt: &Fmt) {
+/// Writes the cell of `col` for row `ri` of the snapshot into `out` (cleared first).
+pub fn row_cell(out: &mut String, col: Col, ri: usize, v: &View, names: &Names, fmt: &Fmt) {
     out.clear();
+    let r = &v.snap.rows[ri];
+    let rate = v.snap.rate(ri);
     let udp = r.proto == ctkit_model::proto::IPPROTO_UDP;
     let ports = r.has_ports();
     match col {
@@ -396,14 +398,9 @@ pub fn row_cell(out: &mut String, col: Col, r: &Row, v: &View, names: &Names, fm
         Col::Ttl => write_ttl(out, r.timeout),
         Col::Bytes => push_u64(out, r.bytes),
         Col::Packets => push_u64(out, r.packets),
-        Col::Rate => {
-            if r.flags & F_RATE != 0 {
-                out.push_str(&human(r.rate_bytes as f64));
-            }
-        }
-        Col::PacketRate => {
-            if r.flags & F_RATE != 0 {
-                out.push_str(&human(r.rate_packets as f64));
+        Col::Rate | Col::PacketRate => {
+            if let Some([b, p]) = rate {
+                out.push_str(&human(if col == Col::Rate { b } else { p } as f64));
             }
         }
         Col::Zone => {
@@ -501,7 +498,7 @@ pub fn fill_cells(
     for (s, &c) in cells.iter_mut().zip(cols) {
         match &v.groups {
             Some(g) => group_cell(s, c, &g[i], v, names, fmt),
-            None => row_cell(s, c, v.row(i).expect("line in range"), v, names, fmt),
+            None => row_cell(s, c, v.order[i] as usize, v, names, fmt),
         }
     }
 }

@@ -29,6 +29,19 @@ pub struct Snapshot {
     pub skipped: u64,
     /// Whether rates were computed (a previous scan with counters exists).
     pub rated: bool,
+    /// Bytes and packets per second since the previous scan, indexed like `rows` (empty
+    /// until rated; valid where the row has `F_RATE`).
+    pub rates: Vec<[f32; 2]>,
+}
+
+impl Snapshot {
+    /// The rates of row `i`, when known.
+    pub fn rate(&self, i: usize) -> Option<[f32; 2]> {
+        let r = self.rows.get(i)?;
+        (r.flags & F_RATE != 0)
+            .then(|| self.rates.get(i).copied())
+            .flatten()
+    }
 }
 
 /// Sort columns, in iptstate's `b` order (Bytes and Packets only with counters), then
@@ -255,7 +268,7 @@ pub fn shown(r: &Row, s: &Settings) -> bool {
 
 /// The sort key of row `i` under `k`: (primary, address, tie-break << 32 | index),
 /// compared in order; 32 bytes, so sorting a million rows needs 32 MB besides the rows.
-fn sort_key(r: &Row, i: u32, k: SortKey) -> (u64, u128, u64) {
+fn sort_key(r: &Row, i: u32, k: SortKey, rate: f32) -> (u64, u128, u64) {
     let v6 = r.is_v6();
     let fam = v6 as u64;
     let src = addr_key(&r.src, v6);
@@ -275,7 +288,7 @@ fn sort_key(r: &Row, i: u32, k: SortKey) -> (u64, u128, u64) {
         SortKey::Ttl => (r.timeout as u64, src, by_src),
         SortKey::Bytes => (r.bytes, src, by_src),
         SortKey::Packets => (r.packets, src, by_src),
-        SortKey::Rate => (r.rate_bytes.max(0.0).to_bits() as u64, src, by_src),
+        SortKey::Rate => (rate.max(0.0).to_bits() as u64, src, by_src),
     }
 }
 
@@ -285,7 +298,11 @@ pub fn build_view(snap: Arc<Snapshot>, s: &Settings) -> View {
         total: snap.rows.len() as u64,
         ..Totals::default()
     };
+    // Sized once: no doubling (and no copy at each doubling) with a million rows.
     let mut keyed: Vec<(u64, u128, u64)> = Vec::new();
+    if s.group.is_none() {
+        keyed.reserve_exact(snap.rows.len());
+    }
     let mut order: Vec<u32> = Vec::new();
     for (i, r) in snap.rows.iter().enumerate() {
         match r.proto {
@@ -301,7 +318,8 @@ pub fn build_view(snap: Arc<Snapshot>, s: &Settings) -> View {
         if s.group.is_some() {
             order.push(i as u32);
         } else {
-            keyed.push(sort_key(r, i as u32, s.sort));
+            let rate = snap.rate(i).map_or(0.0, |x| x[0]);
+            keyed.push(sort_key(r, i as u32, s.sort, rate));
         }
     }
     let groups = match s.group {
@@ -354,8 +372,10 @@ fn group(snap: &Snapshot, shown: &[u32], k: AggKey, reverse: bool) -> Vec<Group>
         g.count += 1;
         g.bytes += r.bytes;
         g.packets += r.packets;
-        g.rate_bytes += r.rate_bytes as f64;
-        g.rate_packets += r.rate_packets as f64;
+        if let Some([b, p]) = snap.rate(i as usize) {
+            g.rate_bytes += b as f64;
+            g.rate_packets += p as f64;
+        }
     }
     let mut v: Vec<((u128, u32), Group)> = map.into_iter().collect();
     // Most entries first; ties in key order.
@@ -394,19 +414,28 @@ impl RateMemory {
             let dt = snap.taken.saturating_sub(t0).as_secs_f64();
             if dt > 0.0 {
                 let mut rated = false;
-                for r in snap.rows.iter_mut().filter(|r| r.flags & F_COUNTERS != 0) {
+                let mut rates = vec![[0f32; 2]; snap.rows.len()];
+                for (r, rate) in snap.rows.iter_mut().zip(rates.iter_mut()) {
+                    if r.flags & F_COUNTERS == 0 {
+                        continue;
+                    }
                     let id = r.identity();
                     let i = self.prev.partition_point(|p| p.0 < id);
                     if let Some(&(pid, b, p)) = self.prev.get(i) {
                         if pid == id && r.bytes >= b && r.packets >= p {
-                            r.rate_bytes = ((r.bytes - b) as f64 / dt) as f32;
-                            r.rate_packets = ((r.packets - p) as f64 / dt) as f32;
+                            *rate = [
+                                ((r.bytes - b) as f64 / dt) as f32,
+                                ((r.packets - p) as f64 / dt) as f32,
+                            ];
                             r.flags |= F_RATE;
                             rated = true;
                         }
                     }
                 }
                 snap.rated = rated;
+                if rated {
+                    snap.rates = rates;
+                }
             }
         }
         self.prev = cur;
@@ -732,10 +761,7 @@ pub(crate) mod tests {
         let mut s2 = (*snap_of(&[f])).clone();
         s2.taken = Duration::from_secs(12);
         mem.apply(&mut s2);
-        assert_eq!(
-            (s2.rows[0].rate_bytes, s2.rows[0].rate_packets),
-            (2000.0, 10.0)
-        );
+        assert_eq!(s2.rate(0).map(|[b, p]| (b, p)).unwrap(), (2000.0, 10.0));
         assert_ne!(s2.rows[0].flags & F_RATE, 0);
         assert!(s2.rated && !s1.rated);
     }
