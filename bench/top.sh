@@ -40,7 +40,8 @@ exec 9>"$LOCK"
 flock 9
 
 WORK=$(mktemp -d)
-NS=ctkit-bench-top-$$
+# Not named ctkit-*-*: scripts/test.sh removes such namespaces when their "pid" is dead.
+NS=topbench-$$
 TMUX_SOCK=ctkit-bench-top-$$
 MAXF=/proc/sys/net/netfilter/nf_conntrack_max
 OLD_MAX=$(cat $MAXF)
