@@ -48,6 +48,30 @@ impl Clock for MonoClock {
     }
 }
 
+/// Lowers the calling thread's scheduling priority (nice +10), so that on a busy machine the
+/// screen thread wins the CPU over scans and sorts. Linux threads have their own nice value,
+/// inherited by the threads they start (the dump's receiver thread). Done with renice(1) on
+/// the thread id (`/proc/thread-self`), keeping the crate free of `unsafe`; silently skipped
+/// where that is not available.
+pub fn lower_priority() {
+    let Ok(link) = std::fs::read_link("/proc/thread-self") else {
+        return;
+    };
+    let Some(tid) = link
+        .file_name()
+        .and_then(|t| t.to_str())
+        .map(str::to_string)
+    else {
+        return;
+    };
+    let _ = std::process::Command::new("renice")
+        .args(["-n", "10", "-p", &tid])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
 /// Scans `source` once into a snapshot; `filter` is the command line's list filter.
 pub fn scan(
     source: &mut dyn FlowSource,
@@ -198,6 +222,7 @@ fn collector_loop(
     worker: Sender<WorkerMsg>,
     ui: Sender<UiEvent>,
 ) {
+    lower_priority();
     let mut source = match open() {
         Ok(s) => s,
         Err(e) => {
@@ -245,6 +270,7 @@ fn collector_loop(
 }
 
 fn worker_loop(mut settings: Settings, rx: Receiver<WorkerMsg>, ui: Sender<UiEvent>) {
+    lower_priority();
     let mut snap: Option<Arc<Snapshot>> = None;
     let mut view: Option<Arc<View>> = None;
     while let Ok(first) = rx.recv() {
