@@ -4,6 +4,7 @@
 //! for standard input, a capture) are read by their own modules. Views ask for
 //! [`open`] and use only the trait, so each view works on every source.
 
+mod capture;
 pub mod kernel;
 
 use ctkit_model::{FlowSource, SourceError};
@@ -37,8 +38,17 @@ impl SourceSpec {
 pub fn open(spec: &SourceSpec) -> Result<Box<dyn FlowSource>, SourceError> {
     match spec {
         SourceSpec::Kernel => Ok(Box::new(kernel::KernelSource::open()?)),
+        SourceSpec::File(p) if capture_magic(p) => Ok(Box::new(capture::CaptureSource::open(p)?)),
         other => Err(SourceError::Other(format!(
             "source {other:?} is not readable yet"
         ))),
     }
+}
+
+/// Whether the file at `path` starts with pcap or pcapng magic.
+fn capture_magic(path: &str) -> bool {
+    let mut head = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|()| ctkit_capture::sniff(&head).is_some())
 }
