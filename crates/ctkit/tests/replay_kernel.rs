@@ -741,7 +741,9 @@ fn table_full_counts_entries_drops_and_early_drops_as_the_kernel() {
         "up"
     );
     let stats = {
+        let t0 = Instant::now();
         let _lock = GlobalLock::acquire();
+        eprintln!("{NAME}: waited {:?} for the global lock", t0.elapsed());
         let _max = RestoreValue::set("/proc/sys/net/netfilter/nf_conntrack_max", &MAX.to_string());
         // P sends them into T (captured before T's conntrack sees them; T answers with
         // port unreachable, RELATED): packets T's table refuses are still in the capture.
@@ -755,6 +757,9 @@ fn table_full_counts_entries_drops_and_early_drops_as_the_kernel() {
     };
     let (pcap, _) = rec.stop();
     let (kstats, kcount) = stats;
+    if std::env::var_os("CTKIT_REPLAY_SHOW").is_some() {
+        eprintln!("{NAME}: capture {}\ncount {kcount}\n{kstats}", pcap.display());
+    }
     let max_arg = format!("nf_conntrack_max={MAX}");
     let ours = replay(
         &topo.t,
