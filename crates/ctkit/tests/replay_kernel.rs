@@ -758,7 +758,10 @@ fn table_full_counts_entries_drops_and_early_drops_as_the_kernel() {
     let (pcap, _) = rec.stop();
     let (kstats, kcount) = stats;
     if std::env::var_os("CTKIT_REPLAY_SHOW").is_some() {
-        eprintln!("{NAME}: capture {}\ncount {kcount}\n{kstats}", pcap.display());
+        eprintln!(
+            "{NAME}: capture {}\ncount {kcount}\n{kstats}",
+            pcap.display()
+        );
     }
     let max_arg = format!("nf_conntrack_max={MAX}");
     let ours = replay(

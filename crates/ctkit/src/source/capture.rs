@@ -105,6 +105,51 @@ impl FlowSource for CaptureSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::{open, SourceSpec};
+    use ctkit_capture::write;
+
+    /// A UDP datagram 192.0.2.1:5000 → 192.0.2.2:53 (raw IPv4, checksum 0 = none).
+    fn udp() -> Vec<u8> {
+        let mut p = vec![
+            0x45, 0, 0, 29, 0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
+        ];
+        let mut sum: u32 = p
+            .chunks(2)
+            .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+            .sum();
+        while sum >> 16 != 0 {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        p[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        p.extend_from_slice(&[0x13, 0x88, 0, 53, 0, 9, 0, 0, b'x']);
+        p
+    }
+
+    #[test]
+    fn a_pcap_path_opens_as_a_replayed_capture() {
+        let mut f = Vec::new();
+        write::pcap_header(&mut f, 101, false, true, 65535);
+        write::pcap_record(&mut f, 1_000_000_000, &udp(), false, true);
+        let path = std::env::temp_dir().join(format!("ctkit-src-{}.pcap", std::process::id()));
+        std::fs::write(&path, &f).unwrap();
+        let mut src = open(&SourceSpec::File(path.to_str().unwrap().into())).unwrap();
+        assert!(src.describe().starts_with("capture "));
+        assert!(!src.is_live());
+        let mut seen = Vec::new();
+        let r = src
+            .scan(&mut |fl| {
+                seen.push((fl.orig.proto, fl.orig.sport, fl.orig.dport, fl.timeout));
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(r.flows, 1);
+        assert_eq!(seen, [(17, 5000, 53, Some(30))]);
+        let c = src.counters().unwrap();
+        assert_eq!(c.entries, Some(1));
+        assert_eq!(c.max, Some(262_144));
+        assert_eq!(c.counter("drop"), Some(0));
+        let _ = std::fs::remove_file(path);
+    }
 
     #[test]
     fn engine_counters_land_under_conntracks_names() {

@@ -47,8 +47,8 @@ pub fn main(args: &[String]) -> ExitCode {
 }
 
 fn run(a: &ReplayArgs) -> Result<(), String> {
-    let cfg = a.engine.config()?;
     let mut cap = driver::open(&a.capture)?;
+    let cfg = a.engine.config()?;
     let mut t = Tracker::new(cfg.clone(), a.seed);
     let mut out = Out::new();
     let cap_err = |e: ctkit_capture::CaptureError| format!("{}: {e}", a.capture);
