@@ -19,7 +19,17 @@ fn csum(data: &[u8], mut sum: u32) -> u16 {
 
 /// One Ethernet/IPv4/TCP frame.
 #[allow(clippy::too_many_arguments)]
-fn frame(out: &mut Vec<u8>, src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, seq: u32, ack: u32, flags: u8, payload: usize) {
+fn frame(
+    out: &mut Vec<u8>,
+    src: [u8; 4],
+    dst: [u8; 4],
+    sp: u16,
+    dp: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: usize,
+) {
     out.clear();
     out.extend_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]);
     let total = (40 + payload) as u16;
@@ -47,7 +57,8 @@ fn frame(out: &mut Vec<u8>, src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, seq: u
     out.resize(out.len() + payload, b'x');
     let mut pseudo = 0u32;
     for w in [&src[..], &dst[..]] {
-        pseudo += u32::from(u16::from_be_bytes([w[0], w[1]])) + u32::from(u16::from_be_bytes([w[2], w[3]]));
+        pseudo += u32::from(u16::from_be_bytes([w[0], w[1]]))
+            + u32::from(u16::from_be_bytes([w[2], w[3]]));
     }
     pseudo += 6 + (20 + payload) as u32;
     let c = csum(&out[start..], pseudo);
@@ -81,7 +92,10 @@ fn main() {
                 let cl = [192, 0, 2, (c % 250) as u8 + 1];
                 let sv = [198, 51, 100, ((c / 250) % 250) as u8 + 1];
                 let sp = 1024 + (c % 60000) as u16;
-                let (iss, irs) = ((c as u32).wrapping_mul(7919), (c as u32).wrapping_mul(104_729));
+                let (iss, irs) = (
+                    (c as u32).wrapping_mul(7919),
+                    (c as u32).wrapping_mul(104_729),
+                );
                 // (from client?, seq, ack, flags, payload)
                 let (fwd, seq, ack, flags, len) = match step {
                     0 => (true, iss, 0, 0x02, 0),
@@ -89,8 +103,20 @@ fn main() {
                     2 => (true, iss.wrapping_add(1), irs.wrapping_add(1), 0x10, 0),
                     3 => (true, iss.wrapping_add(1), irs.wrapping_add(1), 0x18, 100),
                     4 => (false, irs.wrapping_add(1), iss.wrapping_add(101), 0x18, 100),
-                    5 => (true, iss.wrapping_add(101), irs.wrapping_add(101), 0x18, 100),
-                    6 => (false, irs.wrapping_add(101), iss.wrapping_add(201), 0x18, 100),
+                    5 => (
+                        true,
+                        iss.wrapping_add(101),
+                        irs.wrapping_add(101),
+                        0x18,
+                        100,
+                    ),
+                    6 => (
+                        false,
+                        irs.wrapping_add(101),
+                        iss.wrapping_add(201),
+                        0x18,
+                        100,
+                    ),
                     7 => (true, iss.wrapping_add(201), irs.wrapping_add(201), 0x11, 0),
                     8 => (false, irs.wrapping_add(201), iss.wrapping_add(202), 0x11, 0),
                     _ => (true, iss.wrapping_add(202), irs.wrapping_add(202), 0x10, 0),
@@ -112,5 +138,8 @@ fn main() {
     }
     w.write_all(&buf).expect("write");
     w.flush().expect("flush");
-    eprintln!("{written} packets, {} connections", conn.min(packets.div_ceil(10)));
+    eprintln!(
+        "{written} packets, {} connections",
+        conn.min(packets.div_ceil(10))
+    );
 }
