@@ -1,8 +1,10 @@
 //! Writes a synthetic Ethernet pcap of complete TCP connections for benchmarks:
-//! `synth_pcap OUT PACKETS [CONCURRENT]`. Each connection is 10 packets (handshake, two
+//! `synth_pcap OUT PACKETS [CONCURRENT] [GAP_US]`. Each connection is 10 packets (handshake, two
 //! request/response exchanges with 100-byte payloads, FIN/ACK both ways, last ACK), with
-//! correct checksums, documentation addresses (192.0.2.0/24 → 198.51.100.0/24) and 1 µs
-//! between packets; CONCURRENT connections (default 1000) are interleaved.
+//! correct checksums, documentation addresses (192.0.2.0/24 → 198.51.100.0/24) and GAP_US
+//! microseconds between packets (default 100: 1000 new connections a second, about 120,000
+//! entries in TIME_WAIT at steady state, below the default nf_conntrack_max); CONCURRENT
+//! connections (default 1000) are interleaved.
 
 use ctkit_capture::write;
 use std::io::Write;
@@ -68,11 +70,12 @@ fn frame(
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: synth_pcap OUT PACKETS [CONCURRENT]");
+        eprintln!("usage: synth_pcap OUT PACKETS [CONCURRENT] [GAP_US]");
         std::process::exit(2);
     }
     let packets: u64 = args[2].parse().expect("PACKETS");
     let concurrent: u64 = args.get(3).map_or(1000, |c| c.parse().expect("CONCURRENT"));
+    let gap_ns: u64 = args.get(4).map_or(100, |g| g.parse().expect("GAP_US")) * 1000;
     let f = std::fs::File::create(&args[1]).expect("create OUT");
     let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
     let mut buf = Vec::new();
@@ -127,7 +130,7 @@ fn main() {
                     frame(&mut fr, sv, cl, 80, sp, seq, ack, flags, len);
                 }
                 write::pcap_record(&mut buf, ts, &fr, false, true);
-                ts += 1000;
+                ts += gap_ns;
                 written += 1;
                 if buf.len() > 1 << 20 {
                     w.write_all(&buf).expect("write");

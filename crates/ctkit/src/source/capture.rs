@@ -28,7 +28,8 @@ impl CaptureSource {
     }
 
     fn replay(&mut self) -> Result<(Tracker, u64), SourceError> {
-        let cfg = Config::kernel_defaults();
+        let mut cfg = Config::kernel_defaults();
+        driver::events_off(&mut cfg);
         let max = cfg.get("nf_conntrack_max");
         let mut cap = driver::open(&self.path).map_err(SourceError::Other)?;
         let mut t = Tracker::new(cfg, 0);

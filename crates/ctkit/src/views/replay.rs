@@ -48,7 +48,11 @@ pub fn main(args: &[String]) -> ExitCode {
 
 fn run(a: &ReplayArgs) -> Result<(), String> {
     let mut cap = driver::open(&a.capture)?;
-    let cfg = a.engine.config()?;
+    let mut cfg = a.engine.config()?;
+    if a.mode != Mode::Events {
+        // Only --events prints events: not building them is ~10 % of the replay.
+        driver::events_off(&mut cfg);
+    }
     let mut t = Tracker::new(cfg.clone(), a.seed);
     let mut out = Out::new();
     let cap_err = |e: ctkit_capture::CaptureError| format!("{}: {e}", a.capture);
@@ -141,7 +145,9 @@ fn what_if(
             });
         } else {
             let mut cap2 = driver::open(&a.capture)?;
-            let mut t2 = Tracker::new(a.engine.config()?, a.seed);
+            let mut cfg2 = a.engine.config()?;
+            driver::events_off(&mut cfg2);
+            let mut t2 = Tracker::new(cfg2, a.seed);
             let p2 = driver::replay(&mut cap2, &mut t2, a.zone, Some(r.peak_packet), |t, _| {
                 t.drain_events(&mut |_| {});
                 ControlFlow::Continue(())

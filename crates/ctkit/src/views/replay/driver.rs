@@ -7,9 +7,16 @@
 //! ([`Tracker::advance`]), so expiries are seen where the kernel's GC would see them.
 
 use ctkit_capture::{Capture, CaptureError};
-use ctkit_engine::{Tracker, Verdict};
+use ctkit_engine::{Config, Tracker, Verdict};
 use std::io::Read;
 use std::ops::ControlFlow;
+
+/// Turns event generation off (`nf_conntrack_events=0`) for replays that print no events;
+/// the table, verdicts and counters are the same (the sysctl only gates event delivery).
+pub fn events_off(cfg: &mut Config) {
+    // A known sysctl with a valid value: cannot fail.
+    let _ = cfg.set("nf_conntrack_events", "0");
+}
 
 /// A capture opened from a path (`-`: standard input).
 pub type CaptureReader = Capture<Box<dyn Read>>;
