@@ -66,10 +66,9 @@ fn run(a: &ReplayArgs) -> Result<(), String> {
             .map_err(cap_err)?;
         }
         Mode::PerPacket => {
-            let mut scratch = String::new();
             driver::replay(&mut cap, &mut t, a.zone, None, |t, s| {
                 t.drain_events(&mut |_| {});
-                output::write_packet(out.buf(), s, a.view.json, &mut scratch);
+                output::write_packet(out.buf(), s, a.view.json);
                 ControlFlow::Continue(())
             })
             .map_err(cap_err)?;

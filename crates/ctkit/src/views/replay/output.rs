@@ -126,91 +126,98 @@ pub fn state_name(i: CtInfo) -> &'static str {
 }
 
 /// Appends one per-packet line:
-/// `SEC.USEC  PROTO SRC[:PORT] -> DST[:PORT] [FLAGS]  STATE DIRECTION[ dropped]`, or its JSON.
-pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool, scratch: &mut String) {
+/// `[SEC.USEC]\tPROTO SRC[:PORT] -> DST[:PORT] [FLAGS]\tSTATE DIRECTION[ dropped]`, or its
+/// JSON. Written straight into `out` (no allocation per packet).
+pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool) {
+    use std::io::Write as _;
     let (sec, us) = secs_us(s.ts_ns);
     let v = s.verdict;
     let state = state_name(v.info);
     let dir = match v.info {
-        CtInfo::Invalid | CtInfo::Untracked => "-",
-        _ if v.reply => "reply",
-        _ => "original",
+        CtInfo::Invalid | CtInfo::Untracked => None,
+        _ if v.reply => Some("reply"),
+        _ => Some("original"),
     };
     let sum = packet::summarize(s.l3);
-    scratch.clear();
-    use std::fmt::Write as _;
-    let proto = sum
-        .map(|p| {
-            ctkit_model::proto::l4_name(p.proto).map_or_else(|| p.proto.to_string(), String::from)
-        })
-        .unwrap_or_else(|| "?".into());
-    let addr = |a: std::net::IpAddr, port: Option<u16>, json: bool| -> String {
-        match (port, json) {
-            (Some(p), false) if a.is_ipv6() => format!("[{a}]:{p}"),
-            (Some(p), false) => format!("{a}:{p}"),
-            _ => a.to_string(),
-        }
+    let mut flags = [0u8; 9];
+    let flags = match sum.and_then(|p| p.tcp_flags) {
+        Some(f) => packet::tcp_flags(&mut flags, f),
+        None => "",
     };
-    let mut flags = String::new();
-    if let Some(f) = sum.and_then(|p| p.tcp_flags) {
-        packet::tcp_flags(&mut flags, f);
-    }
+    let proto = |out: &mut Vec<u8>, p: u8| {
+        match ctkit_model::proto::l4_name(p) {
+            Some(n) => out.extend_from_slice(n.as_bytes()),
+            None => {
+                let _ = write!(out, "{p}");
+            }
+        };
+    };
     if json {
         let _ = write!(
-            scratch,
-            "{{\"packet\":{},\"time\":{sec}.{us:06},\"proto\":\"{proto}\"",
+            out,
+            "{{\"packet\":{},\"time\":{sec}.{us:06},\"proto\":",
             s.index + 1
         );
-        if let Some(p) = sum {
-            let _ = write!(scratch, ",\"src\":\"{}\",\"dst\":\"{}\"", p.src, p.dst);
-            if let Some((sp, dp)) = p.ports {
-                let _ = write!(scratch, ",\"sport\":{sp},\"dport\":{dp}");
-            }
-            if let Some((t, c, id)) = p.icmp {
-                let _ = write!(scratch, ",\"type\":{t},\"code\":{c},\"id\":{id}");
-            }
-            if !flags.is_empty() {
-                let _ = write!(scratch, ",\"flags\":\"{flags}\"");
-            }
-        }
-        let dir_json = if dir == "-" {
-            "null".to_string()
-        } else {
-            format!("\"{dir}\"")
-        };
-        let _ = writeln!(
-            scratch,
-            ",\"state\":\"{state}\",\"direction\":{dir_json},\"dropped\":{}}}",
-            v.dropped
-        );
-    } else {
-        let _ = write!(scratch, "[{sec}.{us:06}]\t{proto} ");
         match sum {
             Some(p) => {
-                let (sp, dp) = p.ports.unzip();
-                let _ = write!(
-                    scratch,
-                    "{} -> {}",
-                    addr(p.src, sp, false),
-                    addr(p.dst, dp, false)
-                );
+                out.push(b'"');
+                proto(out, p.proto);
+                let _ = write!(out, "\",\"src\":\"{}\",\"dst\":\"{}\"", p.src, p.dst);
+                if let Some((sp, dp)) = p.ports {
+                    let _ = write!(out, ",\"sport\":{sp},\"dport\":{dp}");
+                }
                 if let Some((t, c, id)) = p.icmp {
-                    let _ = write!(scratch, " type={t} code={c} id={id}");
+                    let _ = write!(out, ",\"type\":{t},\"code\":{c},\"id\":{id}");
                 }
                 if !flags.is_empty() {
-                    let _ = write!(scratch, " [{flags}]");
-                }
-                if p.fragment {
-                    scratch.push_str(" fragment");
+                    let _ = write!(out, ",\"flags\":\"{flags}\"");
                 }
             }
-            None => scratch.push_str("(no IP header)"),
+            None => out.extend_from_slice(b"null"),
         }
-        let _ = write!(scratch, "\t{state} {dir}");
-        if v.dropped {
-            scratch.push_str(" dropped");
+        let _ = write!(out, ",\"state\":\"{state}\",\"direction\":");
+        match dir {
+            Some(d) => {
+                let _ = write!(out, "\"{d}\"");
+            }
+            None => out.extend_from_slice(b"null"),
         }
-        scratch.push('\n');
+        let _ = writeln!(out, ",\"dropped\":{}}}", v.dropped);
+        return;
     }
-    out.extend_from_slice(scratch.as_bytes());
+    let _ = write!(out, "[{sec}.{us:06}]\t");
+    match sum {
+        Some(p) => {
+            proto(out, p.proto);
+            out.push(b' ');
+            for (i, (a, port)) in [(p.src, p.ports.map(|x| x.0)), (p.dst, p.ports.map(|x| x.1))]
+                .into_iter()
+                .enumerate()
+            {
+                if i == 1 {
+                    out.extend_from_slice(b" -> ");
+                }
+                let _ = match (port, a.is_ipv6()) {
+                    (Some(port), true) => write!(out, "[{a}]:{port}"),
+                    (Some(port), false) => write!(out, "{a}:{port}"),
+                    (None, _) => write!(out, "{a}"),
+                };
+            }
+            if let Some((t, c, id)) = p.icmp {
+                let _ = write!(out, " type={t} code={c} id={id}");
+            }
+            if !flags.is_empty() {
+                let _ = write!(out, " [{flags}]");
+            }
+            if p.fragment {
+                out.extend_from_slice(b" fragment");
+            }
+        }
+        None => out.extend_from_slice(b"? (no IP header)"),
+    }
+    let _ = write!(out, "\t{state} {}", dir.unwrap_or("-"));
+    if v.dropped {
+        out.extend_from_slice(b" dropped");
+    }
+    out.push(b'\n');
 }

@@ -102,27 +102,29 @@ pub fn summarize(l3: &[u8]) -> Option<Summary> {
     Some(s)
 }
 
-/// tcpdump's flag letters (`S`, `S.`, `P.`, `F.`, `R.`, …).
-pub fn tcp_flags(out: &mut String, f: u8) {
+/// tcpdump's flag letters (`S`, `S.`, `P.`, `F.`, `R.`, `none`) written into `buf`.
+pub fn tcp_flags(buf: &mut [u8; 9], f: u8) -> &str {
+    let mut n = 0;
     for (bit, c) in [
-        (0x02, 'S'),
-        (0x01, 'F'),
-        (0x04, 'R'),
-        (0x08, 'P'),
-        (0x20, 'U'),
-        (0x40, 'E'),
-        (0x80, 'W'),
+        (0x02, b'S'),
+        (0x01, b'F'),
+        (0x04, b'R'),
+        (0x08, b'P'),
+        (0x20, b'U'),
+        (0x40, b'E'),
+        (0x80, b'W'),
+        (0x10, b'.'),
     ] {
         if f & bit != 0 {
-            out.push(c);
+            buf[n] = c;
+            n += 1;
         }
     }
-    if f & 0x10 != 0 {
-        out.push('.');
+    if n == 0 {
+        return "none";
     }
-    if f & 0xff == 0 {
-        out.push_str("none");
-    }
+    // Only ASCII letters were written.
+    std::str::from_utf8(&buf[..n]).unwrap_or("")
 }
 
 #[cfg(test)]
@@ -144,9 +146,10 @@ mod tests {
             (s.proto, s.ports, s.tcp_flags),
             (6, Some((40000, 80)), Some(0x12))
         );
-        let mut f = String::new();
-        tcp_flags(&mut f, 0x12);
-        assert_eq!(f, "S.");
+        let mut b = [0; 9];
+        assert_eq!(tcp_flags(&mut b, 0x12), "S.");
+        assert_eq!(tcp_flags(&mut b, 0x18), "P.");
+        assert_eq!(tcp_flags(&mut b, 0), "none");
     }
 
     #[test]
