@@ -234,6 +234,11 @@ struct Topo {
 impl Topo {
     /// Builds T and P; `ftp`: T attaches the ftp helper to connections to port 21.
     fn new(ftp: bool) -> Topo {
+        Topo::with(ftp, None)
+    }
+
+    /// [`Topo::new`], and with `zone` T tracks everything in that conntrack zone.
+    fn with(ftp: bool, zone: Option<u16>) -> Topo {
         let topo = Topo {
             t: Netns::new(),
             p: Netns::new(),
@@ -247,6 +252,12 @@ impl Topo {
             &["192.0.2.2/24", "2001:db8::2/64"],
         );
         let mut r = String::from("table inet ctkit_replay {\n");
+        if let Some(z) = zone {
+            r += &format!(
+                "  chain zone_pre {{\n    type filter hook prerouting priority raw;\n    ct zone set {z}\n  }}\n  \
+                 chain zone_out {{\n    type filter hook output priority raw;\n    ct zone set {z}\n  }}\n"
+            );
+        }
         if ftp {
             r += "  ct helper ftp-std { type \"ftp\" protocol tcp; }\n";
             r += "  chain helper_out {\n    type filter hook output priority filter;\n    tcp dport 21 ct helper set \"ftp-std\"\n  }\n";
@@ -715,6 +726,31 @@ fn ipv6_tcp_udp_icmpv6() {
         traffic::udp_reply(&t.t, P6, 7001, 40002);
         traffic::udp_noreply(&t.t, P6, 9002);
         traffic::ping(&t.t, P6);
+    });
+}
+
+#[test]
+fn zone_set_by_the_ruleset_is_replayed_with_zone() {
+    if !gate("zone_set_by_the_ruleset_is_replayed_with_zone") {
+        return;
+    }
+    let topo = Topo::with(false, Some(7));
+    traffic::tcp_server(&topo.p, "::", 7000);
+    traffic::udp_server(&topo.p, "::", 7001);
+    differential("zone", &topo, &["--no-helpers", "--zone", "7"], |t| {
+        traffic::tcp_close(&t.t, P4, 7000, 1000);
+        traffic::udp_reply(&t.t, P6, 7001, 40003);
+    });
+}
+
+#[test]
+fn icmpv6_port_unreachable_for_a_live_udp_flow() {
+    if !gate("icmpv6_port_unreachable_for_a_live_udp_flow") {
+        return;
+    }
+    let topo = Topo::new(false);
+    differential("icmpv6_error", &topo, &["--no-helpers"], |t| {
+        traffic::udp_closed(&t.t, P6, 7999);
     });
 }
 
