@@ -158,6 +158,23 @@ elif role == 'tcp-many':
         cs.append(c)
     print('up', flush=True)
     sys.stdin.read()
+elif role == 'udp-stream':
+    s = socket.socket(af, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.connect((addr, port))
+    s.send(b'a')
+    s.recv(100)
+    time.sleep(float(arg or '2.3'))
+    s.send(b'b')
+    s.recv(100)
+    print('done', flush=True)
+elif role == 'udp-twice':
+    s = socket.socket(af, socket.SOCK_DGRAM)
+    s.bind(('0.0.0.0', 40100))
+    s.sendto(b'a', (addr, port))
+    time.sleep(float(arg))
+    s.sendto(b'b', (addr, port))
+    print('sent', flush=True)
 elif role == 'udp-many':
     for i in range(int(arg)):
         s = socket.socket(af, socket.SOCK_DGRAM)
@@ -751,6 +768,35 @@ fn icmpv6_port_unreachable_for_a_live_udp_flow() {
     let topo = Topo::new(false);
     differential("icmpv6_error", &topo, &["--no-helpers"], |t| {
         traffic::udp_closed(&t.t, P6, 7999);
+    });
+}
+
+#[test]
+fn udp_stream_becomes_assured_after_two_seconds() {
+    if !gate("udp_stream_becomes_assured_after_two_seconds") {
+        return;
+    }
+    let topo = Topo::new(false);
+    traffic::udp_server(&topo.p, "::", 7001);
+    differential("udp_stream", &topo, &["--no-helpers"], |t| {
+        assert_eq!(t.client("udp-stream", P4, 7001, "0.5"), "done");
+        assert_eq!(t.client("udp-stream", P4, 7001, "2.3"), "done");
+    });
+}
+
+/// The kernel's GC worker is global (its interval follows every namespace's entries), so
+/// when it reaps an idle entry is not reproducible; a packet on the expired tuple is: the
+/// lookup reaps it (DESTROY) before the new entry (NEW), whichever comes first.
+#[test]
+fn expired_entry_is_destroyed_before_its_tuple_is_reused() {
+    if !gate("expired_entry_is_destroyed_before_its_tuple_is_reused") {
+        return;
+    }
+    let topo = Topo::new(false);
+    topo.t
+        .sh_ok("sysctl -qw net.netfilter.nf_conntrack_udp_timeout=1");
+    differential("expiry", &topo, &["--no-helpers"], |t| {
+        assert_eq!(t.client("udp-twice", P4, 9003, "2.5"), "sent");
     });
 }
 
