@@ -108,7 +108,7 @@ impl Pcapng {
             let h = input.peek(8);
             let btype = u32_at(h, 0, le);
             let total = u32_at(h, 4, le) as usize;
-            if total < 12 || total % 4 != 0 {
+            if total < 12 || !total.is_multiple_of(4) {
                 return Err(corrupt("block length not a multiple of 4 of at least 12"));
             }
             if total > MAX_RECORD {

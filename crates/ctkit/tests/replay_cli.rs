@@ -35,6 +35,7 @@ fn csum(data: &[u8], mut sum: u32) -> u16 {
 }
 
 /// A raw IPv4 TCP packet with correct checksums (window 64240, no options).
+#[allow(clippy::too_many_arguments)]
 fn tcp4(
     src: [u8; 4],
     dst: [u8; 4],
