@@ -242,6 +242,12 @@ fn bad_captures_are_errors_with_exit_1() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("record 8 at byte"), "{err}");
     assert!(err.contains("truncated"), "{err}");
+    // What came before the damage is still printed.
+    let o = ctkit(&["replay", cut.to_str().unwrap(), "--events", "--no-helpers"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 5, "{out}");
+    assert!(out.lines().last().unwrap().contains(" LAST_ACK "), "{out}");
     let o = ctkit(&["replay", "/nonexistent/x.pcap"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/x.pcap"));

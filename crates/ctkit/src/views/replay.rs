@@ -55,10 +55,24 @@ fn run(a: &ReplayArgs) -> Result<(), String> {
     }
     let mut t = Tracker::new(cfg.clone(), a.seed);
     let mut out = Out::new();
+    // What was printed before a capture error (a truncated file) still comes out.
+    let r = print(a, &mut cap, &mut t, &cfg, &mut out);
+    out.flush();
+    r
+}
+
+/// The output of `a.mode`.
+fn print(
+    a: &ReplayArgs,
+    cap: &mut driver::CaptureReader,
+    t: &mut Tracker,
+    cfg: &ctkit_engine::Config,
+    out: &mut Out,
+) -> Result<(), String> {
     let cap_err = |e: ctkit_capture::CaptureError| format!("{}: {e}", a.capture);
     match a.mode {
         Mode::Events => {
-            driver::replay(&mut cap, &mut t, a.zone, None, |t, _| {
+            driver::replay(cap, t, a.zone, None, |t, _| {
                 let buf = out.buf();
                 t.drain_events(&mut |e| output::write_event(buf, e, &a.view));
                 ControlFlow::Continue(())
@@ -66,7 +80,7 @@ fn run(a: &ReplayArgs) -> Result<(), String> {
             .map_err(cap_err)?;
         }
         Mode::PerPacket => {
-            driver::replay(&mut cap, &mut t, a.zone, None, |t, s| {
+            driver::replay(cap, t, a.zone, None, |t, s| {
                 t.drain_events(&mut |_| {});
                 output::write_packet(out.buf(), s, a.view.json);
                 ControlFlow::Continue(())
@@ -74,7 +88,7 @@ fn run(a: &ReplayArgs) -> Result<(), String> {
             .map_err(cap_err)?;
         }
         Mode::Table => {
-            let prog = driver::replay(&mut cap, &mut t, a.zone, None, |t, _| {
+            let prog = driver::replay(cap, t, a.zone, None, |t, _| {
                 t.drain_events(&mut |_| {});
                 ControlFlow::Continue(())
             })
@@ -85,12 +99,7 @@ fn run(a: &ReplayArgs) -> Result<(), String> {
             });
         }
         Mode::WhatIf => {
-            let report = what_if(
-                a,
-                &mut cap,
-                &mut t,
-                cfg.get("nf_conntrack_max").unwrap_or(0),
-            )?;
+            let report = what_if(a, cap, t, cfg.get("nf_conntrack_max").unwrap_or(0))?;
             let text = if a.view.json {
                 report.json()
             } else {
@@ -99,7 +108,6 @@ fn run(a: &ReplayArgs) -> Result<(), String> {
             out.buf().extend_from_slice(text.as_bytes());
         }
     }
-    out.flush();
     Ok(())
 }
 
