@@ -1,45 +1,54 @@
 //! A packet capture as a [`FlowSource`]: the capture is replayed through the userspace
-//! tracker (kernel defaults, zone 0, the same loop as `ctkit replay`), then the final table is
-//! scanned; the counters are the engine's (`nf_conntrack_count`, `nf_conntrack_max` and the
-//! per-CPU names of `conntrack -S`). Each scan replays the file again (the source is not live).
+//! tracker (kernel defaults, zone 0, event generation off, the same loop as `ctkit replay`)
+//! the first time flows or counters are asked for, then the final table is scanned, timeouts
+//! relative to the last packet; the counters are the engine's (`nf_conntrack_count`,
+//! `nf_conntrack_max` and the per-CPU names of `conntrack -S`). The input is read once (it
+//! may be standard input), so the replayed table is kept for later scans; the source is not
+//! live.
 
 use crate::views::replay::driver;
+use ctkit_capture::Capture;
 use ctkit_engine::{Config, Stats, Tracker};
 use ctkit_model::stats::CpuStats;
 use ctkit_model::{Flow, FlowSource, ScanReport, SourceError, TableCounters};
+use std::io::Read;
 use std::ops::ControlFlow;
 
-/// A capture file replayed on demand.
+/// A capture, replayed on first use.
 pub struct CaptureSource {
-    path: String,
-    /// After a replay: entries, the configured max and the engine's counters.
-    last: Option<(u64, Option<u64>, Stats)>,
+    name: String,
+    input: Option<Capture<Box<dyn Read>>>,
+    /// After the replay: the tracker and the last packet's time.
+    replayed: Option<(Tracker, u64)>,
 }
 
 impl CaptureSource {
-    /// A source for the capture at `path` (`-`: standard input, readable once).
-    pub fn open(path: &str) -> Result<CaptureSource, SourceError> {
-        // Open once now so a bad file is reported before any view starts.
-        driver::open(path).map_err(SourceError::Other)?;
+    /// A source reading the capture from `input` (positioned at its first byte); `name`
+    /// names it in messages. The file header is checked now.
+    pub fn from_reader(name: &str, input: Box<dyn Read>) -> Result<CaptureSource, SourceError> {
+        let cap = Capture::new(input).map_err(|e| SourceError::Format {
+            path: name.to_string(),
+            message: e.to_string(),
+        })?;
         Ok(CaptureSource {
-            path: path.to_string(),
-            last: None,
+            name: name.to_string(),
+            input: Some(cap),
+            replayed: None,
         })
     }
 
-    fn replay(&mut self) -> Result<(Tracker, u64), SourceError> {
-        let mut cfg = Config::kernel_defaults();
-        driver::events_off(&mut cfg);
-        let max = cfg.get("nf_conntrack_max");
-        let mut cap = driver::open(&self.path).map_err(SourceError::Other)?;
-        let mut t = Tracker::new(cfg, 0);
-        let prog = driver::replay(&mut cap, &mut t, 0, None, |t, _| {
-            t.drain_events(&mut |_| {});
-            ControlFlow::Continue(())
-        })
-        .map_err(|e| SourceError::Other(format!("{}: {e}", self.path)))?;
-        self.last = Some((t.len() as u64, max, t.stats()));
-        Ok((t, prog.last_ns))
+    fn replayed(&mut self) -> Result<&(Tracker, u64), SourceError> {
+        if let Some(mut cap) = self.input.take() {
+            let mut cfg = Config::kernel_defaults();
+            driver::events_off(&mut cfg);
+            let mut t = Tracker::new(cfg, 0);
+            let prog = driver::replay(&mut cap, &mut t, 0, None, |_, _| ControlFlow::Continue(()))
+                .map_err(|e| SourceError::Other(format!("{}: {e}", self.name)))?;
+            self.replayed = Some((t, prog.last_ns));
+        }
+        self.replayed
+            .as_ref()
+            .ok_or_else(|| SourceError::Other(format!("{}: replay failed earlier", self.name)))
     }
 }
 
@@ -67,17 +76,17 @@ fn cpu_sum(s: &Stats) -> [Option<u64>; CpuStats::SLOTS] {
 
 impl FlowSource for CaptureSource {
     fn describe(&self) -> String {
-        format!("capture {}", self.path)
+        format!("capture {}", self.name)
     }
 
     fn scan(
         &mut self,
         f: &mut dyn FnMut(&Flow) -> ControlFlow<()>,
     ) -> Result<ScanReport, SourceError> {
-        let (t, now) = self.replay()?;
+        let (t, now) = self.replayed()?;
         let mut report = ScanReport::default();
         let mut stopped = false;
-        t.for_each_flow(now, &mut |flow| {
+        t.for_each_flow(*now, &mut |flow| {
             if !stopped {
                 report.flows += 1;
                 stopped = f(flow).is_break();
@@ -87,14 +96,11 @@ impl FlowSource for CaptureSource {
     }
 
     fn counters(&mut self) -> Result<TableCounters, SourceError> {
-        if self.last.is_none() {
-            self.replay()?;
-        }
-        let (entries, max, stats) = self.last.expect("replayed");
+        let (t, _) = self.replayed()?;
         Ok(TableCounters {
-            entries: Some(entries),
-            max,
-            cpu_sum: Some(cpu_sum(&stats)),
+            entries: Some(t.len() as u64),
+            max: t.config().get("nf_conntrack_max"),
+            cpu_sum: Some(cpu_sum(&t.stats())),
         })
     }
 
@@ -150,6 +156,21 @@ mod tests {
         assert_eq!(c.max, Some(262_144));
         assert_eq!(c.counter("drop"), Some(0));
         let _ = std::fs::remove_file(path);
+        // A stream (standard input) is read once; scanning again gives the same table.
+        let mut src =
+            CaptureSource::from_reader("standard input", Box::new(std::io::Cursor::new(f)))
+                .unwrap();
+        for _ in 0..2 {
+            let r = src.scan(&mut |_| ControlFlow::Continue(())).unwrap();
+            assert_eq!(r.flows, 1);
+        }
+        let e = CaptureSource::from_reader("x", Box::new(&b"\xd4\xc3\xb2\xa1"[..]))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "x: record 0 at byte 0: truncated (the input ends inside it)"
+        );
     }
 
     #[test]
