@@ -228,6 +228,20 @@ fn set_changes_the_engine_in_every_mode() {
 }
 
 #[test]
+fn a_capture_is_a_flow_source_for_list_and_summary_also_on_stdin() {
+    let p = tmp("conn.pcap", &connection());
+    let got = stdout(&ctkit(&["list", "--from", p.to_str().unwrap()]));
+    assert_eq!(got, format!("tcp      6 120 TIME_WAIT {ORIG} {REPL} [ASSURED] mark=0 use=1\n"));
+    let o = Command::new(env!("CARGO_BIN_EXE_ctkit"))
+        .args(["summary", "--from", "-", "--by", "state", "--json"])
+        .stdin(std::fs::File::open(&p).unwrap())
+        .output()
+        .unwrap();
+    let got = stdout(&o);
+    assert!(got.contains("TIME_WAIT"), "{got}");
+}
+
+#[test]
 fn bad_captures_are_errors_with_exit_1() {
     let not = tmp("not.pcap", b"hello, world\n");
     let o = ctkit(&["replay", not.to_str().unwrap()]);
