@@ -231,7 +231,10 @@ fn set_changes_the_engine_in_every_mode() {
 fn a_capture_is_a_flow_source_for_list_and_summary_also_on_stdin() {
     let p = tmp("conn.pcap", &connection());
     let got = stdout(&ctkit(&["list", "--from", p.to_str().unwrap()]));
-    assert_eq!(got, format!("tcp      6 120 TIME_WAIT {ORIG} {REPL} [ASSURED] mark=0 use=1\n"));
+    assert_eq!(
+        got,
+        format!("tcp      6 120 TIME_WAIT {ORIG} {REPL} [ASSURED] mark=0 use=1\n")
+    );
     let o = Command::new(env!("CARGO_BIN_EXE_ctkit"))
         .args(["summary", "--from", "-", "--by", "state", "--json"])
         .stdin(std::fs::File::open(&p).unwrap())

@@ -322,11 +322,26 @@ impl Topo {
 }
 
 /// tcpdump on T's interface plus `conntrack -E -o timestamp` in T.
+///
+/// Both are asynchronous readers that a busy machine may leave behind: the recording ends
+/// only once each has seen an end marker sent after the traffic — a non-IP Ethernet frame
+/// (EtherType 0x88b5, skipped by the capture reader) in the file, and the event of an entry
+/// inserted from userspace (`src=`[`MARKER`], removed from the events and the table) — and
+/// tcpdump must report no packet dropped by the kernel.
 struct Recording {
+    t_name: String,
     tcpdump: Option<Child>,
+    tcpdump_err: Option<std::thread::JoinHandle<String>>,
     events: Option<Child>,
+    events_out: std::sync::Arc<std::sync::Mutex<String>>,
+    events_reader: Option<std::thread::JoinHandle<()>>,
     pcap: PathBuf,
 }
+
+/// The source address of the end-marker entry.
+const MARKER: &str = "203.0.113.99";
+/// The payload of the end-marker frame.
+const MARKER_FRAME: &str = "ctkit-replay-end-marker";
 
 impl Drop for Recording {
     /// A failing test still ends both processes.
@@ -346,7 +361,7 @@ fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ok() {
         assert!(
-            start.elapsed() < Duration::from_secs(10),
+            start.elapsed() < Duration::from_secs(20),
             "timed out waiting for {what}"
         );
         std::thread::sleep(Duration::from_millis(20));
@@ -359,16 +374,34 @@ fn signal(child: &Child, sig: &str) {
         .status();
 }
 
+/// Sends one Ethernet frame of EtherType 0x88b5 (local experimental) out of `t0`.
+const PY_MARKER: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('t0', 0))
+s.send(b'\xff' * 6 + b'\x02\x00\x00\x00\x00\x01' + b'\x88\xb5' + sys.argv[1].encode())
+"#;
+
 impl Recording {
     /// Starts the event listener (waits until its netlink socket is subscribed), then
     /// tcpdump (waits until it is listening).
     fn start(t: &Netns) -> Recording {
-        let events = t
+        let mut events = t
             .command(&[oracle_bin().to_str().unwrap(), "-E", "-o", "timestamp"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn conntrack -E");
+        let events_out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut ev_stdout = BufReader::new(events.stdout.take().expect("stdout"));
+        let sink = events_out.clone();
+        let events_reader = std::thread::spawn(move || {
+            let mut line = String::new();
+            while matches!(ev_stdout.read_line(&mut line), Ok(n) if n > 0) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
         wait_for("conntrack -E to subscribe", || {
             // /proc/net/netlink: sk Eth Pid Groups …; NETLINK_NETFILTER = 12, groups
             // NEW|UPDATE|DESTROY = 7. T is fresh: the only subscriber is ours (its event
@@ -389,9 +422,13 @@ impl Recording {
                 "-n",
                 "-s",
                 "0",
+                // 64 MiB of ring: 64 KiB GSO segments fill the default 2 MiB while a busy
+                // machine keeps tcpdump off the CPU.
+                "-B",
+                "65536",
                 "-U",
-                // Without it, packets in a not yet retired TPACKET_V3 block are lost at
-                // SIGINT (libpcap's default block timeout is 1 s).
+                // Without it, packets in a not yet retired TPACKET_V3 block wait for the
+                // block timeout (1 s).
                 "--immediate-mode",
                 "-w",
                 pcap.to_str().unwrap(),
@@ -410,32 +447,92 @@ impl Recording {
                 break;
             }
         }
-        // Keep draining its stderr so it never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let _ = std::io::copy(&mut err, &mut std::io::sink());
+        // Keep draining its stderr (so it never blocks) and keep the final statistics.
+        let tcpdump_err = std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+            rest
         });
         Recording {
+            t_name: t.name().to_string(),
             tcpdump: Some(tcpdump),
+            tcpdump_err: Some(tcpdump_err),
             events: Some(events),
+            events_out,
+            events_reader: Some(events_reader),
             pcap,
         }
     }
 
-    /// Stops both cleanly (SIGINT: tcpdump flushes the file, conntrack prints its summary)
-    /// and returns the kernel's event lines.
+    /// Sends both end markers, waits until each reader has seen its own, stops both
+    /// cleanly (SIGINT) and returns the capture and the kernel's event lines (marker
+    /// removed; the marker entry is deleted from the table).
     fn stop(mut self) -> (PathBuf, String) {
-        std::thread::sleep(Duration::from_millis(300));
+        let in_t = |argv: &[&str]| {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &self.t_name])
+                .args(argv)
+                .output()
+                .expect("ip netns exec");
+            assert!(
+                out.status.success(),
+                "{argv:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ct = oracle_bin().to_str().unwrap();
+        in_t(&["python3", "-c", PY_MARKER, MARKER_FRAME]);
+        in_t(&[
+            ct, "-I", "-p", "udp", "-s", MARKER, "-d", MARKER, "--sport", "9", "--dport", "9",
+            "-t", "60",
+        ]);
+        let pcap = self.pcap.clone();
+        wait_for("tcpdump to write the end marker", || {
+            std::fs::read(&pcap).is_ok_and(|b| {
+                b.windows(MARKER_FRAME.len())
+                    .any(|w| w == MARKER_FRAME.as_bytes())
+            })
+        });
+        let marker = format!("src={MARKER} ");
+        let out = self.events_out.clone();
+        wait_for("conntrack -E to print the end marker", || {
+            out.lock().unwrap().contains(&marker)
+        });
         let mut tcpdump = self.tcpdump.take().expect("running");
         signal(&tcpdump, "-INT");
         let st = tcpdump.wait().expect("wait tcpdump");
         assert!(st.success(), "tcpdump: {st}");
+        let stats = self
+            .tcpdump_err
+            .take()
+            .expect("reader")
+            .join()
+            .unwrap_or_default();
+        let dropped = stats
+            .lines()
+            .find(|l| l.contains("dropped by kernel"))
+            .and_then(|l| l.split_whitespace().next()?.parse::<u64>().ok());
+        assert_eq!(
+            dropped,
+            Some(0),
+            "the capture lost packets (harness, not engine): {stats}"
+        );
         let events = self.events.take().expect("running");
         signal(&events, "-INT");
-        let out = events.wait_with_output().expect("wait conntrack -E");
-        (
-            self.pcap.clone(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+        let _ = events.wait_with_output();
+        if let Some(r) = self.events_reader.take() {
+            let _ = r.join();
+        }
+        in_t(&[ct, "-D", "-s", MARKER]);
+        let text: String = self
+            .events_out
+            .lock()
+            .unwrap()
+            .lines()
+            .filter(|l| !l.contains(&marker))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        (self.pcap.clone(), text)
     }
 }
 
