@@ -147,6 +147,7 @@ fn what_if(
     if r.peak_packet > 0 {
         if a.capture == "-" {
             // Standard input cannot be read twice: the breakdown is of the final table.
+            r.by_state_at_end = true;
             t.for_each_flow(prog.last_ns, &mut |f| {
                 *r.by_state.entry(whatif::state_key(f)).or_default() += 1;
             });

@@ -223,6 +223,8 @@ pub struct Report {
     pub stats: Stats,
     /// Entries by state at the peak.
     pub by_state: BTreeMap<String, u64>,
+    /// `by_state` is of the final table (standard input cannot be replayed a second time).
+    pub by_state_at_end: bool,
     /// Entries after the last packet.
     pub final_entries: u64,
 }
@@ -254,7 +256,14 @@ impl Report {
         let _ = writeln!(s, "invalid packets:    {}", self.stats.invalid);
         let _ = writeln!(s, "final entries:      {}", self.final_entries);
         if !self.by_state.is_empty() {
-            let _ = writeln!(s, "entries at the peak by state:");
+            if self.by_state_at_end {
+                let _ = writeln!(
+                    s,
+                    "entries at the end by state (standard input is read once):"
+                );
+            } else {
+                let _ = writeln!(s, "entries at the peak by state:");
+            }
             let mut v: Vec<_> = self.by_state.iter().collect();
             v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
             for (k, n) in v {
@@ -283,8 +292,14 @@ impl Report {
             "invalid": self.stats.invalid,
             "insert_failed": self.stats.insert_failed,
             "final": self.final_entries,
-            "by_state_at_peak": by_state,
         });
+        let mut v = v;
+        let key = if self.by_state_at_end {
+            "by_state_at_end"
+        } else {
+            "by_state_at_peak"
+        };
+        v[key] = by_state.into();
         format!("{v}\n")
     }
 }
