@@ -19,6 +19,8 @@ use crate::proto::ProtoState;
 pub(crate) trait Addr: Copy + Eq + Default + std::fmt::Debug {
     /// From the first bytes of a 16-byte buffer.
     fn from16(b: &[u8; 16]) -> Self;
+    /// From a slice of exactly the address length (zeros otherwise).
+    fn from_slice(b: &[u8]) -> Self;
     /// As a standard address.
     fn ip(self) -> std::net::IpAddr;
     /// Feeds the address to the hash.
@@ -30,6 +32,10 @@ pub(crate) trait Addr: Copy + Eq + Default + std::fmt::Debug {
 impl Addr for [u8; 4] {
     fn from16(b: &[u8; 16]) -> Self {
         [b[0], b[1], b[2], b[3]]
+    }
+    #[inline]
+    fn from_slice(b: &[u8]) -> Self {
+        b.try_into().unwrap_or_default()
     }
     fn ip(self) -> std::net::IpAddr {
         std::net::IpAddr::V4(self.into())
@@ -47,6 +53,10 @@ impl Addr for [u8; 4] {
 impl Addr for [u8; 16] {
     fn from16(b: &[u8; 16]) -> Self {
         *b
+    }
+    #[inline]
+    fn from_slice(b: &[u8]) -> Self {
+        b.try_into().unwrap_or_default()
     }
     fn ip(self) -> std::net::IpAddr {
         std::net::IpAddr::V6(self.into())
@@ -208,6 +218,9 @@ pub(crate) struct Entry<A> {
 pub(crate) const AUX_EXT: u8 = 1;
 /// The slab slot is free.
 pub(crate) const AUX_FREE: u8 = 2;
+/// The entry has packet/byte counters (`nf_conntrack_acct` was on at its creation) in
+/// `Table::acct` at its index.
+pub(crate) const AUX_ACCT: u8 = 4;
 
 impl<A: Addr> Entry<A> {
     pub fn key_dir(&self, dir: usize) -> Key<A> {
@@ -226,6 +239,9 @@ pub(crate) struct Table<A> {
     bits: u32,
     used: usize,
     pub entries: Vec<Entry<A>>,
+    /// Counters per entry index (original, reply), only as long as the highest index of an
+    /// entry created with accounting on.
+    pub acct: Vec<[ctkit_model::Counters; 2]>,
     free: Vec<u32>,
     pub live: usize,
 }
@@ -239,6 +255,7 @@ impl<A: Addr> Table<A> {
             bits: MIN_BITS,
             used: 0,
             entries: Vec::new(),
+            acct: Vec::new(),
             free: Vec::new(),
             live: 0,
         }
@@ -277,6 +294,21 @@ impl<A: Addr> Table<A> {
                 }
             }
             i = (i + 1) & mask;
+        }
+    }
+
+    /// Touches the home slot of hash `h` and the entry it names (a software prefetch without
+    /// `unsafe`: the loads of a batch are independent, so the CPU overlaps their misses).
+    #[inline]
+    pub fn touch(&self, h: u64) -> u64 {
+        let s = self.slots[self.home_of_tag((h >> 32) as u32)];
+        if s == 0 {
+            return 0;
+        }
+        let r = ((s as u32) - 1) >> 1;
+        match self.entries.get(r as usize) {
+            Some(e) => e.expires as u64 ^ s,
+            None => s,
         }
     }
 
@@ -415,6 +447,7 @@ impl<A: Addr> Table<A> {
         self.slots.capacity() * 8
             + self.entries.capacity() * std::mem::size_of::<Entry<A>>()
             + self.free.capacity() * 4
+            + self.acct.capacity() * std::mem::size_of::<[ctkit_model::Counters; 2]>()
     }
 
     /// Index slots (capacity).

@@ -1136,3 +1136,198 @@ proptest::proptest! {
         proptest::prop_assert!(n <= t.len());
     }
 }
+
+#[test]
+fn test_established_retransmissions_shrink_timeout_to_max_retrans() {
+    let mut t = established_flow();
+    let c = CISN + 1;
+    let s = SISN + 1;
+    // Unacknowledged data: UNACK (300 s) applies at once.
+    let p = c2s(c, s, ACK | PSH, b"hello");
+    v(&mut t, T0, &p);
+    assert!(
+        flows(&t, T0)[0].starts_with("tcp      6 300 ESTABLISHED"),
+        "{:?}",
+        flows(&t, T0)
+    );
+    // Acked: back to the state's timeout.
+    v(&mut t, T0, &s2c(s, c + 5, ACK, b""));
+    assert!(flows(&t, T0)[0].starts_with("tcp      6 432000 ESTABLISHED"));
+    // Identical ACKs from one side count as retransmissions; at 3 the RETRANS cap applies.
+    let dup = s2c(s, c + 5, ACK, b"");
+    for _ in 0..3 {
+        v(&mut t, T0, &dup);
+    }
+    assert!(
+        flows(&t, T0)[0].starts_with("tcp      6 300 ESTABLISHED"),
+        "{:?}",
+        flows(&t, T0)
+    );
+}
+
+#[test]
+fn test_syn_sent_retransmitted_syn_keeps_timeout() {
+    let mut t = tracker();
+    v(&mut t, T0, &c2s(CISN, 0, SYN, b""));
+    v(&mut t, T0 + 3 * SEC, &c2s(CISN, 0, SYN, b""));
+    assert!(flows(&t, T0 + 3 * SEC)[0].starts_with("tcp      6 117 SYN_SENT"));
+    let ev = events(&mut t);
+    assert_eq!(ev.len(), 1, "no event for the retransmission: {ev:?}");
+}
+
+#[test]
+fn test_syn_sent_simultaneous_open_via_syn_sent2() {
+    let mut t = tracker();
+    v(&mut t, T0, &c2s(CISN, 0, SYN, b""));
+    // The "server" sends its own SYN: simultaneous open.
+    assert_eq!(
+        v(&mut t, T0, &s2c(SISN, 0, SYN, b"")),
+        (CtInfo::Established, true)
+    );
+    assert!(
+        flows(&t, T0)[0].contains(" SYN_SENT2 "),
+        "{:?}",
+        flows(&t, T0)
+    );
+    v(&mut t, T0, &c2s(CISN, SISN + 1, SYN | ACK, b""));
+    assert!(
+        flows(&t, T0)[0].contains(" SYN_RECV "),
+        "{:?}",
+        flows(&t, T0)
+    );
+    // The reply-direction ACK completes it.
+    v(&mut t, T0, &s2c(SISN + 1, CISN + 1, ACK, b""));
+    assert!(
+        flows(&t, T0)[0].contains(" ESTABLISHED "),
+        "{:?}",
+        flows(&t, T0)
+    );
+}
+
+#[test]
+fn test_established_syn_is_ignored_then_synack_resyncs() {
+    let mut t = established_flow();
+    // The client restarts with a new ISN: IGNORE (no state change, no event).
+    let new_isn = 900_000;
+    assert_eq!(
+        v(&mut t, T0, &c2s(new_isn, 0, SYN, b"")).0,
+        CtInfo::Established
+    );
+    assert!(flows(&t, T0)[0].contains(" ESTABLISHED "));
+    assert!(events(&mut t).is_empty());
+    // The server answers it with a SYN/ACK acking it: back in sync, SYN_RECV.
+    assert_eq!(
+        v(&mut t, T0, &s2c(77_000, new_isn + 1, SYN | ACK, b"")),
+        (CtInfo::Established, true)
+    );
+    assert!(
+        flows(&t, T0)[0].contains(" SYN_RECV "),
+        "{:?}",
+        flows(&t, T0)
+    );
+    v(&mut t, T0, &c2s(new_isn + 1, 77_001, ACK, b""));
+    assert!(flows(&t, T0)[0].contains(" ESTABLISHED "));
+}
+
+#[test]
+fn test_gre_unreplied_then_stream() {
+    let mut t = tracker();
+    let gre = |s, d| build::ip(s, d, 47, vec![0, 0, 0x08, 0x00], None, false);
+    assert_eq!(v(&mut t, T0, &gre(cli(), srv())).0, CtInfo::New);
+    assert!(
+        flows(&t, T0)[0].starts_with(
+            "gre      47 30 src=192.0.2.1 dst=198.51.100.2 srckey=0x0 dstkey=0x0 [UNREPLIED]"
+        ),
+        "{:?}",
+        flows(&t, T0)
+    );
+    assert_eq!(
+        v(&mut t, T0, &gre(srv(), cli())),
+        (CtInfo::Established, true)
+    );
+    v(&mut t, T0, &gre(cli(), srv()));
+    let l = &flows(&t, T0)[0];
+    assert!(
+        l.starts_with("gre      47 180 ") && l.contains("[ASSURED]"),
+        "{l}"
+    );
+}
+
+#[test]
+fn test_udplite_tracked_like_udp() {
+    let mut t = tracker();
+    let mut l4 = vec![0x13, 0x88, 0x00, 0x35, 0, 8, 0x12, 0x34];
+    l4.extend_from_slice(b"x");
+    let p = build::ip(cli(), srv(), 136, l4, None, false);
+    assert_eq!(v(&mut t, T0, &p).0, CtInfo::New);
+    assert!(
+        flows(&t, T0)[0].starts_with("udplite  136 30 src=192.0.2.1"),
+        "{:?}",
+        flows(&t, T0)
+    );
+}
+
+#[test]
+fn test_ftp_expect_max_refuses_and_drops() {
+    let mut cfg = Config::kernel_defaults();
+    cfg.set("nf_conntrack_expect_max", "0").unwrap();
+    let mut t = Tracker::new(cfg, 1);
+    let syn = build::tcp(
+        cli(),
+        srv(),
+        &Tcp {
+            sport: 40000,
+            dport: 21,
+            seq: CISN,
+            ack: 0,
+            flags: SYN,
+            win: 64240,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    let synack = build::tcp(
+        srv(),
+        cli(),
+        &Tcp {
+            sport: 21,
+            dport: 40000,
+            seq: SISN,
+            ack: CISN + 1,
+            flags: SYN | ACK,
+            win: 64240,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    v(&mut t, T0, &syn);
+    v(&mut t, T0, &synack);
+    let (mut c, s) = (CISN + 1, SISN + 1);
+    v(&mut t, T0, &ftp_c2s(c, s, b"USER a\r\n"));
+    c += 8;
+    let r = t.process(T0, 0, &ftp_c2s(c, s, b"PORT 192,0,2,1,156,64\r\n"));
+    assert!(
+        r.dropped,
+        "expectation table full: the kernel drops the packet"
+    );
+    assert_eq!(t.expect_count(), 0);
+}
+
+#[test]
+fn test_timestamp_start_and_stop() {
+    let mut t = tracker();
+    t.set("nf_conntrack_timestamp", "1").unwrap();
+    let q = build::udp(cli(), srv(), 5353, 53, b"q");
+    v(&mut t, T0, &q);
+    let mut ts = None;
+    t.for_each_flow(T0, &mut |f| ts = f.timestamp);
+    assert_eq!(ts.unwrap().start, T0);
+    t.advance(T0 + 100 * SEC);
+    let mut stop = None;
+    t.drain_events(&mut |e| {
+        if e.kind == EventKind::Destroy {
+            stop = e.flow.timestamp.and_then(|t| t.stop);
+        }
+    });
+    assert!(stop.is_some());
+}
