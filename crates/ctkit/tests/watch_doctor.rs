@@ -210,6 +210,63 @@ fn watch_counts_new_flows_from_events_exactly_and_agrees_with_conntrack() {
 }
 
 #[test]
+fn watch_from_proc_shows_the_net_change_and_says_so() {
+    if !support::kernel::require_tools("watch_from_proc", &["nft", "python3", "ping"]) {
+        return;
+    }
+    if !std::path::Path::new("/proc/net/nf_conntrack").exists() {
+        if support::kernel::kernel_required() {
+            panic!("watch_from_proc: /proc/net/nf_conntrack missing (CONFIG_NF_CONNTRACK_PROCFS)");
+        }
+        eprintln!("SKIP watch_from_proc: no /proc/net/nf_conntrack");
+        return;
+    }
+    let (client, server) = pair();
+    let (mut child, mut out) = spawn_watch(
+        &server,
+        &[
+            "--from",
+            "proc",
+            "--count",
+            "2",
+            "--interval",
+            "2",
+            "--json",
+            "--proto-every",
+            "1",
+        ],
+    );
+    let first = next_json(&mut out);
+    assert_eq!(first["mode"], "net_change");
+    udp_flows(&client, 50000, 15);
+    let second = next_json(&mut out);
+    assert!(child.wait().unwrap().success());
+    assert_eq!(second["mode"], "net_change", "{second}");
+    assert_eq!(second["net_change"], 15, "{second}");
+    assert!(
+        second["new"].is_null() && second["destroyed"].is_null(),
+        "{second}"
+    );
+    assert_eq!(second["count"], 16, "{second}");
+    assert_eq!(second["udp"], 15, "{second}");
+    assert_eq!(oracle_count(&server), 16);
+    // Piped without --json: CSV, the mode in its last column.
+    let bin = ctkit_bin();
+    let text = server.exec_ok(&[
+        bin.to_str().unwrap(),
+        "watch",
+        "--from",
+        "proc",
+        "--count",
+        "1",
+    ]);
+    assert!(
+        text.is_empty() || text.starts_with("ts,"),
+        "piped: CSV, {text}"
+    );
+}
+
+#[test]
 fn watch_survives_event_overflow_and_reports_it() {
     if !support::kernel::require_tools("watch_enobufs", &["nft", "python3", "ping"]) {
         return;
@@ -331,8 +388,8 @@ fn doctor_on_a_full_table_exits_2_names_the_flood_and_its_fix_works() {
         count_oracle = oracle_count(&server);
         (code1, r1) = doctor_json(&server);
         // The plain fix for the fill, run where it must run (the initial namespace).
-        raise_cmd =
-            finding(&r1, "fill_pct").map(|f| f["fixes"][0]["plain"].as_str().unwrap().to_string());
+        raise_cmd = finding(&r1, "fill_pct")
+            .and_then(|f| f["fixes"][0]["plain"].as_str().map(String::from));
         if let Some(cmd) = &raise_cmd {
             let st = std::process::Command::new("sh")
                 .args(["-c", cmd])
@@ -344,7 +401,7 @@ fn doctor_on_a_full_table_exits_2_names_the_flood_and_its_fix_works() {
         // Back to the small table, then the fix doctor suggests for the flooding source.
         std::fs::write("/proc/sys/net/netfilter/nf_conntrack_max", MAX.to_string()).unwrap();
         fixed_cmd = finding(&r1, "top_source")
-            .map(|f| f["fixes"][0]["plain"].as_str().unwrap().to_string());
+            .and_then(|f| f["fixes"][0]["plain"].as_str().map(String::from));
         if let Some(cmd) = &fixed_cmd {
             let fix = server.sh(cmd);
             assert!(fix.status.success(), "{cmd}: {fix:?}");

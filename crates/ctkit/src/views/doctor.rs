@@ -22,6 +22,7 @@ pub mod kmsg;
 pub mod probe;
 
 use crate::source;
+use crate::views::group;
 use ctkit_model::{FlowSource, TableCounters};
 use health::{judge, sysctl_fix, Finding, Fix, Severity};
 use kmsg::{LogHit, LogSource, Origin};
@@ -172,6 +173,8 @@ pub struct TopRow {
     pub count: u64,
     /// Share of the entries scanned, percent.
     pub pct: f64,
+    /// How many of them never saw a reply.
+    pub unreplied: u64,
 }
 
 /// A recognised kernel log line.
@@ -296,7 +299,7 @@ pub fn main(args: &[String]) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let fail = |msg: &str| {
-        eprintln!("ctkit: {msg}");
+        eprintln!("ctkit: {msg}{}", super::doctor::probe::privilege_hint(msg));
         ExitCode::from(EXIT_UNKNOWN)
     };
     let va = match super::common::parse_view_args(args, &["--sample", "--since", "--log", "--top"])
@@ -407,22 +410,17 @@ pub fn gather(src: &mut dyn FlowSource, kernel: bool, opts: &Options) -> Result<
         }
     };
     let scanned = shape.entries;
-    let rows = |v: Vec<(String, u64)>| -> Vec<TopRow> {
+    let rows = |v: Vec<(String, group::Counts)>| -> Vec<TopRow> {
         v.into_iter()
-            .map(|(key, count)| TopRow {
+            .map(|(key, c)| TopRow {
                 key,
-                count,
-                pct: pct(count, scanned).unwrap_or(0.0),
+                count: c.entries,
+                pct: pct(c.entries, scanned).unwrap_or(0.0),
+                unreplied: c.unreplied,
             })
             .collect()
     };
-    let top_sources = rows(
-        shape
-            .top_sources(opts.top)
-            .into_iter()
-            .map(|(a, n)| (a.to_string(), n))
-            .collect(),
-    );
+    let top_sources = rows(shape.top_sources(opts.top));
     let top_states = rows(shape.top_states(opts.top));
     let mut report = Report {
         status: Severity::Ok,
@@ -878,9 +876,9 @@ pub fn findings(r: &Report) -> Vec<Finding> {
         g.newest = g.newest.min(l.age_s);
         g.hidden += l.suppressed.unwrap_or(0);
         if let Some(n) = l.netns {
-            if !g.netns.contains(&n) {
-                g.netns.push(n);
-            }
+            // Most recently seen last.
+            g.netns.retain(|x| *x != n);
+            g.netns.push(n);
         }
     }
     for ((kind, origin), g) in groups {
@@ -904,7 +902,14 @@ pub fn findings(r: &Report) -> Vec<Finding> {
         let whose = match origin {
             "ours" => "in this namespace".to_string(),
             "other" => {
-                let mut ids: Vec<String> = g.netns.iter().take(4).map(|n| n.to_string()).collect();
+                // Newest first (lines are oldest first).
+                let mut ids: Vec<String> = g
+                    .netns
+                    .iter()
+                    .rev()
+                    .take(4)
+                    .map(|n| n.to_string())
+                    .collect();
                 if g.netns.len() > 4 {
                     ids.push("…".into());
                 }
@@ -1002,7 +1007,14 @@ pub fn render(r: &Report) -> String {
             return "none".into();
         }
         rows.iter()
-            .map(|t| format!("{} {} ({:.1} %)", t.key, t.count, t.pct))
+            .map(|t| {
+                let u = if t.unreplied > 0 {
+                    format!(", {} unreplied", t.unreplied)
+                } else {
+                    String::new()
+                };
+                format!("{} {} ({:.1} %{u})", t.key, t.count, t.pct)
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -1216,11 +1228,13 @@ mod tests {
                 key: "192.0.2.2".into(),
                 count: 64,
                 pct: 100.0,
+                unreplied: 64,
             }],
             top_states: vec![TopRow {
-                key: "udp UNREPLIED".into(),
+                key: "udp".into(),
                 count: 64,
                 pct: 100.0,
+                unreplied: 64,
             }],
             unreplied_pct: Some(100.0),
             time_wait_pct: Some(0.0),

@@ -472,7 +472,7 @@ pub fn main(args: &[String]) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let fail = |msg: &str| {
-        eprintln!("ctkit: {msg}");
+        eprintln!("ctkit: {msg}{}", super::doctor::probe::privilege_hint(msg));
         ExitCode::from(1)
     };
     let va = match super::common::parse_view_args(

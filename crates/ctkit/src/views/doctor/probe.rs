@@ -4,14 +4,13 @@
 //! slabinfo version 2.1: `name active_objs num_objs objsize …`), and one streaming pass over
 //! the table that groups entries by source and by state.
 //!
-//! The grouping is private to doctor and small on purpose (counts per source address, per
-//! protocol/state, per helper); the `summary` view owns the general one.
+//! Grouping by source and by state uses the `summary` view's [`crate::views::group`].
 
-use ctkit_model::proto::{l4_name, IPPROTO_TCP};
+use crate::views::group::{Counts, Grouper, Key};
+use ctkit_model::proto::IPPROTO_TCP;
 use ctkit_model::protoinfo::TcpState;
 use ctkit_model::{Flow, Status};
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 /// The calling process's network namespace inode (`net:[INODE]`).
 pub fn netns_inode() -> Option<u64> {
@@ -22,6 +21,15 @@ pub fn netns_inode() -> Option<u64> {
 /// `net:[4026532301]` → 4026532301.
 pub fn parse_ns_link(s: &str) -> Option<u64> {
     s.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// A hint to append to an error that is a missing privilege (`EPERM`/`EACCES`).
+pub fn privilege_hint(msg: &str) -> &'static str {
+    if msg.contains("Operation not permitted") || msg.contains("Permission denied") {
+        " (conntrack's netlink interface and /proc/net/nf_conntrack need root or CAP_NET_ADMIN)"
+    } else {
+        ""
+    }
 }
 
 /// A conntrack sysctl's value (`/proc/sys/net/netfilter/NAME`), trimmed.
@@ -49,15 +57,13 @@ pub fn parse_slabinfo(text: &str) -> Option<(u64, u64)> {
     Some((active, objsize))
 }
 
-/// What one pass over the table found.
-#[derive(Clone, Debug, Default)]
+/// What one pass over the table found. The grouping is [`crate::views::group`]'s (the
+/// `summary` view's), by original source and by protocol + tracker state.
 pub struct TableShape {
     /// Entries seen.
     pub entries: u64,
-    /// Entries per original source address.
-    pub by_src: HashMap<IpAddr, u64>,
-    /// Entries per (l4 protocol, TCP state or 255, unreplied).
-    pub by_state: HashMap<(u8, u8, bool), u64>,
+    by_src: Grouper,
+    by_state: Grouper,
     /// Entries without `IPS_SEEN_REPLY`.
     pub unreplied: u64,
     /// TCP entries in TIME_WAIT.
@@ -68,24 +74,35 @@ pub struct TableShape {
     pub helpers: HashMap<String, u64>,
 }
 
+impl Default for TableShape {
+    fn default() -> TableShape {
+        TableShape {
+            entries: 0,
+            by_src: Grouper::new(vec![Key::Src]),
+            by_state: Grouper::new(vec![Key::Proto, Key::State]),
+            unreplied: 0,
+            time_wait: 0,
+            established: 0,
+            helpers: HashMap::new(),
+        }
+    }
+}
+
 impl TableShape {
     /// Counts one entry.
     pub fn add(&mut self, f: &Flow) {
         self.entries += 1;
-        *self.by_src.entry(f.orig.src).or_insert(0) += 1;
+        self.by_src.add(f);
+        self.by_state.add(f);
         let unreplied = !f.status_bits().contains(Status::SEEN_REPLY);
         let tcp = if f.orig.proto == IPPROTO_TCP {
-            f.tcp_state().unwrap_or(255)
+            f.tcp_state()
         } else {
-            255
+            None
         };
-        *self
-            .by_state
-            .entry((f.orig.proto, tcp, unreplied))
-            .or_insert(0) += 1;
         self.unreplied += unreplied as u64;
-        self.time_wait += (tcp == TcpState::TimeWait.to_u8()) as u64;
-        self.established += (tcp == TcpState::Established.to_u8()) as u64;
+        self.time_wait += (tcp == Some(TcpState::TimeWait.to_u8())) as u64;
+        self.established += (tcp == Some(TcpState::Established.to_u8())) as u64;
         if let Some(h) = &f.helper {
             match self.helpers.get_mut(h.as_str()) {
                 Some(n) => *n += 1,
@@ -96,51 +113,44 @@ impl TableShape {
         }
     }
 
-    /// The `n` sources holding most entries, most first (ties by address).
-    pub fn top_sources(&self, n: usize) -> Vec<(IpAddr, u64)> {
-        top(self.by_src.iter().map(|(k, v)| (*k, *v)), n)
+    /// The `n` sources holding most entries, most first (ties by address), with how many of
+    /// them are unreplied.
+    pub fn top_sources(&self, n: usize) -> Vec<(String, Counts)> {
+        labelled(&self.by_src, n)
     }
 
-    /// The `n` biggest state groups as (label, count), most first.
-    pub fn top_states(&self, n: usize) -> Vec<(String, u64)> {
-        let mut v: Vec<(String, u64)> = self
-            .by_state
-            .iter()
-            .map(|(k, c)| (state_label(*k), *c))
-            .collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        v.truncate(n);
-        v
+    /// The `n` biggest protocol/state groups (`tcp TIME_WAIT`, `udp`), most first.
+    pub fn top_states(&self, n: usize) -> Vec<(String, Counts)> {
+        labelled(&self.by_state, n)
     }
 }
 
-fn top<K: Ord + Copy>(it: impl Iterator<Item = (K, u64)>, n: usize) -> Vec<(K, u64)> {
-    let mut v: Vec<(K, u64)> = it.collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    v.truncate(n);
-    v
-}
-
-/// `tcp TIME_WAIT`, `udp UNREPLIED`, `icmp`, …
-fn state_label((proto, tcp, unreplied): (u8, u8, bool)) -> String {
-    let p = l4_name(proto)
-        .map(str::to_string)
-        .unwrap_or_else(|| proto.to_string());
-    let mut s = p;
-    if tcp != 255 {
-        s.push(' ');
-        s.push_str(TcpState::from_u8(tcp).name().unwrap_or("?"));
-    }
-    if unreplied {
-        s.push_str(" UNREPLIED");
-    }
-    s
+/// The top `n` groups of `g` with their values joined by spaces (`-`, "no state", left out).
+fn labelled(g: &Grouper, n: usize) -> Vec<(String, Counts)> {
+    g.top(Some(n))
+        .iter()
+        .map(|grp| {
+            let words: Vec<String> = g
+                .values(grp.key)
+                .iter()
+                .map(|v| v.to_string())
+                .filter(|w| w != "-")
+                .collect();
+            (words.join(" "), grp.counts)
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use ctkit_model::{ProtoInfo, TcpInfo};
+
+    #[test]
+    fn privilege_errors_get_a_hint() {
+        assert!(privilege_hint("kernel: Operation not permitted (os error 1)").contains("root"));
+        assert_eq!(privilege_hint("no such file"), "");
+    }
 
     #[test]
     fn ns_link_and_slabinfo() {
@@ -159,6 +169,7 @@ mod tests {
         let mut f = Flow::default();
         f.orig.proto = 17;
         f.orig.src = "192.0.2.2".parse().unwrap();
+        f.status = Some(Status::default());
         for _ in 0..3 {
             s.add(&f);
         }
@@ -173,16 +184,18 @@ mod tests {
         assert_eq!(s.entries, 4);
         assert_eq!(s.unreplied, 3);
         assert_eq!(s.time_wait, 1);
+        let src = s.top_sources(1);
+        assert_eq!(src.len(), 1);
+        assert_eq!(src[0].0, "192.0.2.2");
+        assert_eq!((src[0].1.entries, src[0].1.unreplied), (3, 3));
+        let st: Vec<(String, u64)> = s
+            .top_states(5)
+            .into_iter()
+            .map(|(l, c)| (l, c.entries))
+            .collect();
         assert_eq!(
-            s.top_sources(1),
-            vec![("192.0.2.2".parse::<IpAddr>().unwrap(), 3)]
-        );
-        assert_eq!(
-            s.top_states(5),
-            vec![
-                ("udp UNREPLIED".to_string(), 3),
-                ("tcp TIME_WAIT".to_string(), 1)
-            ]
+            st,
+            vec![("udp".to_string(), 3), ("tcp TIME_WAIT".to_string(), 1)]
         );
     }
 }
