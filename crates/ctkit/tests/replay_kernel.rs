@@ -259,11 +259,12 @@ struct Topo {
 impl Topo {
     /// Builds T and P; `ftp`: T attaches the ftp helper to connections to port 21.
     fn new(ftp: bool) -> Topo {
-        Topo::with(ftp, None)
+        Topo::with(ftp.then_some(21), None)
     }
 
-    /// [`Topo::new`], and with `zone` T tracks everything in that conntrack zone.
-    fn with(ftp: bool, zone: Option<u16>) -> Topo {
+    /// [`Topo::new`] with the ftp helper on `ftp_port`, and with `zone` T tracks everything
+    /// in that conntrack zone.
+    fn with(ftp_port: Option<u16>, zone: Option<u16>) -> Topo {
         let topo = Topo {
             t: Netns::new(),
             p: Netns::new(),
@@ -283,9 +284,12 @@ impl Topo {
                  chain zone_out {{\n    type filter hook output priority raw;\n    ct zone set {z}\n  }}\n"
             );
         }
-        if ftp {
+        if let Some(port) = ftp_port {
             r += "  ct helper ftp-std { type \"ftp\" protocol tcp; }\n";
-            r += "  chain helper_out {\n    type filter hook output priority filter;\n    tcp dport 21 ct helper set \"ftp-std\"\n  }\n";
+            r += &format!(
+                "  chain helper_out {{\n    type filter hook output priority filter;\n    \
+                 tcp dport {port} ct helper set \"ftp-std\"\n  }}\n"
+            );
         }
         r += "  chain in {\n    type filter hook input priority filter; policy accept;\n    \
               ct state established,related accept\n    ct state new accept\n  }\n";
@@ -709,6 +713,18 @@ fn table_norm(s: &str) -> String {
 /// Records `traffic`, then checks events and final table; `replay_args` are added to every
 /// replay (e.g. `--no-helpers`).
 fn differential(name: &str, topo: &Topo, replay_args: &[&str], traffic: impl FnOnce(&Topo)) {
+    differential_with(name, topo, replay_args, true, traffic);
+}
+
+/// [`differential`]; `table`: also compare the final tables (not when entries expire between
+/// the end of the capture and the kernel's dump).
+fn differential_with(
+    name: &str,
+    topo: &Topo,
+    replay_args: &[&str],
+    table: bool,
+    traffic: impl FnOnce(&Topo),
+) {
     let before = kernel_state_counts(&topo.t);
     let rec = Recording::start(&topo.t);
     traffic(topo);
@@ -745,7 +761,7 @@ fn differential(name: &str, topo: &Topo, replay_args: &[&str], traffic: impl FnO
         );
     }
     let (kt, ot) = (table_norm(&kernel_table), table_norm(&ours_table));
-    if kt != ot {
+    if table && kt != ot {
         report += &format!(
             "final tables differ (- conntrack -L, + ctkit replay):\n{}",
             support::diff::line_diff(&kt, &ot)
@@ -943,7 +959,7 @@ fn zone_set_by_the_ruleset_is_replayed_with_zone() {
     if !gate("zone_set_by_the_ruleset_is_replayed_with_zone") {
         return;
     }
-    let topo = Topo::with(false, Some(7));
+    let topo = Topo::with(None, Some(7));
     traffic::tcp_server(&topo.p, "::", 7000);
     traffic::udp_server(&topo.p, "::", 7001);
     differential("zone", &topo, &["--no-helpers", "--zone", "7"], |t| {
@@ -987,9 +1003,29 @@ fn expired_entry_is_destroyed_before_its_tuple_is_reused() {
     let topo = Topo::new(false);
     topo.t
         .sh_ok("sysctl -qw net.netfilter.nf_conntrack_udp_timeout=1");
-    differential("expiry", &topo, &["--no-helpers"], |t| {
+    // The second entry, too, lives 1 s: gone from the kernel's table by the time the
+    // recording has ended, so only events and per-packet states are compared.
+    differential_with("expiry", &topo, &["--no-helpers"], false, |t| {
         assert_eq!(t.client("udp-twice", P4, 9003, "2.5"), "sent");
     });
+}
+
+#[test]
+#[ignore = "engine: `use=` of the FTP control entry while its RELATED data entry lives: kernel 2 (the child's reference on its master), engine 1"]
+fn ftp_helper_on_another_port_is_replayed_with_helper_flag() {
+    if !gate("ftp_helper_on_another_port_is_replayed_with_helper_flag") {
+        return;
+    }
+    let topo = Topo::with(Some(2100), None);
+    topo.server("ftp-server", P4, 2100, "2121");
+    differential(
+        "ftp_port_2100",
+        &topo,
+        &["--no-helpers", "--helper", "ftp=2100"],
+        |t| {
+            assert_eq!(t.client("ftp", P4, 2100, "PASV"), "done");
+        },
+    );
 }
 
 /// The helper parses a segment only after a line it saw in the same direction: a PORT sent
