@@ -189,11 +189,18 @@ fn fold(mut sum: u64) -> u16 {
     sum as u16
 }
 
-/// Whether the layer 4 checksum is right: with the pseudo-header for TCP, UDP, UDP-Lite
-/// (whole-packet coverage) and ICMPv6, without it for ICMP. A UDP checksum of 0 over IPv4
-/// means "none".
+/// Whether the layer 4 checksum is right (`nf_checksum`): with the pseudo-header for TCP,
+/// UDP and ICMPv6, without it for ICMP; over the whole segment. UDP's "no checksum" (0) is
+/// the caller's business.
 pub(crate) fn checksum_ok(l3: &L3<'_>) -> bool {
+    checksum_cov_ok(l3, l3.l4.len())
+}
+
+/// The same over the first `cov` bytes only (`nf_checksum_partial`, UDP-Lite's coverage);
+/// the pseudo-header still carries the whole length.
+pub(crate) fn checksum_cov_ok(l3: &L3<'_>, cov: usize) -> bool {
     let l4 = l3.l4;
+    let data = &l4[..cov.min(l4.len())];
     let pseudo = |mut s: u64| {
         s = sum16(s, l3.src);
         s = sum16(s, l3.dst);
@@ -201,9 +208,8 @@ pub(crate) fn checksum_ok(l3: &L3<'_>) -> bool {
         s + l4.len() as u64
     };
     match l3.proto {
-        1 => fold(sum16(0, l4)) == 0xffff,
-        17 if l3.version == 4 && be16(l4, 6) == Some(0) => true,
-        6 | 17 | 136 | 58 => fold(sum16(pseudo(0), l4)) == 0xffff,
+        1 => fold(sum16(0, data)) == 0xffff,
+        6 | 17 | 136 | 58 => fold(sum16(pseudo(0), data)) == 0xffff,
         _ => true,
     }
 }

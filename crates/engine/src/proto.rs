@@ -12,7 +12,7 @@ pub(crate) enum ProtoState {
     None,
     /// `struct ip_ct_tcp`.
     Tcp(TcpCt),
-    /// `struct nf_ct_udp`: `stream_ts` (ms on the wrapping clock).
+    /// `struct nf_ct_udp`: `stream_ts` (jiffies on the wrapping clock).
     Udp { stream_ts: u32 },
     /// `struct ip_ct_sctp`.
     Sctp(SctpCt),

@@ -7,9 +7,10 @@
 //! (`nf_conntrack_event_cache` + `nf_ct_deliver_cached_events`): one event per packet
 //! carrying every change, `[NEW]` at confirmation, `[DESTROY]` at deletion.
 //!
-//! Time: the kernel's `jiffies` become milliseconds on a wrapping 32-bit clock derived from
-//! the caller's `now`, compared the same wrapping way as `nf_ct_is_expired`. Timeouts above
-//! 2^31 ms (24.8 days) are clamped to it.
+//! Time: the caller's `now` becomes the kernel's clock, 32-bit wrapping jiffies of HZ=250
+//! (4 ms), compared the same wrapping way as `nf_ct_is_expired`, so timeouts print as the
+//! kernel prints them (`[NEW] tcp 6 120`, not 119, when the event follows the refresh within
+//! a tick). Timeouts above 2^31 jiffies (99 days) are clamped to it.
 
 use crate::config::Helper;
 use crate::expect::{Expectation, FtpState};
@@ -122,15 +123,17 @@ pub(crate) mod ipct {
     pub const PROTOINFO: u32 = 1 << 5;
 }
 
-/// The kernel's HZ on the reference machine (CONFIG_HZ=250): the GC's granularity.
-pub(crate) const JIFFY_MS: u32 = 4;
+/// The kernel's HZ on the reference machine (CONFIG_HZ=250): the clock's granularity.
+pub(crate) const HZ: u32 = 250;
+/// Nanoseconds per jiffy.
+pub(crate) const TICK_NS: u64 = 1_000_000_000 / HZ as u64;
 
-/// Milliseconds of a timeout sysctl, clamped to the wrapping clock's half range.
+/// Jiffies of a timeout sysctl, clamped to the wrapping clock's half range.
 fn secs_ms(s: u64) -> u32 {
-    s.saturating_mul(1000).min(i32::MAX as u64) as u32
+    s.saturating_mul(HZ as u64).min(i32::MAX as u64) as u32
 }
 
-/// Config values the packet path reads, in milliseconds.
+/// Config values the packet path reads, timeouts in jiffies.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Derived {
     pub tcp: TcpCfg,
@@ -230,6 +233,8 @@ pub(crate) struct Gc {
     pub next: Option<Nanos>,
     /// Flagged by a failed early drop: kill evictable entries at ≥ 95 % of max.
     pub early_drop: bool,
+    /// No entry or expectation expires before this time (ns), as of the last pass.
+    pub quiet_until: Nanos,
 }
 
 /// Address families: which table an address type lives in.
@@ -283,9 +288,9 @@ pub struct Tracker {
     scratch: Vec<(u32, usize)>,
 }
 
-/// Milliseconds on the wrapping clock.
+/// Jiffies (HZ=250) on the wrapping 32-bit clock, as the kernel's `nfct_time_stamp`.
 pub(crate) fn ms(now: Nanos) -> u32 {
-    (now / 1_000_000) as u32
+    (now / TICK_NS) as u32
 }
 
 /// `nf_ct_is_expired`.
@@ -299,7 +304,7 @@ fn secs_left(expires: u32, now_ms: u32) -> u32 {
     if d <= 0 {
         0
     } else {
-        d as u32 / 1000
+        d as u32 / HZ
     }
 }
 
@@ -381,32 +386,45 @@ impl Tracker {
     /// packet and touches its index slot and entry so that the cache misses of the batch
     /// overlap (stable Rust has no prefetch without `unsafe`).
     pub fn process_batch(&mut self, now: Nanos, zone: u16, pkts: &[&[u8]], out: &mut [Verdict]) {
+        // Stage 1: every packet's home slot (independent loads); stage 2: the entries those
+        // slots name (independent again). Then the packets run with their lines cached.
+        const STAGE: usize = 64;
         let mut acc = 0u64;
-        for p in pkts {
-            let Ok(l3) = packet::parse(p) else { continue };
-            let Some((sport, dport)) = proto::l4_ports(l3.proto, l3.l4) else {
-                continue;
-            };
-            if l3.version == 4 {
-                let k = Key::<[u8; 4]> {
-                    src: Addr::from_slice(l3.src),
-                    dst: Addr::from_slice(l3.dst),
-                    sport,
-                    dport,
-                    proto: l3.proto,
-                    zone,
+        for chunk in pkts.chunks(STAGE) {
+            let mut slots = [(0u8, 0u64); STAGE];
+            for (p, sl) in chunk.iter().zip(slots.iter_mut()) {
+                let Ok(l3) = packet::parse(p) else { continue };
+                let Some((sport, dport)) = proto::l4_ports(l3.proto, l3.l4) else {
+                    continue;
                 };
-                acc ^= self.v4.touch(self.key.hash(&k));
-            } else {
-                let k = Key::<[u8; 16]> {
-                    src: Addr::from_slice(l3.src),
-                    dst: Addr::from_slice(l3.dst),
-                    sport,
-                    dport,
-                    proto: l3.proto,
-                    zone,
+                *sl = if l3.version == 4 {
+                    let k = Key::<[u8; 4]> {
+                        src: Addr::from_slice(l3.src),
+                        dst: Addr::from_slice(l3.dst),
+                        sport,
+                        dport,
+                        proto: l3.proto,
+                        zone,
+                    };
+                    (4, self.v4.touch_slot(self.key.hash(&k)))
+                } else {
+                    let k = Key::<[u8; 16]> {
+                        src: Addr::from_slice(l3.src),
+                        dst: Addr::from_slice(l3.dst),
+                        sport,
+                        dport,
+                        proto: l3.proto,
+                        zone,
+                    };
+                    (6, self.v6.touch_slot(self.key.hash(&k)))
                 };
-                acc ^= self.v6.touch(self.key.hash(&k));
+            }
+            for &(fam, slot) in &slots[..chunk.len()] {
+                acc ^= match fam {
+                    4 => self.v4.touch_entry(slot),
+                    6 => self.v6.touch_entry(slot),
+                    _ => 0,
+                };
             }
         }
         std::hint::black_box(acc);
@@ -497,8 +515,11 @@ impl Tracker {
             None => true,
             Some(b) => b & (ipct::PROTOINFO | ipct::DESTROY) != 0,
         };
-        if !destroy {
-            f.timeout = Some(secs_left(e.expires, now_ms));
+        // ctnetlink puts the timeout in DESTROY events only when it is not 0 (an entry killed
+        // early, e.g. by an RST before any reply, still has time left).
+        let left = secs_left(e.expires, now_ms);
+        if !destroy || left > 0 {
+            f.timeout = Some(left);
         }
         if bits.is_none() {
             f.mark = Some(0);
@@ -679,17 +700,28 @@ impl Tracker {
                     if let Some(t) = timeout {
                         entry.expires = now_ms.wrapping_add(t);
                     }
+                    if kill {
+                        // nf_ct_kill_acct inside the TCP handler: counted, then deleted,
+                        // before nf_conntrack_in would set SEEN_REPLY.
+                        let entry = *entry;
+                        self.account::<A>(idx, &entry, dir, pkt, now);
+                        self.delete::<A>(now, idx);
+                        return Resolved::Verdict(Verdict::of(info, dir == 1));
+                    }
                     if dir == 1 && entry.status & ST_SEEN_REPLY == 0 {
                         entry.status |= ST_SEEN_REPLY;
                         bits |= ipct::REPLY;
                     }
+                    let (aux, l4proto) = (entry.aux, entry.key.proto);
+                    if aux & (AUX_EXT | AUX_ACCT) == 0 && bits == 0 {
+                        // The common case: nothing to count, no helper, no event.
+                        return Resolved::Verdict(Verdict::of(info, dir == 1));
+                    }
                     let entry = *entry;
                     self.account::<A>(idx, &entry, dir, pkt, now);
-                    if kill {
-                        self.delete::<A>(now, idx);
-                    } else {
-                        let dropped = entry.aux & AUX_EXT != 0
-                            && entry.key.proto == proto::TCP
+                    {
+                        let dropped = aux & AUX_EXT != 0
+                            && l4proto == proto::TCP
                             && match tcp::parse_seg(pkt.l3.l4) {
                                 Some(seg) => self.run_ftp::<A>(
                                     now,
@@ -927,7 +959,7 @@ impl Tracker {
             Some(n) => n,
             None => {
                 // The worker is queued 1 s (HZ) after the module loads: here, the first call.
-                self.gc.next = Some(now + 1_000_000_000);
+                self.gc.next = Some(now.saturating_add(1_000_000_000));
                 return;
             }
         };
@@ -935,16 +967,29 @@ impl Tracker {
             return;
         }
         let mut at = next;
+        let mut last_step = 0;
         loop {
             if self.is_empty() && self.expects.is_empty() {
                 // An empty table's passes change nothing and all come (60 s - 1 jiffy)
                 // apart: skip to the last one due.
-                let step = (60_000 - JIFFY_MS as u64) * 1_000_000;
+                let step = (60 * HZ as u64 - 1) * TICK_NS;
                 at += (now - at) / step * step;
+            } else if last_step > 0 && !self.gc.early_drop {
+                // Passes before the first possible expiry only reschedule: skip all but the
+                // last of them, at the last interval (an approximation: the kernel's
+                // interval drifts as remaining times shrink). Keeps long capture gaps cheap.
+                let limit = self.gc.quiet_until.min(now);
+                if limit > at {
+                    let k = (limit - at) / last_step;
+                    if k > 1 {
+                        at = at.saturating_add((k - 1).saturating_mul(last_step));
+                    }
+                }
             }
             let interval = self.gc_run(at);
-            at += interval;
-            if at > now {
+            last_step = interval;
+            at = at.saturating_add(interval);
+            if at > now || at == u64::MAX {
                 break;
             }
         }
@@ -960,11 +1005,13 @@ impl Tracker {
             0
         };
         // Jiffies arithmetic as the kernel's (longs, integer division).
-        let hz = 1000 / JIFFY_MS as i64;
+        let hz = HZ as i64;
         let mut next_run: i64 = 60 * hz;
         let mut count: i64 = 100;
-        let mut acc = |expires_ms: u32| {
-            let j = (expires_ms / JIFFY_MS) as i64;
+        let mut min_left = u32::MAX;
+        let mut acc = |expires: u32| {
+            min_left = min_left.min(expires);
+            let j = expires as i64;
             let e = j.clamp(hz, 300 * hz);
             count += 1;
             next_run += (e - next_run) / count;
@@ -1012,11 +1059,15 @@ impl Tracker {
             self.delete::<[u8; 16]>(at, i);
         }
         self.expire_expectations(at_ms);
+        for x in &self.expects {
+            min_left = min_left.min(x.expires.wrapping_sub(at_ms));
+        }
+        self.gc.quiet_until = at.saturating_add(min_left as u64 * TICK_NS);
         self.gc.early_drop = false;
         let next_run = next_run.clamp(hz, 60 * hz);
         // The pass itself takes less than a jiffy: next_run -= max(delta, 1).
         let next_run = (next_run - 1).max(1);
-        next_run as u64 * JIFFY_MS as u64 * 1_000_000
+        next_run as u64 * TICK_NS
     }
 }
 
@@ -1099,7 +1150,7 @@ fn l4_packet<A: Fam>(
             }
             if new {
                 e.proto = ProtoState::Udp {
-                    stream_ts: now_ms.wrapping_add(2000),
+                    stream_ts: now_ms.wrapping_add(2 * HZ),
                 };
             }
             let ProtoState::Udp { stream_ts } = e.proto else {
@@ -1194,7 +1245,7 @@ enum Resolved {
 /// `udp_error` / `udplite_error`: length (and checksum coverage) checks, checksum when on.
 fn udp_ok(l3: &L3<'_>, checksum: bool) -> bool {
     let l4 = l3.l4;
-    let Some(len) = packet::be16(l4, 4) else {
+    let (Some(len), Some(check)) = (packet::be16(l4, 4), packet::be16(l4, 6)) else {
         return false;
     };
     let len = len as usize;
@@ -1202,17 +1253,17 @@ fn udp_ok(l3: &L3<'_>, checksum: bool) -> bool {
         if len > l4.len() || len < 8 {
             return false;
         }
+        // A packet with no checksum is fine (both families, as udp_error has it).
+        check == 0 || !checksum || packet::checksum_ok(l3)
     } else {
-        // UDP-Lite: the length field is the checksum coverage; 0 means all.
+        // UDP-Lite: the length field is the checksum coverage; 0 means all; the checksum
+        // is mandatory.
         let cov = if len == 0 { l4.len() } else { len };
-        if cov < 8 || cov > l4.len() {
+        if cov < 8 || cov > l4.len() || check == 0 {
             return false;
         }
-        if packet::be16(l4, 6) == Some(0) {
-            return false;
-        }
+        !checksum || packet::checksum_cov_ok(l3, cov)
     }
-    !checksum || packet::checksum_ok(l3)
 }
 
 #[cfg(test)]

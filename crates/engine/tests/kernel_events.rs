@@ -72,8 +72,9 @@ impl Ns {
             name,
             bg: Vec::new(),
         };
-        ns.ok(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-        ns.ok(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
+        for k in ["accept_dad=0", "router_solicitations=0", "accept_ra=0"] {
+            ns.ok(&["sysctl", "-qw", &format!("net.ipv6.conf.default.{k}")]);
+        }
         ns.ok(&["ip", "link", "set", "lo", "up"]);
         ns
     }
@@ -159,6 +160,28 @@ elif role == 'ftp-client':
     except Exception:
         pass
     time.sleep(0.3)
+    try:
+        socket.create_connection(('192.0.2.2', 8081), timeout=1)
+    except OSError:
+        pass
+    time.sleep(0.3)
+    print('done', flush=True)
+elif role == 'server6':
+    s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('2001:db8::2', 8080)); s.listen(4)
+    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.bind(('2001:db8::2', 5353))
+    print('ready', flush=True)
+    c, _ = s.accept()
+    d = c.recv(100); c.sendall(b'pong'); time.sleep(0.2); c.close()
+    m, a = u.recvfrom(100); u.sendto(b'r', a)
+    time.sleep(30)
+elif role == 'client6':
+    c = socket.create_connection(('2001:db8::2', 8080)); c.sendall(b'ping'); c.recv(100)
+    time.sleep(0.4); c.close(); time.sleep(0.3)
+    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    u.sendto(b'q', ('2001:db8::2', 5353)); u.recv(10)
+    u.sendto(b'q', ('2001:db8::2', 5354))
+    time.sleep(0.3)
     print('done', flush=True)
 else:
     c = socket.create_connection(('192.0.2.2', 8080)); c.sendall(b'ping'); c.recv(100)
@@ -203,7 +226,7 @@ fn read_pcap(bytes: &[u8]) -> Vec<(u64, Vec<u8>)> {
         let frame = &bytes[off..off + caplen];
         off += caplen;
         let ns = sec * 1_000_000_000 + if nano { frac } else { frac * 1000 };
-        if frame.len() > 14 && frame[12..14] == [0x08, 0x00] {
+        if frame.len() > 14 && (frame[12..14] == [0x08, 0x00] || frame[12..14] == [0x86, 0xdd]) {
             out.push((ns, frame[14..].to_vec()));
         }
     }
@@ -241,6 +264,24 @@ fn kernel_vs_engine(
     ]);
     c.ok(&["ip", "addr", "add", "192.0.2.1/24", "dev", "ve-c"]);
     s.ok(&["ip", "addr", "add", "192.0.2.2/24", "dev", "ve-s"]);
+    c.ok(&[
+        "ip",
+        "addr",
+        "add",
+        "2001:db8::1/64",
+        "dev",
+        "ve-c",
+        "nodad",
+    ]);
+    s.ok(&[
+        "ip",
+        "addr",
+        "add",
+        "2001:db8::2/64",
+        "dev",
+        "ve-s",
+        "nodad",
+    ]);
     c.ok(&["ip", "link", "set", "ve-c", "up"]);
     s.ok(&["ip", "link", "set", "ve-s", "up"]);
     s.ok(&["nft", "add table inet t"]);
@@ -292,24 +333,28 @@ fn kernel_vs_engine(
     assert_eq!(out.trim(), "done");
     if pinging {
         c.ok(&["ping", "-c", "1", "-W", "1", "192.0.2.2"]);
+        c.ok(&["ping", "-6", "-c", "1", "-W", "1", "2001:db8::2"]);
     }
-    // Both writers may lag behind on a busy machine: wait until neither file has grown for
-    // 700 ms (at most 10 s), then stop them (SIGTERM flushes tcpdump's -U output).
-    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let mut last = (size(&pcap), size(&ev_path));
-    let mut still = 0;
-    for _ in 0..100 {
-        std::thread::sleep(Duration::from_millis(100));
-        let now = (size(&pcap), size(&ev_path));
-        if now == last {
-            still += 1;
-            if still >= 7 {
-                break;
-            }
-        } else {
-            still = 0;
-            last = now;
+    // Both writers may lag behind on a busy machine: send a marker (UDP to port 9999, last),
+    // then wait (at most 20 s) until the capture holds it and `conntrack -E` printed its
+    // entry; then stop them (SIGTERM flushes tcpdump's -U output).
+    c.ok(&[
+        "python3",
+        "-c",
+        "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'm', ('192.0.2.2', 9999))",
+    ]);
+    let marker_captured = |bytes: &[u8]| {
+        read_pcap(bytes)
+            .iter()
+            .any(|(_, p)| p.len() >= 24 && p[9] == 17 && p[22..24] == [0x27, 0x0f])
+    };
+    for _ in 0..200 {
+        let events = std::fs::read_to_string(&ev_path).unwrap_or_default();
+        let bytes = std::fs::read(&pcap).unwrap_or_default();
+        if events.contains("dport=9999") && marker_captured(&bytes) {
+            break;
         }
+        std::thread::sleep(Duration::from_millis(100));
     }
     let _ = Command::new("kill").arg(td.id().to_string()).status();
     let _ = td.wait();
@@ -375,14 +420,14 @@ fn test_kernel_event_sequence_matches_engine_on_captured_packets() {
     }
     let (kernel, engine) = kernel_vs_engine("server", "client", &[], false);
     // TCP: NEW, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT; UDP: NEW,
-    // the reply (SEEN_REPLY), the packet after 2 s (ASSURED, stream timeout).
-    assert_eq!(kernel.len(), 10, "{kernel:#?}");
+    // the reply (SEEN_REPLY), the packet after 2 s (ASSURED, stream timeout); the marker's NEW.
+    assert_eq!(kernel.len(), 11, "{kernel:#?}");
     assert_same_events(&kernel, &engine);
 }
 
 #[test]
-fn test_kernel_ftp_helper_icmp_and_ping_match_engine() {
-    if !gate("test_kernel_ftp_helper_icmp_and_ping_match_engine") {
+fn test_kernel_ftp_helper_icmp_ping_and_refused_tcp_match_engine() {
+    if !gate("test_kernel_ftp_helper_icmp_ping_and_refused_tcp_match_engine") {
         return;
     }
     let (kernel, engine) = kernel_vs_engine(
@@ -406,5 +451,27 @@ fn test_kernel_ftp_helper_icmp_and_ping_match_engine() {
         "the data connection: {kernel:#?}"
     );
     assert!(kernel.iter().any(|l| l.contains("icmp")), "{kernel:#?}");
+    assert!(
+        kernel
+            .iter()
+            .any(|l| l.starts_with("[DESTROY] tcp") && l.contains("dport=8081")),
+        "the refused connection (SYN answered by RST) is deleted at once: {kernel:#?}"
+    );
+    assert_same_events(&kernel, &engine);
+}
+
+#[test]
+fn test_kernel_ipv6_tcp_udp_icmpv6_match_engine() {
+    if !gate("test_kernel_ipv6_tcp_udp_icmpv6_match_engine") {
+        return;
+    }
+    let (kernel, engine) = kernel_vs_engine("server6", "client6", &[], true);
+    assert!(
+        kernel
+            .iter()
+            .any(|l| l.contains("ESTABLISHED src=2001:db8::1")),
+        "{kernel:#?}"
+    );
+    assert!(kernel.iter().any(|l| l.contains("icmpv6")), "{kernel:#?}");
     assert_same_events(&kernel, &engine);
 }
