@@ -25,6 +25,12 @@ pub(crate) trait Addr: Copy + Eq + Default + std::fmt::Debug {
     fn ip(self) -> std::net::IpAddr;
     /// Feeds the address to the hash.
     fn hash(self, h: &mut Hasher);
+    /// Feeds both addresses of a tuple to the hash (IPv4 packs them into one word).
+    #[inline]
+    fn hash_pair(src: Self, dst: Self, h: &mut Hasher) {
+        src.hash(h);
+        dst.hash(h);
+    }
     /// As 16 bytes (IPv4 in the first 4).
     fn to16(self) -> [u8; 16];
 }
@@ -42,6 +48,10 @@ impl Addr for [u8; 4] {
     }
     fn hash(self, h: &mut Hasher) {
         h.word(u32::from_ne_bytes(self) as u64);
+    }
+    #[inline]
+    fn hash_pair(src: Self, dst: Self, h: &mut Hasher) {
+        h.word(u32::from_ne_bytes(src) as u64 | (u32::from_ne_bytes(dst) as u64) << 32);
     }
     fn to16(self) -> [u8; 16] {
         let mut b = [0u8; 16];
@@ -161,9 +171,11 @@ fn folded_mul(a: u64, b: u64) -> u64 {
 }
 
 impl Hasher {
+    #[inline]
     fn word(&mut self, w: u64) {
         self.h = folded_mul(self.h ^ w, MUL);
     }
+    #[inline]
     fn finish(&self) -> u64 {
         let r = folded_mul(self.h, self.k);
         r.rotate_left((self.h & 63) as u32)
@@ -194,13 +206,13 @@ impl HashKey {
         }
     }
 
+    #[inline]
     pub fn hash<A: Addr>(&self, k: &Key<A>) -> u64 {
         let mut h = Hasher {
             h: self.k0,
             k: self.k1,
         };
-        k.src.hash(&mut h);
-        k.dst.hash(&mut h);
+        A::hash_pair(k.src, k.dst, &mut h);
         h.word(
             k.sport as u64
                 | (k.dport as u64) << 16
