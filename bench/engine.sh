@@ -4,6 +4,9 @@
 # and batched), new flows per second, bytes per flow; then the cache-resident CPU cost of a hit
 # and of an entry creation.
 # Prints a markdown table (ratios are engine / anchor; > 1 means the engine is faster).
+# Rates are in on-CPU time of the measuring thread (/proc/thread-self/schedstat), so they do not
+# shrink when other processes share the cores (perf's hardware counters are not available in
+# this VM); hitloop and newloop print wall and CPU rates side by side.
 #
 #   bench/engine.sh [N]        # default N=1000000; no root needed, touches no kernel state
 set -euo pipefail
