@@ -223,6 +223,11 @@ pub(crate) struct Ext {
     pub helper: Option<Helper>,
     pub ftp: FtpState,
     pub master: Option<ctkit_model::Tuple>,
+    /// The master entry (family, index) while it lives: an expected connection holds a
+    /// reference on its master (`ct->master`), which `use=` shows.
+    pub master_ref: Option<(u8, u32)>,
+    /// Live expected connections holding a reference on this entry.
+    pub children: u32,
     pub start_ns: Option<u64>,
 }
 
@@ -523,7 +528,12 @@ impl Tracker {
         }
         if bits.is_none() {
             f.mark = Some(0);
-            f.use_count = Some(1);
+            let children = if e.aux & AUX_EXT != 0 {
+                self.ext.get(&(A::FAM, idx)).map_or(0, |x| x.children)
+            } else {
+                0
+            };
+            f.use_count = Some(1 + children);
         }
         if with_proto {
             f.protoinfo = match &e.proto {
@@ -622,7 +632,21 @@ impl Tracker {
         let hr = self.key.hash(&e.key_dir(1));
         A::table_mut(self).remove(idx, ho, hr);
         if e.aux & AUX_EXT != 0 {
-            self.ext.remove(&(A::FAM, idx));
+            if let Some(x) = self.ext.remove(&(A::FAM, idx)) {
+                if let Some(m) = x.master_ref {
+                    if let Some(mx) = self.ext.get_mut(&m) {
+                        mx.children = mx.children.saturating_sub(1);
+                    }
+                }
+                if x.children > 0 {
+                    // The master goes first: its children's references point nowhere now.
+                    for c in self.ext.values_mut() {
+                        if c.master_ref == Some((A::FAM, idx)) {
+                            c.master_ref = None;
+                        }
+                    }
+                }
+            }
             self.remove_expectations_of(A::FAM, idx);
         }
     }
@@ -775,6 +799,7 @@ impl Tracker {
             entry.status |= ST_EXPECTED;
             ext = Some(Ext {
                 master: Some(x.master_tuple),
+                master_ref: Some((x.fam, x.master)),
                 helper: None,
                 ..Ext::default()
             });
@@ -819,6 +844,11 @@ impl Tracker {
             acct[idx as usize] = Default::default();
         }
         if let Some(x) = ext {
+            if let Some(m) = x.master_ref {
+                if let Some(mx) = self.ext.get_mut(&m) {
+                    mx.children += 1;
+                }
+            }
             self.ext.insert((A::FAM, idx), x);
         }
         bits |= if entry.status & ST_EXPECTED != 0 {

@@ -707,10 +707,38 @@ fn test_ftp_port_creates_related_data_connection() {
     let f = related.unwrap();
     assert!(f.status.unwrap().contains(Status::EXPECTED));
     assert_eq!(f.master.unwrap().dport, 21);
-    // The control connection carries the helper.
-    assert!(flows(&t, T0)
-        .iter()
-        .any(|l| l.contains("dport=21 ") && l.contains("helper=ftp")));
+    // The control connection carries the helper, and the data connection's reference
+    // (use=2, as conntrack -L shows a master with a live expected connection).
+    assert!(
+        flows(&t, T0)
+            .iter()
+            .any(|l| l.contains("dport=21 ") && l.ends_with("helper=ftp use=2\n")),
+        "{:?}",
+        flows(&t, T0)
+    );
+    // The data connection goes (RST before any reply): back to use=1.
+    let rst = build::tcp(
+        cli(),
+        srv(),
+        &Tcp {
+            sport: 40000,
+            dport: 20,
+            seq: 0,
+            ack: 78,
+            flags: RST | ACK,
+            win: 0,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    v(&mut t, T0, &rst);
+    assert!(
+        flows(&t, T0)
+            .iter()
+            .any(|l| l.ends_with("helper=ftp use=1\n")),
+        "{:?}",
+        flows(&t, T0)
+    );
 }
 
 #[test]
