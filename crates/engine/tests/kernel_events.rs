@@ -4,7 +4,7 @@
 //! then fed to the engine and its events must be the kernel's, line by line (timeouts may
 //! differ by one second: the kernel's jiffies tick between the refresh and the event).
 //!
-//! Needs root, ip, nft, tcpdump, python3 and conntrack; skips visibly otherwise (fails under
+//! Needs root, ip, nft, tcpdump, python3, ping and conntrack; skips visibly otherwise (fails under
 //! `CTKIT_REQUIRE_KERNEL=1`). Touches no global state: everything lives in its namespaces.
 
 use ctkit_engine::{Config, EventKind, Tracker};
@@ -35,7 +35,7 @@ fn is_root() -> bool {
 
 /// Whether the test can run; prints the reason when it cannot (and fails when required).
 fn gate(name: &str) -> bool {
-    let missing: Vec<&str> = ["ip", "nft", "tcpdump", "python3", "conntrack"]
+    let missing: Vec<&str> = ["ip", "nft", "tcpdump", "python3", "conntrack", "ping"]
         .into_iter()
         .filter(|t| !have(t))
         .collect();

@@ -1422,3 +1422,33 @@ fn test_process_batch_gives_the_same_results_as_process() {
     assert_eq!(flows(&a, T0), flows(&b, T0));
     assert_eq!(events(&mut a), events(&mut b));
 }
+
+#[test]
+fn test_timeouts_follow_the_sysctls_set_by_name() {
+    let mut cfg = Config::kernel_defaults();
+    cfg.set("net.netfilter.nf_conntrack_tcp_timeout_established", "3600")
+        .unwrap();
+    cfg.set("nf_conntrack_tcp_timeout_syn_sent", "5").unwrap();
+    cfg.set("nf_conntrack_udp_timeout", "7").unwrap();
+    cfg.set("nf_conntrack_icmp_timeout", "9").unwrap();
+    cfg.set("nf_conntrack_generic_timeout", "11").unwrap();
+    let mut t = Tracker::new(cfg, 1);
+    v(&mut t, T0, &c2s(CISN, 0, SYN, b""));
+    assert!(flows(&t, T0)[0].starts_with("tcp      6 5 SYN_SENT"));
+    v(&mut t, T0, &s2c(SISN, CISN + 1, SYN | ACK, b""));
+    v(&mut t, T0, &c2s(CISN + 1, SISN + 1, ACK, b""));
+    assert!(flows(&t, T0)[0].starts_with("tcp      6 3600 ESTABLISHED"));
+    let mut t2 = Tracker::new(t.config().clone(), 1);
+    v(&mut t2, T0, &build::udp(cli(), srv(), 1, 2, b""));
+    v(&mut t2, T0, &build::ping(cli(), srv(), 1, 1, false));
+    v(
+        &mut t2,
+        T0,
+        &build::ip(cli(), srv(), 99, vec![0], None, false),
+    );
+    let mut l = flows(&t2, T0);
+    l.sort();
+    assert!(l[0].starts_with("icmp     1 9 "), "{l:?}");
+    assert!(l[1].starts_with("udp      17 7 "), "{l:?}");
+    assert!(l[2].starts_with("unknown  99 11 "), "{l:?}");
+}
