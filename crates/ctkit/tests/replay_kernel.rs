@@ -905,7 +905,6 @@ fn tcp_half_open_syn_retransmitted_to_a_dropping_port() {
 }
 
 #[test]
-#[ignore = "engine: DESTROY of a SYN_SENT entry killed by the peer's RST: kernel `[DESTROY] tcp 6 119 CLOSE … [UNREPLIED] …` (status before SEEN_REPLY, remaining timeout as ctnetlink_dump_timeout(skip_zero) sends it), engine has no timeout and no [UNREPLIED]"]
 fn tcp_syn_to_a_closed_port_answered_by_rst() {
     if !gate("tcp_syn_to_a_closed_port_answered_by_rst") {
         return;
@@ -1002,7 +1001,6 @@ fn icmp_echo_and_port_unreachable_for_a_live_udp_flow() {
 }
 
 #[test]
-#[ignore = "engine: `use=` of the FTP control entry while its RELATED data entry lives: kernel 2 (the child's reference on its master), engine 1"]
 fn ftp_passive_data_connection_is_related() {
     if !gate("ftp_passive_data_connection_is_related") {
         return;
@@ -1015,7 +1013,6 @@ fn ftp_passive_data_connection_is_related() {
 }
 
 #[test]
-#[ignore = "engine: `use=` of the FTP control entry while its RELATED data entry lives: kernel 2 (the child's reference on its master), engine 1"]
 fn ftp_active_data_connection_is_related() {
     if !gate("ftp_active_data_connection_is_related") {
         return;
@@ -1100,7 +1097,6 @@ fn expired_entry_is_destroyed_before_its_tuple_is_reused() {
 }
 
 #[test]
-#[ignore = "engine: `use=` of the FTP control entry while its RELATED data entry lives: kernel 2 (the child's reference on its master), engine 1"]
 fn ftp_helper_on_another_port_is_replayed_with_helper_flag() {
     if !gate("ftp_helper_on_another_port_is_replayed_with_helper_flag") {
         return;
