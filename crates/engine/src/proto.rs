@@ -25,7 +25,6 @@ pub(crate) const UDPLITE: u8 = 136;
 pub(crate) const ICMP: u8 = 1;
 pub(crate) const ICMPV6: u8 = 58;
 pub(crate) const SCTP: u8 = 132;
-pub(crate) const DCCP: u8 = 33;
 pub(crate) const GRE: u8 = 47;
 
 /// The layer 4 part of a tuple: (sport, dport) as the table keys them, or `None` when the
@@ -33,7 +32,8 @@ pub(crate) const GRE: u8 = 47;
 #[inline]
 pub(crate) fn l4_ports(proto: u8, l4: &[u8]) -> Option<(u16, u16)> {
     match proto {
-        TCP | UDP | UDPLITE | SCTP | DCCP => Some((be16(l4, 0)?, be16(l4, 2)?)),
+        // DCCP has no tracker on 6.18 (no nf_conntrack_dccp_* sysctls): generic, no ports.
+        TCP | UDP | UDPLITE | SCTP => Some((be16(l4, 0)?, be16(l4, 2)?)),
         ICMP | ICMPV6 => {
             if l4.len() < 8 {
                 return None;
