@@ -94,25 +94,13 @@ pub fn parse_options(rest: &[String]) -> Result<Options, String> {
         log: LogChoice::Auto,
         top: 5,
     };
-    let mut i = 0;
-    while i < rest.len() {
-        let (flag, inline) = match rest[i].split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (rest[i].as_str(), None),
-        };
-        let mut value = || -> Result<String, String> {
-            if let Some(v) = inline.clone() {
-                return Ok(v);
-            }
-            i += 1;
-            rest.get(i)
-                .cloned()
-                .ok_or_else(|| format!("`{flag}' needs a value"))
-        };
+    let mut words = super::common::Words::new(rest);
+    while let Some(flag) = words.next_flag() {
+        let mut value = || words.value();
         match flag {
             "--sample" => {
                 let v = value()?;
-                let d = parse_duration(&v).filter(|d| *d <= 3600.0).ok_or_else(|| {
+                let d = parse_duration(v).filter(|d| *d <= 3600.0).ok_or_else(|| {
                     format!("--sample: `{v}' is not a duration (e.g. 1, 0.5, 2s)")
                 })?;
                 o.sample = Some(d);
@@ -120,13 +108,13 @@ pub fn parse_options(rest: &[String]) -> Result<Options, String> {
             "--no-sample" => o.sample = None,
             "--since" => {
                 let v = value()?;
-                o.since_s = parse_duration(&v).ok_or_else(|| {
+                o.since_s = parse_duration(v).ok_or_else(|| {
                     format!("--since: `{v}' is not a duration (e.g. 90s, 30m, 1h, 2d)")
                 })?;
             }
             "--log" => {
                 let v = value()?;
-                o.log = match v.as_str() {
+                o.log = match v {
                     "auto" => LogChoice::Auto,
                     "kmsg" => LogChoice::Kmsg,
                     "journal" => LogChoice::Journal,
@@ -148,7 +136,6 @@ pub fn parse_options(rest: &[String]) -> Result<Options, String> {
             }
             other => return Err(format!("doctor: unknown option `{other}'")),
         }
-        i += 1;
     }
     Ok(o)
 }

@@ -97,27 +97,15 @@ pub fn parse_options(rest: &[String]) -> Result<Options, String> {
         proto_every: ProtoEvery::Auto,
         buffer_size: events::RCVBUF,
     };
-    let mut i = 0;
-    while i < rest.len() {
-        let (flag, inline) = match rest[i].split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (rest[i].as_str(), None),
-        };
-        let mut value = || -> Result<String, String> {
-            if let Some(v) = inline.clone() {
-                return Ok(v);
-            }
-            i += 1;
-            rest.get(i)
-                .cloned()
-                .ok_or_else(|| format!("`{flag}' needs a value"))
-        };
+    let mut words = super::common::Words::new(rest);
+    while let Some(flag) = words.next_flag() {
+        let mut value = || words.value();
         match flag {
             "--interval" | "-i" => {
                 let v = value()?;
                 o.interval = v
                     .strip_suffix('s')
-                    .unwrap_or(&v)
+                    .unwrap_or(v)
                     .parse::<f64>()
                     .ok()
                     .filter(|x| x.is_finite() && *x >= 0.01 && *x <= 86400.0)
@@ -147,7 +135,7 @@ pub fn parse_options(rest: &[String]) -> Result<Options, String> {
             }
             "--proto-every" => {
                 let v = value()?;
-                o.proto_every = match v.as_str() {
+                o.proto_every = match v {
                     "auto" => ProtoEvery::Auto,
                     n => ProtoEvery::Every(n.parse().map_err(|_| {
                         format!("--proto-every: `{v}' is not `auto' or a number (0 = never)")
@@ -156,7 +144,6 @@ pub fn parse_options(rest: &[String]) -> Result<Options, String> {
             }
             other => return Err(format!("watch: unknown option `{other}'")),
         }
-        i += 1;
     }
     Ok(o)
 }
