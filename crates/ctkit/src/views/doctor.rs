@@ -190,7 +190,7 @@ pub struct LogReport {
     pub source: Option<&'static str>,
     /// The window in seconds.
     pub window_s: f64,
-    /// Why the log could not be read, if it could not.
+    /// Why the log was not read (`--log none`, a saved table, or the read errors), if it was not.
     pub error: Option<String>,
     /// Recognised lines, oldest first.
     pub lines: Vec<LogLine>,
@@ -392,7 +392,7 @@ pub fn gather(src: &mut dyn FlowSource, kernel: bool, opts: &Options) -> Result<
         LogReport {
             source: None,
             window_s: opts.since_s,
-            error: Some("not read: the source is a saved table".into()),
+            error: Some("the source is a saved table".into()),
             lines: vec![],
         }
     };
@@ -488,6 +488,10 @@ fn read_log(opts: &Options, ours: Option<u64>) -> LogReport {
         error: None,
         lines: vec![],
     };
+    if opts.log == LogChoice::None {
+        rep.error = Some("--log none".into());
+        return rep;
+    }
     let Some(now) = kmsg::uptime_usec() else {
         rep.error = Some("/proc/uptime unreadable".into());
         return rep;
@@ -505,10 +509,6 @@ fn read_log(opts: &Options, ours: Option<u64>) -> LogReport {
             Ok(r) => got = Some((LogSource::Journal, r)),
             Err(e) => errors.push(format!("journalctl: {e}")),
         }
-    }
-    if opts.log == LogChoice::None {
-        rep.error = Some("not read (--log none)".into());
-        return rep;
     }
     let Some((which, records)) = got else {
         rep.error = Some(errors.join("; "));
