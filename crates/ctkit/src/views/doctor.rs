@@ -100,9 +100,15 @@ pub fn parse_options(rest: &[String]) -> Result<Options, String> {
         match flag {
             "--sample" => {
                 let v = value()?;
-                let d = parse_duration(v).filter(|d| *d <= 3600.0).ok_or_else(|| {
-                    format!("--sample: `{v}' is not a duration (e.g. 1, 0.5, 2s)")
-                })?;
+                // Rates over a near-zero interval would be noise (one drop in 20 µs is 50000/s).
+                let d = parse_duration(v)
+                    .filter(|d| (0.01..=3600.0).contains(d))
+                    .ok_or_else(|| {
+                        format!(
+                            "--sample: `{v}' is not a duration from 0.01 s to 1 h (e.g. 1, 0.5, \
+                             2s; --no-sample judges totals only)"
+                        )
+                    })?;
                 o.sample = Some(d);
             }
             "--no-sample" => o.sample = None,
@@ -1168,6 +1174,9 @@ mod tests {
         assert_eq!(o.log, LogChoice::None);
         assert_eq!(o.top, 3);
         assert_eq!(parse_options(&words("--no-sample")).unwrap().sample, None);
+        assert!(parse_options(&words("--sample 0"))
+            .unwrap_err()
+            .contains("--no-sample judges totals only"));
         assert!(parse_options(&words("--sample"))
             .unwrap_err()
             .contains("needs a value"));
