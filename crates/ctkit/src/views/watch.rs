@@ -256,8 +256,8 @@ pub fn row(cur: &Sample, prev: Option<&Sample>, protos: Option<(ProtoCounts, f64
         (Some(a), Some(b)) => Some(b.duration_since(a).as_secs_f64()),
         _ => None,
     };
-    let rate = |n: Option<u64>| match (n, elapsed) {
-        (Some(n), Some(e)) if e > 0.0 => Some(n as f64 / e),
+    let rate = |n: Option<f64>| match (n, elapsed) {
+        (Some(n), Some(e)) if e > 0.0 => Some(n / e),
         _ => None,
     };
     let net: Option<i64> = match (prev.and_then(|p| p.count), cur.count) {
@@ -295,19 +295,13 @@ pub fn row(cur: &Sample, prev: Option<&Sample>, protos: Option<(ProtoCounts, f64
         ("max", opt_u(max)),
         ("fill_pct", opt_f(fill_pct)),
         ("new", opt_u(new)),
-        ("new_per_s", opt_f(rate(new))),
+        ("new_per_s", opt_f(rate(new.map(|n| n as f64)))),
         ("destroyed", opt_u(destroyed)),
-        ("destroyed_per_s", opt_f(rate(destroyed))),
+        ("destroyed_per_s", opt_f(rate(destroyed.map(|n| n as f64)))),
         ("destroy_events", opt_u(ev.map(|e| e.1))),
         ("lost", opt_u(ev.map(|e| e.2))),
         ("net_change", net.map_or(Val::Null, Val::I)),
-        (
-            "net_per_s",
-            opt_f(match (net, elapsed) {
-                (Some(n), Some(e)) if e > 0.0 => Some(n as f64 / e),
-                _ => None,
-            }),
-        ),
+        ("net_per_s", opt_f(rate(net.map(|n| n as f64)))),
         ("drop", opt_u(counter("drop"))),
         ("early_drop", opt_u(counter("early_drop"))),
         ("insert_failed", opt_u(counter("insert_failed"))),
