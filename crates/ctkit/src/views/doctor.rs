@@ -23,6 +23,7 @@ pub mod probe;
 
 use crate::source;
 use crate::views::group;
+use crate::views::sysctl::size::human as human_bytes;
 use ctkit_model::{FlowSource, TableCounters};
 use health::{judge, sysctl_fix, Finding, Fix, Severity};
 use kmsg::{LogHit, LogSource, Origin};
@@ -566,21 +567,6 @@ fn raise_max_fix(count: u64, max: u64, entry_bytes: Option<u64>) -> Fix {
             human_bytes(n * b)
         ),
     )
-}
-
-fn human_bytes(b: u64) -> String {
-    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < U.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
 }
 
 fn setting_u64(r: &Report, name: &str) -> Option<u64> {

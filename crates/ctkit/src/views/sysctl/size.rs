@@ -130,7 +130,8 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
     n.checked_mul(1u64 << shift)
 }
 
-fn human(bytes: u64) -> String {
+/// `bytes` in B, KiB, MiB, GiB or TiB with one decimal (`1.5 GiB`; whole bytes below 1 KiB).
+pub fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = bytes as f64;
     let mut i = 0;
