@@ -111,6 +111,19 @@ impl<A: Addr> Key<A> {
         Some(k)
     }
 
+    /// Whether `k` is this key's reply tuple (`invert() == Some(k)`, without building it
+    /// for the port-carrying protocols).
+    #[inline]
+    pub fn reply_is(&self, k: &Key<A>) -> bool {
+        if self.src != k.dst || self.dst != k.src || self.proto != k.proto || self.zone != k.zone {
+            return false;
+        }
+        match self.proto {
+            1 | 58 => self.invert().as_ref() == Some(k),
+            _ => self.sport == k.dport && self.dport == k.sport,
+        }
+    }
+
     /// This key as a model tuple.
     pub fn tuple(&self) -> ctkit_model::Tuple {
         let mut t = ctkit_model::Tuple {
@@ -286,7 +299,7 @@ impl<A: Addr> Table<A> {
                 let hit = if dir == 0 {
                     e.key == *key
                 } else {
-                    e.key.invert().as_ref() == Some(key)
+                    e.key.reply_is(key)
                 };
                 if hit {
                     return Some((r >> 1, dir));
@@ -296,18 +309,22 @@ impl<A: Addr> Table<A> {
         }
     }
 
-    /// Touches the home slot of hash `h` and the entry it names (a software prefetch without
-    /// `unsafe`: the loads of a batch are independent, so the CPU overlaps their misses).
+    /// The home slot of hash `h` (a load whose miss overlaps with the batch's others).
     #[inline]
-    pub fn touch(&self, h: u64) -> u64 {
-        let s = self.slots[self.home_of_tag((h >> 32) as u32)];
-        if s == 0 {
+    pub fn touch_slot(&self, h: u64) -> u64 {
+        self.slots[self.home_of_tag((h >> 32) as u32)]
+    }
+
+    /// Touches the entry a slot value names (second stage of the batch warm-up).
+    #[inline]
+    pub fn touch_entry(&self, slot: u64) -> u64 {
+        if slot == 0 {
             return 0;
         }
-        let r = ((s as u32) - 1) >> 1;
+        let r = ((slot as u32) - 1) >> 1;
         match self.entries.get(r as usize) {
-            Some(e) => e.expires as u64 ^ s,
-            None => s,
+            Some(e) => e.expires as u64,
+            None => 0,
         }
     }
 
@@ -453,5 +470,86 @@ impl<A: Addr> Table<A> {
     #[allow(dead_code)]
     pub fn slot_count(&self) -> usize {
         self.slots.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u32) -> Key<[u8; 4]> {
+        Key {
+            src: (0xc000_0200u32 + (i & 0xff)).to_be_bytes(),
+            dst: [198, 51, 100, 2],
+            sport: 1024 + (i >> 8) as u16,
+            dport: 80,
+            proto: 6,
+            zone: 0,
+        }
+    }
+
+    fn entry(i: u32) -> Entry<[u8; 4]> {
+        Entry {
+            expires: 0,
+            status: 0,
+            aux: 0,
+            key: key(i),
+            proto: ProtoState::None,
+        }
+    }
+
+    #[test]
+    fn test_hash_is_keyed_by_the_seed_and_repeatable() {
+        let (a, b) = (HashKey::new(1), HashKey::new(2));
+        assert_eq!(a.hash(&key(7)), HashKey::new(1).hash(&key(7)));
+        assert_ne!(a.hash(&key(7)), b.hash(&key(7)));
+        assert_ne!(a.hash(&key(7)), a.hash(&key(8)));
+    }
+
+    #[test]
+    fn test_find_both_directions_and_remove_keeps_the_rest_findable() {
+        let hk = HashKey::new(3);
+        let mut t = Table::new();
+        for i in 0..2000 {
+            let e = entry(i);
+            t.insert(e, hk.hash(&e.key), hk.hash(&e.key_dir(1)));
+        }
+        for i in (0..2000).step_by(3) {
+            let e = entry(i);
+            t.remove(i, hk.hash(&e.key), hk.hash(&e.key_dir(1)));
+        }
+        for i in 0..2000 {
+            let k = key(i);
+            let r = k.invert().unwrap();
+            let want = if i % 3 == 0 { None } else { Some(i) };
+            assert_eq!(t.find(&k, hk.hash(&k)).map(|x| x.0), want);
+            assert_eq!(t.find(&r, hk.hash(&r)), want.map(|i| (i, 1)));
+        }
+        assert_eq!(t.live, 2000 - 667);
+    }
+
+    #[test]
+    fn test_bucket_refs_lists_exactly_the_bucket_members() {
+        let hk = HashKey::new(9);
+        let mut t = Table::new();
+        for i in 0..500 {
+            let e = entry(i);
+            t.insert(e, hk.hash(&e.key), hk.hash(&e.key_dir(1)));
+        }
+        let nb = 37;
+        let mut total = 0;
+        let mut out = Vec::new();
+        for b in 0..nb {
+            t.bucket_refs(b, nb, &mut out);
+            for &(idx, dir) in &out {
+                let h = hk.hash(&t.entries[idx as usize].key_dir(dir));
+                assert_eq!((((h >> 32) * nb as u64) >> 32) as u32, b);
+            }
+            total += out.len();
+        }
+        assert_eq!(
+            total, 1000,
+            "every tuple of both directions in exactly one bucket"
+        );
     }
 }

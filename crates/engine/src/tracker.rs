@@ -223,6 +223,11 @@ pub(crate) struct Ext {
     pub helper: Option<Helper>,
     pub ftp: FtpState,
     pub master: Option<ctkit_model::Tuple>,
+    /// The master entry (family, index) while it lives: an expected connection holds a
+    /// reference on its master (`ct->master`), which `use=` shows.
+    pub master_ref: Option<(u8, u32)>,
+    /// Live expected connections holding a reference on this entry.
+    pub children: u32,
     pub start_ns: Option<u64>,
 }
 
@@ -386,32 +391,45 @@ impl Tracker {
     /// packet and touches its index slot and entry so that the cache misses of the batch
     /// overlap (stable Rust has no prefetch without `unsafe`).
     pub fn process_batch(&mut self, now: Nanos, zone: u16, pkts: &[&[u8]], out: &mut [Verdict]) {
+        // Stage 1: every packet's home slot (independent loads); stage 2: the entries those
+        // slots name (independent again). Then the packets run with their lines cached.
+        const STAGE: usize = 64;
         let mut acc = 0u64;
-        for p in pkts {
-            let Ok(l3) = packet::parse(p) else { continue };
-            let Some((sport, dport)) = proto::l4_ports(l3.proto, l3.l4) else {
-                continue;
-            };
-            if l3.version == 4 {
-                let k = Key::<[u8; 4]> {
-                    src: Addr::from_slice(l3.src),
-                    dst: Addr::from_slice(l3.dst),
-                    sport,
-                    dport,
-                    proto: l3.proto,
-                    zone,
+        for chunk in pkts.chunks(STAGE) {
+            let mut slots = [(0u8, 0u64); STAGE];
+            for (p, sl) in chunk.iter().zip(slots.iter_mut()) {
+                let Ok(l3) = packet::parse(p) else { continue };
+                let Some((sport, dport)) = proto::l4_ports(l3.proto, l3.l4) else {
+                    continue;
                 };
-                acc ^= self.v4.touch(self.key.hash(&k));
-            } else {
-                let k = Key::<[u8; 16]> {
-                    src: Addr::from_slice(l3.src),
-                    dst: Addr::from_slice(l3.dst),
-                    sport,
-                    dport,
-                    proto: l3.proto,
-                    zone,
+                *sl = if l3.version == 4 {
+                    let k = Key::<[u8; 4]> {
+                        src: Addr::from_slice(l3.src),
+                        dst: Addr::from_slice(l3.dst),
+                        sport,
+                        dport,
+                        proto: l3.proto,
+                        zone,
+                    };
+                    (4, self.v4.touch_slot(self.key.hash(&k)))
+                } else {
+                    let k = Key::<[u8; 16]> {
+                        src: Addr::from_slice(l3.src),
+                        dst: Addr::from_slice(l3.dst),
+                        sport,
+                        dport,
+                        proto: l3.proto,
+                        zone,
+                    };
+                    (6, self.v6.touch_slot(self.key.hash(&k)))
                 };
-                acc ^= self.v6.touch(self.key.hash(&k));
+            }
+            for &(fam, slot) in &slots[..chunk.len()] {
+                acc ^= match fam {
+                    4 => self.v4.touch_entry(slot),
+                    6 => self.v6.touch_entry(slot),
+                    _ => 0,
+                };
             }
         }
         std::hint::black_box(acc);
@@ -510,7 +528,12 @@ impl Tracker {
         }
         if bits.is_none() {
             f.mark = Some(0);
-            f.use_count = Some(1);
+            let children = if e.aux & AUX_EXT != 0 {
+                self.ext.get(&(A::FAM, idx)).map_or(0, |x| x.children)
+            } else {
+                0
+            };
+            f.use_count = Some(1 + children);
         }
         if with_proto {
             f.protoinfo = match &e.proto {
@@ -609,7 +632,21 @@ impl Tracker {
         let hr = self.key.hash(&e.key_dir(1));
         A::table_mut(self).remove(idx, ho, hr);
         if e.aux & AUX_EXT != 0 {
-            self.ext.remove(&(A::FAM, idx));
+            if let Some(x) = self.ext.remove(&(A::FAM, idx)) {
+                if let Some(m) = x.master_ref {
+                    if let Some(mx) = self.ext.get_mut(&m) {
+                        mx.children = mx.children.saturating_sub(1);
+                    }
+                }
+                if x.children > 0 {
+                    // The master goes first: its children's references point nowhere now.
+                    for c in self.ext.values_mut() {
+                        if c.master_ref == Some((A::FAM, idx)) {
+                            c.master_ref = None;
+                        }
+                    }
+                }
+            }
             self.remove_expectations_of(A::FAM, idx);
         }
     }
@@ -699,11 +736,16 @@ impl Tracker {
                         entry.status |= ST_SEEN_REPLY;
                         bits |= ipct::REPLY;
                     }
+                    let (aux, l4proto) = (entry.aux, entry.key.proto);
+                    if aux & (AUX_EXT | AUX_ACCT) == 0 && bits == 0 {
+                        // The common case: nothing to count, no helper, no event.
+                        return Resolved::Verdict(Verdict::of(info, dir == 1));
+                    }
                     let entry = *entry;
                     self.account::<A>(idx, &entry, dir, pkt, now);
                     {
-                        let dropped = entry.aux & AUX_EXT != 0
-                            && entry.key.proto == proto::TCP
+                        let dropped = aux & AUX_EXT != 0
+                            && l4proto == proto::TCP
                             && match tcp::parse_seg(pkt.l3.l4) {
                                 Some(seg) => self.run_ftp::<A>(
                                     now,
@@ -757,6 +799,7 @@ impl Tracker {
             entry.status |= ST_EXPECTED;
             ext = Some(Ext {
                 master: Some(x.master_tuple),
+                master_ref: Some((x.fam, x.master)),
                 helper: None,
                 ..Ext::default()
             });
@@ -801,6 +844,11 @@ impl Tracker {
             acct[idx as usize] = Default::default();
         }
         if let Some(x) = ext {
+            if let Some(m) = x.master_ref {
+                if let Some(mx) = self.ext.get_mut(&m) {
+                    mx.children += 1;
+                }
+            }
             self.ext.insert((A::FAM, idx), x);
         }
         bits |= if entry.status & ST_EXPECTED != 0 {

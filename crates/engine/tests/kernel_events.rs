@@ -356,6 +356,16 @@ fn kernel_vs_engine(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The kernel's table now, and when.
+    let listed_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let listing = s.ok(&["conntrack", "-L"]);
+    let listed_by = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
     let _ = Command::new("kill").arg(td.id().to_string()).status();
     let _ = td.wait();
     let _ = ev.kill();
@@ -391,6 +401,33 @@ fn kernel_vs_engine(
         .filter(|l| l.starts_with('['))
         .map(|l| l.split_once('\t').map(|x| x.1).unwrap_or(l).to_string())
         .collect();
+    // conntrack -L against for_each_flow at the moment it started: same lines (any order);
+    // the kernel's timeouts may be lower by the time the listing took to start and run
+    // (seconds on a loaded machine), plus one.
+    let mut table = Vec::new();
+    t.for_each_flow(listed_at, &mut |f| {
+        let mut out = Vec::new();
+        ctkit_model::format::text::write_flow(&mut out, f, &Default::default());
+        table.push(String::from_utf8(out).unwrap().trim_end().to_string());
+    });
+    let mut kl: Vec<(String, Option<u32>)> = listing
+        .lines()
+        .map(|l| split_timeout(&format!("[L] {l}")))
+        .collect();
+    let mut el: Vec<(String, Option<u32>)> = table
+        .iter()
+        .map(|l| split_timeout(&format!("[L] {l}")))
+        .collect();
+    kl.sort();
+    el.sort();
+    let report = format!("conntrack -L:\n{listing}\nengine:\n{}", table.join("\n"));
+    assert_eq!(kl.len(), el.len(), "{report}");
+    for ((kr, kt), (er, et)) in kl.iter().zip(&el) {
+        assert_eq!(kr, er, "{report}");
+        let (a, b) = (kt.unwrap_or(0) as i64, et.unwrap_or(0) as i64);
+        let slack = (listed_by - listed_at).div_ceil(1_000_000_000) as i64 + 1;
+        assert!(a <= b + 1 && a >= b - slack, "timeout {a} vs {b}\n{report}");
+    }
     (kernel, engine)
 }
 

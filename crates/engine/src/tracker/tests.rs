@@ -707,10 +707,38 @@ fn test_ftp_port_creates_related_data_connection() {
     let f = related.unwrap();
     assert!(f.status.unwrap().contains(Status::EXPECTED));
     assert_eq!(f.master.unwrap().dport, 21);
-    // The control connection carries the helper.
-    assert!(flows(&t, T0)
-        .iter()
-        .any(|l| l.contains("dport=21 ") && l.contains("helper=ftp")));
+    // The control connection carries the helper, and the data connection's reference
+    // (use=2, as conntrack -L shows a master with a live expected connection).
+    assert!(
+        flows(&t, T0)
+            .iter()
+            .any(|l| l.contains("dport=21 ") && l.ends_with("helper=ftp use=2\n")),
+        "{:?}",
+        flows(&t, T0)
+    );
+    // The data connection goes (RST before any reply): back to use=1.
+    let rst = build::tcp(
+        cli(),
+        srv(),
+        &Tcp {
+            sport: 40000,
+            dport: 20,
+            seq: 0,
+            ack: 78,
+            flags: RST | ACK,
+            win: 0,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    v(&mut t, T0, &rst);
+    assert!(
+        flows(&t, T0)
+            .iter()
+            .any(|l| l.ends_with("helper=ftp use=1\n")),
+        "{:?}",
+        flows(&t, T0)
+    );
 }
 
 #[test]
@@ -1366,4 +1394,31 @@ fn test_clock_extremes_do_not_panic() {
     v(&mut t, 0, &q); // time going backwards
     t.advance(0);
     assert!(t.len() <= 2);
+}
+
+#[test]
+fn test_process_batch_gives_the_same_results_as_process() {
+    let v6a: IpAddr = "2001:db8::1".parse().unwrap();
+    let v6b: IpAddr = "2001:db8::2".parse().unwrap();
+    let pkts: Vec<Vec<u8>> = vec![
+        c2s(CISN, 0, SYN, b""),
+        s2c(SISN, CISN + 1, SYN | ACK, b""),
+        c2s(CISN + 1, SISN + 1, ACK, b""),
+        build::udp(cli(), srv(), 1, 2, b"x"),
+        build::udp(srv(), cli(), 2, 1, b"y"),
+        build::ping(v6a, v6b, 5, 1, false),
+        build::ping(v6b, v6a, 5, 1, true),
+        vec![0x45, 0, 0],
+        c2s(CISN + 1, SISN + 1, FIN | ACK, b""),
+    ];
+    let refs: Vec<&[u8]> = pkts.iter().map(|p| p.as_slice()).collect();
+    let mut a = tracker();
+    let mut b = tracker();
+    let va: Vec<Verdict> = refs.iter().map(|p| a.process(T0, 0, p)).collect();
+    let mut vb = vec![Verdict::of(CtInfo::Invalid, false); refs.len()];
+    b.process_batch(T0, 0, &refs, &mut vb);
+    assert_eq!(va, vb);
+    assert_eq!(a.stats(), b.stats());
+    assert_eq!(flows(&a, T0), flows(&b, T0));
+    assert_eq!(events(&mut a), events(&mut b));
 }
