@@ -105,6 +105,28 @@ fn next_json(r: &mut BufReader<std::process::ChildStdout>) -> Value {
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))
 }
 
+/// `watch ARGS --count 2 --interval 2 --json --proto-every 1` in `ns`: the first sample, then
+/// `between` runs (the first line is printed once the event socket subscribed), then the
+/// second sample; watch must exit 0.
+fn two_samples_around(ns: &Netns, args: &[&str], between: impl FnOnce()) -> (Value, Value) {
+    let mut all = args.to_vec();
+    all.extend([
+        "--count",
+        "2",
+        "--interval",
+        "2",
+        "--json",
+        "--proto-every",
+        "1",
+    ]);
+    let (mut child, mut out) = spawn_watch(ns, &all);
+    let first = next_json(&mut out);
+    between();
+    let second = next_json(&mut out);
+    assert!(child.wait().unwrap().success());
+    (first, second)
+}
+
 const WATCH_FIELDS: [&str; 24] = [
     "ts",
     "elapsed_s",
@@ -177,24 +199,8 @@ fn watch_counts_new_flows_from_events_exactly_and_agrees_with_conntrack() {
         return;
     }
     let (client, server) = pair();
-    let (mut child, mut out) = spawn_watch(
-        &server,
-        &[
-            "--count",
-            "2",
-            "--interval",
-            "2",
-            "--json",
-            "--proto-every",
-            "1",
-        ],
-    );
-    // The first line is printed after the event socket subscribed.
-    let first = next_json(&mut out);
+    let (first, second) = two_samples_around(&server, &[], || udp_flows(&client, 20000, 25));
     assert!(first["new"].is_null());
-    udp_flows(&client, 20000, 25);
-    let second = next_json(&mut out);
-    assert!(child.wait().unwrap().success());
     assert_eq!(second["new"], 25, "{second}");
     assert_eq!(second["net_change"], 25, "{second}");
     assert_eq!(second["destroyed"], 0, "{second}");
@@ -222,25 +228,10 @@ fn watch_from_proc_shows_the_net_change_and_says_so() {
         return;
     }
     let (client, server) = pair();
-    let (mut child, mut out) = spawn_watch(
-        &server,
-        &[
-            "--from",
-            "proc",
-            "--count",
-            "2",
-            "--interval",
-            "2",
-            "--json",
-            "--proto-every",
-            "1",
-        ],
-    );
-    let first = next_json(&mut out);
+    let (first, second) = two_samples_around(&server, &["--from", "proc"], || {
+        udp_flows(&client, 50000, 15)
+    });
     assert_eq!(first["mode"], "net_change");
-    udp_flows(&client, 50000, 15);
-    let second = next_json(&mut out);
-    assert!(child.wait().unwrap().success());
     assert_eq!(second["mode"], "net_change", "{second}");
     assert_eq!(second["net_change"], 15, "{second}");
     assert!(
