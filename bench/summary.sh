@@ -12,30 +12,9 @@
 # the project-wide test lock and restores it on exit.
 set -euo pipefail
 N=${1:-1000000}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CTKIT=${CTKIT:-$ROOT/target/release/ctkit}
-[ "$(id -u)" = 0 ] || { echo "bench/summary.sh: needs root" >&2; exit 2; }
-if [ ! -x "$CTKIT" ]; then (cd "$ROOT" && cargo build --release -q -p ctkit); fi
-
-LOCK=/run/lock/ctkit-tests.lock
-[ -d /run/lock ] || LOCK=/tmp/ctkit-tests.lock
-exec 9>"$LOCK"
-flock 9
-
-WORK=$(mktemp -d)
-NS=sumbench-$$   # not ctkit-*: test clean-ups remove stale ctkit-* namespaces
-MAXF=/proc/sys/net/netfilter/nf_conntrack_max
-OLD_MAX=$(cat $MAXF)
-cleanup() {
-  echo "$OLD_MAX" > $MAXF || true
-  ip netns del "$NS" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-want=$(( N + N / 4 ))
-[ "$OLD_MAX" -ge "$want" ] || echo "$want" > $MAXF
-ip netns add "$NS"
-in_ns() { ip netns exec "$NS" "$@"; }
+. "$(dirname "$0")/lib.sh"
+bench_init summary
+bench_setup "$N"
 
 # N entries from 762 documentation sources (192.0.2.1-254, 198.51.100.1-254, 203.0.113.1-254):
 # even i TCP ESTABLISHED ASSURED to :443, odd i UDP UNREPLIED to :53.
@@ -54,9 +33,7 @@ with open(f"{work}/all.txt", "w") as a:
         else:
             a.write(f"-I -s {src} -d 198.51.100.255 -p udp --sport {sport} --dport 53 -t 7200\n")
 PY
-in_ns "$CTKIT" -R "$WORK/all.txt" >/dev/null 2>&1
-count=$(in_ns "$CTKIT" -C)
-[ "$count" -eq "$N" ] || { echo "bench/summary.sh: loaded $count of $N entries" >&2; exit 1; }
+bench_load "$WORK/all.txt" "$N"
 in_ns cat /proc/net/nf_conntrack > "$WORK/proc.txt"
 
 RECIPE="sed -ne 's/^.*src=\\([^ ]*\\).*/\\1/p' /proc/net/nf_conntrack | sort | uniq -c | sort -r | head"
@@ -75,7 +52,6 @@ measure() {
 }
 best() { sort -n -k1,1 "$WORK/$1" | head -n 1 | cut -d' ' -f1; }
 peak() { sort -n -k2,2 "$WORK/$1" | tail -n 1 | cut -d' ' -f2; }
-ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b>0 else 'n/a')" "$1" "$2"; }
 
 for round in 1 2 3; do
   measure recipe sh -c "$RECIPE"

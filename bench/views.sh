@@ -10,32 +10,9 @@
 # under the project-wide test lock and restores it on exit.
 set -euo pipefail
 N=${1:-1000000}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CTKIT=${CTKIT:-$ROOT/target/release/ctkit}
-ORACLE=/usr/sbin/conntrack
-[ "$(id -u)" = 0 ] || { echo "bench/views.sh: needs root" >&2; exit 2; }
-[ -x "$ORACLE" ] || { echo "bench/views.sh: $ORACLE missing (apt-get install conntrack)" >&2; exit 2; }
-if [ ! -x "$CTKIT" ]; then (cd "$ROOT" && cargo build --release -q -p ctkit); fi
-
-LOCK=/run/lock/ctkit-tests.lock
-[ -d /run/lock ] || LOCK=/tmp/ctkit-tests.lock
-exec 9>"$LOCK"
-flock 9
-
-WORK=$(mktemp -d)
-NS=ctkit-bench-views-$$
-MAXF=/proc/sys/net/netfilter/nf_conntrack_max
-OLD_MAX=$(cat $MAXF)
-cleanup() {
-  echo "$OLD_MAX" > $MAXF || true
-  ip netns del "$NS" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-want=$(( N + N / 4 ))
-[ "$OLD_MAX" -ge "$want" ] || echo "$want" > $MAXF
-ip netns add "$NS"
-in_ns() { ip netns exec "$NS" "$@"; }
+. "$(dirname "$0")/lib.sh"
+bench_init views oracle
+bench_setup "$N"
 
 # N entries: src 198.51.100.(1 + i/60000):(1024 + i%60000) -> 203.0.113.1:80/443
 python3 - "$N" "$WORK" <<'PY'
@@ -46,7 +23,7 @@ with open(f"{work}/all.txt", "w") as a:
         a.write(f"-I -s 198.51.100.{1 + i // 60000} -d 203.0.113.1 -p tcp --sport {1024 + i % 60000} "
                 f"--dport {80 if i % 2 == 0 else 443} --state ESTABLISHED -u ASSURED -t 7200\n")
 PY
-in_ns "$CTKIT" -R "$WORK/all.txt" >/dev/null 2>&1
+bench_load "$WORK/all.txt"
 
 measure() {
   /usr/bin/time -f "%e %M" -o "$WORK/time" ip netns exec "$NS" "$@" >/dev/null 2>&1 || true
@@ -60,7 +37,6 @@ best3() {
 }
 secs() { echo "$1" | cut -d' ' -f1; }
 rss() { echo "$1" | cut -d' ' -f2; }
-ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b>0 else 'n/a')" "$1" "$2"; }
 
 echo "# ctkit watch/doctor benchmark: N=$(in_ns "$ORACLE" -C) IPv4 TCP entries, 17 sources"
 echo

@@ -8,27 +8,11 @@ mod support;
 
 use support::lab::{BLACKHOLE_PORT, SERVER4};
 use support::traffic;
-use support::{ctkit_bin, require_kernel, GlobalLock, Lab, LabOptions, Netns, RestoreFile};
+use support::{
+    ctkit_bin, require_kernel, run_ctkit as ctkit, GlobalLock, Lab, LabOptions, Netns, RestoreFile,
+};
 
 const CONF: &str = "/etc/sysctl.d/90-ctkit-conntrack.conf";
-
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
-
-fn ctkit(ns: &Netns, args: &[&str]) -> Run {
-    let bin = ctkit_bin();
-    let mut full = vec![bin.to_str().unwrap()];
-    full.extend_from_slice(args);
-    let out = ns.exec(&full);
-    Run {
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        code: out.status.code().unwrap_or(-1),
-    }
-}
 
 fn read(ns: &Netns, name: &str) -> String {
     ns.exec_ok(&["cat", &format!("/proc/sys/net/netfilter/{name}")])

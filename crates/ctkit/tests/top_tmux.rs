@@ -326,7 +326,8 @@ Source                  Destination            Reply Source           Reply Dest
     // a: grouped by source, then t: totals; B: previous sort column (TTL, in the title).
     tmux.keys(&["a", "t", "B"]);
     let s = tmux.wait("the grouped view", 5, |s| {
-        s.contains("Grouped by: src") && s.contains("Sort: TTL")
+        // The header follows the keys at once; the grouped table comes from the worker.
+        s.contains("Grouped by: src") && s.contains("Sort: TTL") && s.contains("Entries Share")
     });
     assert_eq!(
         top_and_bottom(&s, 9).0,

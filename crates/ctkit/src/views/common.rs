@@ -53,6 +53,48 @@ fn split_inline(a: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// Walks a view's own words (what [`ViewArgs::rest`] holds): `--flag VALUE`, `--flag=VALUE`
+/// and bare flags, so each view only says what its flags mean.
+pub struct Words<'a> {
+    args: &'a [String],
+    next: usize,
+    flag: &'a str,
+    inline: Option<&'a str>,
+}
+
+impl<'a> Words<'a> {
+    /// Starts before the first word.
+    pub fn new(args: &'a [String]) -> Words<'a> {
+        Words {
+            args,
+            next: 0,
+            flag: "",
+            inline: None,
+        }
+    }
+
+    /// The next flag, without its `=VALUE` (kept for [`Words::value`]); `None` at the end.
+    pub fn next_flag(&mut self) -> Option<&'a str> {
+        let word = self.args.get(self.next)?;
+        self.next += 1;
+        (self.flag, self.inline) = split_inline(word);
+        Some(self.flag)
+    }
+
+    /// The current flag's value: what followed `=`, else the next word.
+    pub fn value(&mut self) -> Result<&'a str, String> {
+        if let Some(v) = self.inline.take() {
+            return Ok(v);
+        }
+        let v = self
+            .args
+            .get(self.next)
+            .ok_or_else(|| format!("`{}' needs a value", self.flag))?;
+        self.next += 1;
+        Ok(v)
+    }
+}
+
 /// Flags of [`FLAGS`] that select entries (the others change or print them).
 fn is_filter_flag(name: &str) -> bool {
     !matches!(
@@ -170,6 +212,25 @@ mod tests {
     fn p(s: &str, own: &[&str]) -> Result<ViewArgs, String> {
         let v: Vec<String> = s.split_whitespace().map(String::from).collect();
         parse_view_args(&v, own)
+    }
+
+    #[test]
+    fn words_take_values_inline_or_from_the_next_word() {
+        let v: Vec<String> = "--top 5 --csv --by=src,dst --x= -c"
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        let mut w = Words::new(&v);
+        assert_eq!(w.next_flag(), Some("--top"));
+        assert_eq!(w.value(), Ok("5"));
+        assert_eq!(w.next_flag(), Some("--csv"));
+        assert_eq!(w.next_flag(), Some("--by"));
+        assert_eq!(w.value(), Ok("src,dst"));
+        assert_eq!(w.next_flag(), Some("--x"));
+        assert_eq!(w.value(), Ok(""));
+        assert_eq!(w.next_flag(), Some("-c"));
+        assert_eq!(w.value(), Err("`-c' needs a value".to_string()));
+        assert_eq!(w.next_flag(), None);
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod probe;
 
 use crate::source;
 use crate::views::group;
+use crate::views::sysctl::size::human as human_bytes;
 use ctkit_model::{FlowSource, TableCounters};
 use health::{judge, sysctl_fix, Finding, Fix, Severity};
 use kmsg::{LogHit, LogSource, Origin};
@@ -94,39 +95,33 @@ pub fn parse_options(rest: &[String]) -> Result<Options, String> {
         log: LogChoice::Auto,
         top: 5,
     };
-    let mut i = 0;
-    while i < rest.len() {
-        let (flag, inline) = match rest[i].split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (rest[i].as_str(), None),
-        };
-        let mut value = || -> Result<String, String> {
-            if let Some(v) = inline.clone() {
-                return Ok(v);
-            }
-            i += 1;
-            rest.get(i)
-                .cloned()
-                .ok_or_else(|| format!("`{flag}' needs a value"))
-        };
+    let mut words = super::common::Words::new(rest);
+    while let Some(flag) = words.next_flag() {
+        let mut value = || words.value();
         match flag {
             "--sample" => {
                 let v = value()?;
-                let d = parse_duration(&v).filter(|d| *d <= 3600.0).ok_or_else(|| {
-                    format!("--sample: `{v}' is not a duration (e.g. 1, 0.5, 2s)")
-                })?;
+                // Rates over a near-zero interval would be noise (one drop in 20 µs is 50000/s).
+                let d = parse_duration(v)
+                    .filter(|d| (0.01..=3600.0).contains(d))
+                    .ok_or_else(|| {
+                        format!(
+                            "--sample: `{v}' is not a duration from 0.01 s to 1 h (e.g. 1, 0.5, \
+                             2s; --no-sample judges totals only)"
+                        )
+                    })?;
                 o.sample = Some(d);
             }
             "--no-sample" => o.sample = None,
             "--since" => {
                 let v = value()?;
-                o.since_s = parse_duration(&v).ok_or_else(|| {
+                o.since_s = parse_duration(v).ok_or_else(|| {
                     format!("--since: `{v}' is not a duration (e.g. 90s, 30m, 1h, 2d)")
                 })?;
             }
             "--log" => {
                 let v = value()?;
-                o.log = match v.as_str() {
+                o.log = match v {
                     "auto" => LogChoice::Auto,
                     "kmsg" => LogChoice::Kmsg,
                     "journal" => LogChoice::Journal,
@@ -148,7 +143,6 @@ pub fn parse_options(rest: &[String]) -> Result<Options, String> {
             }
             other => return Err(format!("doctor: unknown option `{other}'")),
         }
-        i += 1;
     }
     Ok(o)
 }
@@ -203,7 +197,7 @@ pub struct LogReport {
     pub source: Option<&'static str>,
     /// The window in seconds.
     pub window_s: f64,
-    /// Why the log could not be read, if it could not.
+    /// Why the log was not read (`--log none`, a saved table, or the read errors), if it was not.
     pub error: Option<String>,
     /// Recognised lines, oldest first.
     pub lines: Vec<LogLine>,
@@ -405,7 +399,7 @@ pub fn gather(src: &mut dyn FlowSource, kernel: bool, opts: &Options) -> Result<
         LogReport {
             source: None,
             window_s: opts.since_s,
-            error: Some("not read: the source is a saved table".into()),
+            error: Some("the source is a saved table".into()),
             lines: vec![],
         }
     };
@@ -501,6 +495,10 @@ fn read_log(opts: &Options, ours: Option<u64>) -> LogReport {
         error: None,
         lines: vec![],
     };
+    if opts.log == LogChoice::None {
+        rep.error = Some("--log none".into());
+        return rep;
+    }
     let Some(now) = kmsg::uptime_usec() else {
         rep.error = Some("/proc/uptime unreadable".into());
         return rep;
@@ -518,10 +516,6 @@ fn read_log(opts: &Options, ours: Option<u64>) -> LogReport {
             Ok(r) => got = Some((LogSource::Journal, r)),
             Err(e) => errors.push(format!("journalctl: {e}")),
         }
-    }
-    if opts.log == LogChoice::None {
-        rep.error = Some("not read (--log none)".into());
-        return rep;
     }
     let Some((which, records)) = got else {
         rep.error = Some(errors.join("; "));
@@ -573,21 +567,6 @@ fn raise_max_fix(count: u64, max: u64, entry_bytes: Option<u64>) -> Fix {
             human_bytes(n * b)
         ),
     )
-}
-
-fn human_bytes(b: u64) -> String {
-    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < U.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", U[i])
-    }
 }
 
 fn setting_u64(r: &Report, name: &str) -> Option<u64> {
@@ -1181,6 +1160,9 @@ mod tests {
         assert_eq!(o.log, LogChoice::None);
         assert_eq!(o.top, 3);
         assert_eq!(parse_options(&words("--no-sample")).unwrap().sample, None);
+        assert!(parse_options(&words("--sample 0"))
+            .unwrap_err()
+            .contains("--no-sample judges totals only"));
         assert!(parse_options(&words("--sample"))
             .unwrap_err()
             .contains("needs a value"));

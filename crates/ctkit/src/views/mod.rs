@@ -43,7 +43,7 @@ pub const VIEWS: &[ViewCommand] = &[
     ViewCommand {
         name: "doctor",
         main: doctor::main,
-        help: "health report with fixes (exit 0 ok, 1 warning, 2 critical)",
+        help: "health report with fixes (exit 0 ok, 1 warning, 2 critical, 3 unknown)",
     },
     ViewCommand {
         name: "sysctl",

@@ -18,7 +18,7 @@
 //! (`reply_src`); ports, states and NAT are `null` where the entry has none; `pair` is
 //! `{"src","dst"}`, `nat` is `{"snat"?,"dnat"?}`.
 
-use super::common::{parse_view_args, ViewArgs};
+use super::common::{parse_view_args, ViewArgs, Words};
 use super::group::{Counts, Group, Grouper, Key};
 use super::usage_error;
 use std::io::{self, Write};
@@ -66,23 +66,12 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
     let mut keys: Vec<Key> = Vec::new();
     let mut top = None;
     let mut all = false;
-    let mut i = 0;
-    while i < view.rest.len() {
-        let word = &view.rest[i];
-        let (flag, inline) = match word.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (word.as_str(), None),
-        };
-        let mut value = || {
-            inline.clone().or_else(|| {
-                i += 1;
-                view.rest.get(i).cloned()
-            })
-        };
+    let mut words = Words::new(&view.rest);
+    while let Some(flag) = words.next_flag() {
         match flag {
             "--by" => {
-                let v = value().ok_or("`--by' needs a value")?;
-                for k in Key::parse_list(&v)? {
+                let v = words.value()?;
+                for k in Key::parse_list(v)? {
                     if keys.contains(&k) {
                         return Err(format!("key `{}' given twice in --by", k.name()));
                     }
@@ -90,7 +79,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
                 }
             }
             "--top" => {
-                let v = value().ok_or("`--top' needs a value")?;
+                let v = words.value()?;
                 match v.parse::<usize>() {
                     Ok(n) if n > 0 => top = Some(n),
                     _ => return Err(format!("`--top' needs a positive number, not `{v}'")),
@@ -99,7 +88,6 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "--all" => all = true,
             other => return Err(format!("summary: unknown argument `{other}'")),
         }
-        i += 1;
     }
     if all && top.is_some() {
         return Err("`--top' and `--all' exclude each other".into());

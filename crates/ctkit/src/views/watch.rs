@@ -97,27 +97,15 @@ pub fn parse_options(rest: &[String]) -> Result<Options, String> {
         proto_every: ProtoEvery::Auto,
         buffer_size: events::RCVBUF,
     };
-    let mut i = 0;
-    while i < rest.len() {
-        let (flag, inline) = match rest[i].split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (rest[i].as_str(), None),
-        };
-        let mut value = || -> Result<String, String> {
-            if let Some(v) = inline.clone() {
-                return Ok(v);
-            }
-            i += 1;
-            rest.get(i)
-                .cloned()
-                .ok_or_else(|| format!("`{flag}' needs a value"))
-        };
+    let mut words = super::common::Words::new(rest);
+    while let Some(flag) = words.next_flag() {
+        let mut value = || words.value();
         match flag {
             "--interval" | "-i" => {
                 let v = value()?;
                 o.interval = v
                     .strip_suffix('s')
-                    .unwrap_or(&v)
+                    .unwrap_or(v)
                     .parse::<f64>()
                     .ok()
                     .filter(|x| x.is_finite() && *x >= 0.01 && *x <= 86400.0)
@@ -147,7 +135,7 @@ pub fn parse_options(rest: &[String]) -> Result<Options, String> {
             }
             "--proto-every" => {
                 let v = value()?;
-                o.proto_every = match v.as_str() {
+                o.proto_every = match v {
                     "auto" => ProtoEvery::Auto,
                     n => ProtoEvery::Every(n.parse().map_err(|_| {
                         format!("--proto-every: `{v}' is not `auto' or a number (0 = never)")
@@ -156,7 +144,6 @@ pub fn parse_options(rest: &[String]) -> Result<Options, String> {
             }
             other => return Err(format!("watch: unknown option `{other}'")),
         }
-        i += 1;
     }
     Ok(o)
 }
@@ -269,8 +256,8 @@ pub fn row(cur: &Sample, prev: Option<&Sample>, protos: Option<(ProtoCounts, f64
         (Some(a), Some(b)) => Some(b.duration_since(a).as_secs_f64()),
         _ => None,
     };
-    let rate = |n: Option<u64>| match (n, elapsed) {
-        (Some(n), Some(e)) if e > 0.0 => Some(n as f64 / e),
+    let rate = |n: Option<f64>| match (n, elapsed) {
+        (Some(n), Some(e)) if e > 0.0 => Some(n / e),
         _ => None,
     };
     let net: Option<i64> = match (prev.and_then(|p| p.count), cur.count) {
@@ -308,19 +295,13 @@ pub fn row(cur: &Sample, prev: Option<&Sample>, protos: Option<(ProtoCounts, f64
         ("max", opt_u(max)),
         ("fill_pct", opt_f(fill_pct)),
         ("new", opt_u(new)),
-        ("new_per_s", opt_f(rate(new))),
+        ("new_per_s", opt_f(rate(new.map(|n| n as f64)))),
         ("destroyed", opt_u(destroyed)),
-        ("destroyed_per_s", opt_f(rate(destroyed))),
+        ("destroyed_per_s", opt_f(rate(destroyed.map(|n| n as f64)))),
         ("destroy_events", opt_u(ev.map(|e| e.1))),
         ("lost", opt_u(ev.map(|e| e.2))),
         ("net_change", net.map_or(Val::Null, Val::I)),
-        (
-            "net_per_s",
-            opt_f(match (net, elapsed) {
-                (Some(n), Some(e)) if e > 0.0 => Some(n as f64 / e),
-                _ => None,
-            }),
-        ),
+        ("net_per_s", opt_f(rate(net.map(|n| n as f64)))),
         ("drop", opt_u(counter("drop"))),
         ("early_drop", opt_u(counter("early_drop"))),
         ("insert_failed", opt_u(counter("insert_failed"))),

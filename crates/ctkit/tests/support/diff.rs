@@ -108,6 +108,11 @@ pub fn oracle(ns: &Netns, args: &[&str]) -> RunResult {
     run_tool(ns, oracle_bin(), args, None)
 }
 
+/// Runs `ctkit ARGS` (the modern and view commands, under ctkit's own name) in `ns`.
+pub fn run_ctkit(ns: &Netns, args: &[&str]) -> RunResult {
+    run_tool(ns, &super::subject::ctkit_bin(), args, None)
+}
+
 /// Runs the subject (via its `conntrack` symlink) in `ns`.
 pub fn subject(ns: &Netns, args: &[&str]) -> RunResult {
     run_tool(ns, &subject_conntrack(), args, None)

@@ -22,7 +22,9 @@ pub mod normalize;
 pub mod subject;
 pub mod traffic;
 
-pub use diff::{diff_mutating, diff_readonly, diff_readonly_with, run_tool, Norm, RunResult};
+pub use diff::{
+    diff_mutating, diff_readonly, diff_readonly_with, run_ctkit, run_tool, Norm, RunResult,
+};
 pub use kernel::{require_kernel, require_oracle};
 pub use lab::{veth_pair, Lab, LabOptions};
 pub use lock::{GlobalLock, RestoreFile, RestoreValue};

@@ -25,6 +25,7 @@
 //! - Both sysctls are writable only in the initial network namespace; set buckets first.
 
 use super::{emit, read_value, Failure};
+use crate::views::common::Words;
 use serde::Serialize;
 use std::path::Path;
 
@@ -129,7 +130,8 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
     n.checked_mul(1u64 << shift)
 }
 
-fn human(bytes: u64) -> String {
+/// `bytes` in B, KiB, MiB, GiB or TiB with one decimal (`1.5 GiB`; whole bytes below 1 KiB).
+pub fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = bytes as f64;
     let mut i = 0;
@@ -200,23 +202,11 @@ pub fn run(dir: &Path, args: &[String]) -> Result<(), Failure> {
     let mut objsize = None;
     let mut slabinfo = "/proc/slabinfo".to_string();
     let mut json = false;
-    let mut i = 0;
-    while i < args.len() {
-        let (flag, inline) = match args[i].split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (args[i].as_str(), None),
-        };
-        let mut value = || -> Result<String, Failure> {
-            inline
-                .clone()
-                .or_else(|| {
-                    i += 1;
-                    args.get(i).cloned()
-                })
-                .ok_or_else(|| Failure::Usage(format!("`{flag}' needs a value")))
-        };
-        let number = |v: String, what: &str| -> Result<u64, Failure> {
-            parse_bytes(&v).filter(|n| *n > 0).ok_or_else(|| {
+    let mut words = Words::new(args);
+    while let Some(flag) = words.next_flag() {
+        let mut value = || words.value().map_err(Failure::Usage);
+        let number = |v: &str, what: &str| -> Result<u64, Failure> {
+            parse_bytes(v).filter(|n| *n > 0).ok_or_else(|| {
                 Failure::Usage(format!("`{what}' needs a positive number, not `{v}'"))
             })
         };
@@ -235,11 +225,10 @@ pub fn run(dir: &Path, args: &[String]) -> Result<(), Failure> {
             }
             "--memory" => memory = Some(number(value()?, "--memory")?),
             "--objsize" => objsize = Some(number(value()?, "--objsize")?),
-            "--slabinfo" => slabinfo = value()?,
+            "--slabinfo" => slabinfo = value()?.to_string(),
             "--json" => json = true,
             other => return Err(Failure::Usage(format!("size: unknown argument `{other}'"))),
         }
-        i += 1;
     }
     let (objsize, from) = match objsize {
         Some(o) => (o, "--objsize".to_string()),
