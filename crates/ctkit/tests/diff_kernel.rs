@@ -25,6 +25,7 @@ fn lab(name: &str, opts: LabOptions) -> Option<Lab> {
         return None;
     }
     let lab = Lab::new(opts);
+    lab.keep_entries();
     traffic::mixed(&lab);
     Some(lab)
 }
@@ -282,6 +283,7 @@ fn labels_match_oracle() {
         labels: true,
         ..LabOptions::default()
     });
+    lab.keep_entries();
     traffic::tcp_server(&lab.server, "::", support::lab::LABEL_PORT);
     traffic::tcp_hold(&lab.client, SERVER4, support::lab::LABEL_PORT, 10);
     traffic::ping(&lab.client, SERVER4);
@@ -301,16 +303,17 @@ fn labels_match_oracle() {
     );
 }
 
-/// Entries loaded with `-R` for the mutating tests (documentation addresses only).
+/// Entries loaded with `-R` for the mutating tests (documentation addresses only); timeouts
+/// long enough that nothing expires during a test on a loaded machine.
 const LOAD: &str = "\
--I -s 192.0.2.1 -d 198.51.100.1 -p tcp --sport 1001 --dport 80 --state ESTABLISHED -u SEEN_REPLY,ASSURED -t 300 -m 1
--I -s 192.0.2.2 -d 198.51.100.1 -p tcp --sport 1002 --dport 443 --state SYN_SENT -t 120 -m 2
--I -s 192.0.2.3 -d 198.51.100.2 -p udp --sport 53000 --dport 53 -t 30 -m 1
--I -s 192.0.2.4 -d 198.51.100.2 -p udp --sport 53001 --dport 53 -t 30 -u SEEN_REPLY -w 123
--I -s 192.0.2.5 -d 203.0.113.5 -p tcp --sport 1005 --dport 80 --state ESTABLISHED -u SEEN_REPLY -t 300
--I -s 192.0.2.6 -d 198.51.100.6 -p icmp --icmp-type 8 --icmp-code 0 --icmp-id 77 -t 30
--I -s 2001:db8:1::1 -d 2001:db8:2::1 -p tcp --sport 1007 --dport 22 --state ESTABLISHED -u SEEN_REPLY -t 300 -m 3
--I -s 2001:db8:1::2 -d 2001:db8:2::2 -p udp --sport 5000 --dport 5001 -t 60
+-I -s 192.0.2.1 -d 198.51.100.1 -p tcp --sport 1001 --dport 80 --state ESTABLISHED -u SEEN_REPLY,ASSURED -t 3000 -m 1
+-I -s 192.0.2.2 -d 198.51.100.1 -p tcp --sport 1002 --dport 443 --state SYN_SENT -t 1200 -m 2
+-I -s 192.0.2.3 -d 198.51.100.2 -p udp --sport 53000 --dport 53 -t 300 -m 1
+-I -s 192.0.2.4 -d 198.51.100.2 -p udp --sport 53001 --dport 53 -t 300 -u SEEN_REPLY -w 123
+-I -s 192.0.2.5 -d 203.0.113.5 -p tcp --sport 1005 --dport 80 --state ESTABLISHED -u SEEN_REPLY -t 3000
+-I -s 192.0.2.6 -d 198.51.100.6 -p icmp --icmp-type 8 --icmp-code 0 --icmp-id 77 -t 300
+-I -s 2001:db8:1::1 -d 2001:db8:2::1 -p tcp --sport 1007 --dport 22 --state ESTABLISHED -u SEEN_REPLY -t 3000 -m 3
+-I -s 2001:db8:1::2 -d 2001:db8:2::2 -p udp --sport 5000 --dport 5001 -t 600
 ";
 
 fn require_plain(name: &str) -> bool {
@@ -449,7 +452,7 @@ fn load_file_from_stdin_matches_oracle() {
     if !require_plain("load_file_from_stdin_matches_oracle") {
         return;
     }
-    let batch = "-D -w 123\n# comment\n\n-U -p tcp -m 5\n-I -s 192.0.2.10 -d 198.51.100.10 -p udp --sport 1 --dport 2 -t 30\n";
+    let batch = "-D -w 123\n# comment\n\n-U -p tcp -m 5\n-I -s 192.0.2.10 -d 198.51.100.10 -p udp --sport 1 --dport 2 -t 3000\n";
     diff_mutating_stdin(LOAD, &["-R", "-"], Some(batch.as_bytes()));
     // The first kernel error stops the batch (EEXIST on the second line).
     let failing = format!("-D -m 2\n{}", LOAD.lines().next().unwrap());

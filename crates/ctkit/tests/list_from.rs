@@ -272,18 +272,6 @@ fn norm(s: &str) -> String {
     )))
 }
 
-/// Long timeouts in the router's namespace (per-namespace sysctls), so that no entry expires
-/// between the saves and the listings on a loaded machine.
-fn keep_entries(lab: &Lab) {
-    sh(
-        &lab.router,
-        "for t in icmp_timeout icmpv6_timeout udp_timeout udp_timeout_stream \
-         tcp_timeout_time_wait tcp_timeout_close tcp_timeout_syn_sent tcp_timeout_fin_wait \
-         tcp_timeout_close_wait tcp_timeout_last_ack generic_timeout; do \
-         sysctl -qw net.netfilter.nf_conntrack_$t=3600; done",
-    );
-}
-
 #[test]
 fn every_saved_format_of_a_real_table_lists_as_the_kernel_does() {
     if !require_kernel("every_saved_format_of_a_real_table_lists_as_the_kernel_does") {
@@ -295,7 +283,7 @@ fn every_saved_format_of_a_real_table_lists_as_the_kernel_does() {
         mark: true,
         ..LabOptions::default()
     });
-    keep_entries(&lab);
+    lab.keep_entries();
     support::traffic::mixed(&lab);
     lab.settle();
     let dir = std::env::temp_dir().join(format!("ctkit-list-from-k-{}", std::process::id()));
@@ -391,7 +379,7 @@ fn from_proc_lists_the_namespaces_table_as_conntrack_does() {
         nat: true,
         ..LabOptions::default()
     });
-    keep_entries(&lab);
+    lab.keep_entries();
     support::traffic::mixed(&lab);
     lab.settle();
     let oracle = oracle_bin().display().to_string();
@@ -430,7 +418,7 @@ fn saved_labels_are_named_with_the_systems_label_map() {
         labels: true,
         ..LabOptions::default()
     });
-    keep_entries(&lab);
+    lab.keep_entries();
     support::traffic::tcp_server(&lab.server, "::", support::lab::LABEL_PORT);
     support::traffic::tcp_hold(
         &lab.client,

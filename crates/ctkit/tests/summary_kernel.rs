@@ -233,19 +233,8 @@ fn assert_same(ns: &Netns, keys: &str, ours: &[&str], oracle: &[&str]) -> Counts
     assert_same_all(ns, &[keys], ours, oracle).remove(0)
 }
 
-/// Keeps short-lived entries (unreplied UDP 30 s, ICMP 30 s, TIME_WAIT 120 s) for the whole
-/// test on a slow, shared machine: the router's own (per-namespace) timeouts.
-fn keep_entries(lab: &Lab) {
-    lab.router.sh_ok(
-        "sysctl -qw net.netfilter.nf_conntrack_udp_timeout=900 \
-         net.netfilter.nf_conntrack_icmp_timeout=900 \
-         net.netfilter.nf_conntrack_icmpv6_timeout=900 \
-         net.netfilter.nf_conntrack_tcp_timeout_time_wait=900",
-    );
-}
-
 fn traffic_for_every_key(lab: &Lab) {
-    keep_entries(lab);
+    lab.keep_entries();
     traffic::mixed(lab);
     // SNAT (router rewrites the source to ROUTER_S4) and DNAT (VIP:80 -> server:8080).
     traffic::tcp_server(&lab.server, SERVER4, SNAT_PORT);
@@ -349,7 +338,7 @@ fn the_sed_recipe_counts_reply_sources_and_summary_counts_clients() {
         nat: true,
         ..LabOptions::default()
     });
-    keep_entries(&lab);
+    lab.keep_entries();
     traffic::tcp_server(&lab.server, SERVER4, SNAT_PORT);
     traffic::tcp_server(&lab.server, SERVER4, DNAT_TO_PORT);
     for _ in 0..3 {

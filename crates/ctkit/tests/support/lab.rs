@@ -203,6 +203,17 @@ impl Lab {
         r
     }
 
+    /// Long timeouts in the router's namespace (per-namespace sysctls), so that no entry of a
+    /// test's traffic expires between two tools' looks at the table on a loaded machine.
+    pub fn keep_entries(&self) {
+        self.router.sh_ok(
+            "for t in icmp_timeout icmpv6_timeout udp_timeout udp_timeout_stream \
+             tcp_timeout_time_wait tcp_timeout_close tcp_timeout_syn_sent tcp_timeout_fin_wait \
+             tcp_timeout_close_wait tcp_timeout_last_ack generic_timeout; do \
+             sysctl -qw net.netfilter.nf_conntrack_$t=3600; done",
+        );
+    }
+
     /// Content for /etc/xtables/connlabel.conf defining [`LABEL`].
     pub fn connlabel_conf() -> String {
         format!("{LABEL_BIT} {LABEL}\n")
