@@ -348,3 +348,53 @@ Group                                                                           
     assert!(s.contains("EXITED 0"), "{s}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn top_ends_when_its_terminal_goes_away() {
+    let have_tmux = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_tmux {
+        if support::kernel::kernel_required() {
+            panic!("CTKIT_REQUIRE_KERNEL=1 but tmux is not installed");
+        }
+        eprintln!("SKIP top_ends_when_its_terminal_goes_away: tmux not installed");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ctkit-top-hup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let saved = dir.join("saved.txt");
+    std::fs::write(&saved, SAVED).unwrap();
+    let tmux = Tmux::start(
+        "hup",
+        &format!("{} top --from {}", ctkit_bin().display(), saved.display()),
+    );
+    tmux.wait("the first table", 20, |s| s.contains("Lines 1-4 of 4"));
+    // Our own process, found by the unique path of its file (the pane's shell has the same
+    // words in its command line: keep the process whose name is ctkit).
+    let pgrep = Command::new("pgrep")
+        .args(["-f", &format!("top --from {}", saved.display())])
+        .output()
+        .unwrap();
+    let pids: Vec<String> = String::from_utf8_lossy(&pgrep.stdout)
+        .lines()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "ctkit")
+        })
+        .map(String::from)
+        .collect();
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{}", pids[0]));
+    // Closing the terminal (the pane's pty goes, SIGHUP) must end top, not leave it spinning
+    // on the dead tty.
+    drop(tmux);
+    let end = Instant::now() + Duration::from_secs(10);
+    while proc_dir.exists() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let gone = !proc_dir.exists()
+        || std::fs::read_to_string(proc_dir.join("stat")).is_ok_and(|s| s.contains(") Z "));
+    assert!(gone, "ctkit top still runs without its terminal");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -58,6 +58,28 @@ impl Drop for Guard {
     }
 }
 
+/// Sets `stop` on SIGTERM, SIGHUP or SIGINT, so the screen loop ends like `q`. When the
+/// terminal itself is gone (a closed tmux pane or ssh session: SIGHUP), crossterm's `poll`
+/// keeps retrying the dead tty and never returns to the loop, so a screen still running
+/// 300 ms after the signal is ended here (terminal restored best-effort, exit 0) instead of
+/// spinning forever.
+fn watch_signals(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGINT]) else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("top-signals".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(300));
+                restore();
+                std::process::exit(0);
+            }
+        });
+}
+
 /// Deletes an entry from the kernel by its original tuple and zone.
 pub fn delete(conn: &mut Option<ctkit_ctnetlink::Conn>, t: &DeleteTarget) -> Result<(), String> {
     if conn.is_none() {
@@ -97,13 +119,7 @@ pub fn run(
     }));
     // SIGTERM/SIGHUP/SIGINT end the screen like `q` (the terminal is restored on the way out).
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for sig in [
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-        signal_hook::consts::SIGINT,
-    ] {
-        let _ = signal_hook::flag::register(sig, stop.clone());
-    }
+    watch_signals(stop.clone());
     let mut term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     term.clear()?;
     let mut conn: Option<ctkit_ctnetlink::Conn> = None;
