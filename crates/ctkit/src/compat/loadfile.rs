@@ -4,7 +4,7 @@
 
 use crate::compat::error::CompatError;
 use crate::compat::options::CmdRow;
-use crate::compat::parse::{parse, ParseEnv, ParseState};
+use crate::compat::parse::{parse_words, ParseEnv, ParseState};
 use crate::compat::request::{CompatRequest, OutputFlags};
 use std::io::Read;
 
@@ -15,70 +15,122 @@ const MAX_PARAM: usize = 1024;
 /// `fgets` buffer size in `ct_parse_file`: longer lines are read in pieces.
 const LINE_BUF: usize = 10240;
 
-fn add_argv(argv: &mut Vec<String>, what: &[u8]) -> Result<(), CompatError> {
-    if argv.len() + 1 >= MAX_ARGC {
-        return Err(CompatError::param("too many arguments"));
-    }
-    argv.push(match std::str::from_utf8(what) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(what).into_owned(),
-    });
-    Ok(())
+/// The words of one line, unescaped into one reused buffer (no allocation per word).
+#[derive(Debug, Default)]
+pub struct Words {
+    buf: Vec<u8>,
+    /// End offset in `buf` of each word.
+    ends: Vec<usize>,
+    /// Per-word lossy copies, only for a line that is not valid UTF-8.
+    lossy: Vec<String>,
 }
 
-/// Splits one line as `add_param_to_argv` does: blanks separate words, `"…"` quotes with `\`
-/// escaping inside, a closing quote ends the word.
-pub fn split_line(argv: &mut Vec<String>, line: &[u8]) -> Result<(), CompatError> {
-    let mut param: Vec<u8> = Vec::new();
-    let mut quote_open = false;
-    let mut escaped = false;
-    let push = |param: &mut Vec<u8>, c: u8| -> Result<(), CompatError> {
-        param.push(c);
-        if param.len() >= MAX_PARAM {
-            return Err(CompatError::param("Parameter too long!"));
+impl Words {
+    /// Forgets the previous line.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
+    }
+
+    fn end_word(&mut self, before: usize) -> Result<(), CompatError> {
+        // `argv` holds the program name too: MAX_ARGC counts it.
+        if before + self.ends.len() + 1 >= MAX_ARGC {
+            return Err(CompatError::param("too many arguments"));
         }
+        self.ends.push(self.buf.len());
         Ok(())
-    };
-    for &c in line {
-        if c == 0 {
-            break;
-        }
-        if quote_open {
-            if escaped {
-                push(&mut param, c)?;
-                escaped = false;
-                continue;
-            } else if c == b'\\' {
-                escaped = true;
-                continue;
-            } else if c == b'"' {
-                quote_open = false;
-            } else {
-                push(&mut param, c)?;
-                continue;
+    }
+
+    /// Splits one line as `add_param_to_argv` does: blanks separate words, `"…"` quotes with
+    /// `\` escaping inside, a closing quote ends the word. `before` words (the program name)
+    /// precede these in argv.
+    pub fn split(&mut self, line: &[u8], before: usize) -> Result<(), CompatError> {
+        let mut start = self.buf.len();
+        let mut quote_open = false;
+        let mut escaped = false;
+        for &c in line {
+            if c == 0 {
+                break;
             }
-        } else if c == b'"' {
-            quote_open = true;
-            continue;
-        }
-        match c {
-            b'"' => {}
-            b' ' | b'\t' | b'\n' => {
-                if param.is_empty() {
+            if quote_open {
+                if escaped {
+                    escaped = false;
+                } else if c == b'\\' {
+                    escaped = true;
+                    continue;
+                } else if c == b'"' {
+                    quote_open = false;
+                    // The closing quote ends the word, even an empty one.
+                    self.end_word(before)?;
+                    start = self.buf.len();
                     continue;
                 }
+            } else {
+                match c {
+                    b'"' => {
+                        quote_open = true;
+                        continue;
+                    }
+                    b' ' | b'\t' | b'\n' => {
+                        if self.buf.len() > start {
+                            self.end_word(before)?;
+                            start = self.buf.len();
+                        }
+                        continue;
+                    }
+                    _ => {}
+                }
             }
-            _ => {
-                push(&mut param, c)?;
-                continue;
+            self.buf.push(c);
+            if self.buf.len() - start >= MAX_PARAM {
+                return Err(CompatError::param("Parameter too long!"));
             }
         }
-        add_argv(argv, &param)?;
-        param.clear();
+        if self.buf.len() > start {
+            self.end_word(before)?;
+        }
+        Ok(())
     }
-    if !param.is_empty() {
-        add_argv(argv, &param)?;
+
+    /// `progname` followed by the words, borrowed (a word that is not valid UTF-8 is
+    /// converted lossily, as before).
+    pub fn argv<'a>(&'a mut self, progname: &'a str) -> Vec<&'a str> {
+        let mut v = Vec::with_capacity(self.ends.len() + 1);
+        v.push(progname);
+        // Concatenated words may be valid UTF-8 where a single one is not (a character cut
+        // by a word boundary): then each word is converted on its own, as before.
+        match std::str::from_utf8(&self.buf)
+            .ok()
+            .filter(|t| self.ends.iter().all(|&e| t.is_char_boundary(e)))
+        {
+            Some(text) => {
+                let mut s = 0;
+                for &e in &self.ends {
+                    v.push(&text[s..e]);
+                    s = e;
+                }
+            }
+            None => {
+                self.lossy.clear();
+                let mut s = 0;
+                for &e in &self.ends {
+                    self.lossy
+                        .push(String::from_utf8_lossy(&self.buf[s..e]).into_owned());
+                    s = e;
+                }
+                v.extend(self.lossy.iter().map(String::as_str));
+            }
+        }
+        v
     }
+}
+
+/// Splits one line into owned words, appended to `argv` (see [`Words::split`]).
+pub fn split_line(argv: &mut Vec<String>, line: &[u8]) -> Result<(), CompatError> {
+    let mut w = Words::default();
+    w.split(line, argv.len())?;
+    let words = w.argv("");
+    argv.extend(words[1..].iter().map(|s| s.to_string()));
     Ok(())
 }
 
@@ -131,7 +183,7 @@ pub fn parse_each(
     mut sink: impl FnMut(CompatRequest, usize) -> Result<(), CompatError>,
 ) -> Result<(), CompatError> {
     let mut unsupported: Option<CompatError> = None;
-    let mut argv = Vec::new();
+    let mut words = Words::default();
     for (n, raw) in fgets_lines(data).into_iter().enumerate() {
         let lineno = n + 1;
         let start = raw
@@ -146,10 +198,9 @@ pub fn parse_each(
             e.line = Some(lineno);
             e
         };
-        argv.clear();
-        add_argv(&mut argv, progname.as_bytes()).map_err(with_line)?;
-        split_line(&mut argv, line).map_err(with_line)?;
-        let req = parse(std::mem::take(&mut argv), env, state).map_err(with_line)?;
+        words.clear();
+        words.split(line, 1).map_err(with_line)?;
+        let req = parse_words(words.argv(progname), env, state).map_err(with_line)?;
         let ok = matches!(
             req.row,
             CmdRow::CtCreate
