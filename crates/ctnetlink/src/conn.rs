@@ -413,6 +413,38 @@ impl Conn {
         self.finish_and_ack(seq)
     }
 
+    /// Sends `datagram` (complete messages from [`encode_mutation`], each with `NLM_F_ACK`
+    /// and its own sequence number) in one `sendmsg`, then reads until `count` ACKs or
+    /// errors have arrived, calling `on_result(seq, result)` for each, in arrival order
+    /// (the kernel answers in message order).
+    pub fn send_acked(
+        &mut self,
+        datagram: &[u8],
+        count: usize,
+        mut on_result: impl FnMut(u32, Result<()>),
+    ) -> Result<()> {
+        self.sock.send(datagram)?;
+        let mut left = count;
+        while left > 0 {
+            self.sock.recv(&mut self.rbuf)?;
+            for m in MsgIter::new(&self.rbuf) {
+                let m = m?;
+                if m.kind() != NLMSG_ERROR {
+                    continue;
+                }
+                left = left.saturating_sub(1);
+                let code = m.error_code()?;
+                let r = if code < 0 {
+                    Err(kernel_error(&m, code))
+                } else {
+                    Ok(())
+                };
+                on_result(m.error_seq(), r);
+            }
+        }
+        Ok(())
+    }
+
     /// Starts a batch of mutations sent many per `sendmsg`.
     pub fn batch(&mut self) -> Batch<'_> {
         self.b.clear();
@@ -567,6 +599,19 @@ pub fn parse_exp_cpu_stats(m: &NlMsg<'_>) -> Result<ExpCpuStats> {
         }
     }
     Ok(s)
+}
+
+/// Appends one complete mutation message (with `NLM_F_ACK`) to `b`, for
+/// [`Conn::send_acked`]: messages can be built ahead of time and sent later.
+pub fn encode_mutation(
+    b: &mut Builder,
+    kind: Mutation,
+    family: u8,
+    f: &Flow,
+    x: &EmitExtras,
+    seq: u32,
+) {
+    push_mutation(b, kind, family, f, x, seq);
 }
 
 /// Appends one mutation message to `b`.

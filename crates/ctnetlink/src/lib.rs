@@ -32,7 +32,9 @@ pub mod tuple;
 #[allow(missing_docs)]
 pub mod uapi;
 
-pub use conn::{Batch, Conn, DumpRequest, GlobalStats, Mutation, Table, BATCH_MAX_MSGS};
+pub use conn::{
+    encode_mutation, Batch, Conn, DumpRequest, GlobalStats, Mutation, Table, BATCH_MAX_MSGS,
+};
 pub use error::{Error, Result};
 pub use event::{Event, EventSocket, EventType};
 pub use flow::EmitExtras;

@@ -231,8 +231,13 @@ fn fail(e: CompatError) -> ExitCode {
 
 /// Maps a netlink error to conntrack's `Operation failed: …` (exit 1).
 fn nl_fail(e: &NlError, req: &CompatRequest) -> CompatError {
+    nl_fail_cmd(e, req.command, req.table)
+}
+
+/// [`nl_fail`] for a command known without its request.
+pub(crate) fn nl_fail_cmd(e: &NlError, command: Command, table: Table) -> CompatError {
     match e.errno() {
-        Some(errno) => messages::operation_failed(errno, req.command, req.table),
+        Some(errno) => messages::operation_failed(errno, command, table),
         None => CompatError::other(format!("Operation failed: {e}")),
     }
 }
@@ -406,7 +411,7 @@ pub fn dry_run_delete(req: &CompatRequest) -> ExitCode {
 }
 
 /// The flow to create from the template: a missing direction is the inverse of the other.
-fn creation_flow(req: &CompatRequest) -> Flow {
+pub(crate) fn creation_flow(req: &CompatRequest) -> Flow {
     let a = req.ct.attrs;
     let mut f = req.ct.flow;
     let orig = a.has(Attrs::ORIG_SRC) || a.has(Attrs::ORIG_DST);
@@ -458,7 +463,7 @@ fn creation_flow(req: &CompatRequest) -> Flow {
     f
 }
 
-fn create_family(f: &Flow) -> u8 {
+pub(crate) fn create_family(f: &Flow) -> u8 {
     ctkit_ctnetlink::tuple::tuple_af(&f.orig)
 }
 
