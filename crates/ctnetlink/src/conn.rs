@@ -37,6 +37,32 @@ pub struct DumpRequest {
     pub status: Option<(u32, u32)>,
     /// `CTA_ZONE` (dump filter on kernel 6.8+).
     pub zone: Option<u16>,
+    /// `CTA_FILTER` with `CTA_TUPLE_ORIG`/`CTA_TUPLE_REPLY` (kernel 5.8+; `family` must be
+    /// `AF_INET` or `AF_INET6`, else the kernel answers `EOPNOTSUPP`).
+    pub tuple: Option<TupleFilter>,
+}
+
+/// The tuple part of a kernel dump filter: the fields named by each direction's flags
+/// (`CTA_FILTER_F_*`) must equal the given tuple's. The kernel checks ports and ICMP fields
+/// only with `CTA_FILTER_F_CTA_PROTO_NUM`, and (6.18 and every kernel since 5.8) inverts
+/// IPv6 address matches (`!ipv6_addr_cmp`): don't set the address flags for IPv6.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TupleFilter {
+    /// `CTA_FILTER_ORIG_FLAGS` (0: no original-tuple filter).
+    pub orig_flags: u32,
+    /// The original-tuple values.
+    pub orig: ctkit_model::Tuple,
+    /// `CTA_FILTER_REPLY_FLAGS` (0: no reply-tuple filter).
+    pub reply_flags: u32,
+    /// The reply-tuple values.
+    pub reply: ctkit_model::Tuple,
+}
+
+impl TupleFilter {
+    /// Whether any field is filtered.
+    pub fn is_empty(&self) -> bool {
+        self.orig_flags == 0 && self.reply_flags == 0
+    }
 }
 
 /// `IPCTNL_MSG_CT_GET_STATS`: the global counters.
@@ -251,6 +277,21 @@ impl Conn {
             }
             if let Some(z) = req.zone {
                 self.b.put_be16(CTA_ZONE, z);
+            }
+            if let Some(t) = req.tuple.filter(|t| !t.is_empty()) {
+                if t.orig_flags != 0 {
+                    crate::tuple::emit_tuple(&mut self.b, CTA_TUPLE_ORIG, &t.orig);
+                }
+                if t.reply_flags != 0 {
+                    crate::tuple::emit_tuple(&mut self.b, CTA_TUPLE_REPLY, &t.reply);
+                }
+                let n = self.b.begin_nest(CTA_FILTER);
+                // NLA_U32: host byte order.
+                self.b
+                    .put(CTA_FILTER_ORIG_FLAGS, &t.orig_flags.to_ne_bytes());
+                self.b
+                    .put(CTA_FILTER_REPLY_FLAGS, &t.reply_flags.to_ne_bytes());
+                self.b.end_nest(n);
             }
         }
         self.b.end_msg();

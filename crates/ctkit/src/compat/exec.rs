@@ -12,7 +12,7 @@ use crate::compat::messages;
 use crate::compat::request::{Attrs, Command, CompatRequest, LabelModify, OutputFlags, Table};
 use ctkit_ctnetlink::{
     Conn, DumpRequest, EmitExtras, Error as NlError, Event, EventSocket, EventType, Mutation,
-    Table as NlTable,
+    Table as NlTable, TupleFilter,
 };
 use ctkit_model::format::{self, EventKind, JsonOptions, SaveOptions, TextOptions, XmlOptions};
 use ctkit_model::{Flow, LabelMap, Labels, Status};
@@ -325,16 +325,118 @@ pub fn run_batch(reqs: &[CompatRequest]) -> Result<(), CompatError> {
     Ok(())
 }
 
-/// The kernel-side part of a -L/-D selection: family, mark and (kernel 6.8+) zone. Every
-/// result is rechecked by the userspace filter, so a kernel that ignores a filter only costs
-/// time.
+/// The kernel-side part of a -L/-D selection: family, mark, (kernel 6.8+) zone and, when
+/// the family is known, the tuple fields [`kernel_tuple_filter`] can push. Every result is
+/// rechecked by the userspace filter, so a kernel that ignores a filter only costs time.
 fn dump_request(req: &CompatRequest) -> DumpRequest {
+    let family = req.family.af();
     DumpRequest {
-        family: req.family.af(),
+        family,
         zero_counters: req.zero,
         mark: req.mark.map(|m| (m.value & m.mask, m.mask)),
         zone: req.filter.zone.filter(|z| *z != 0),
+        tuple: kernel_tuple_filter(&req.filter, family),
         ..DumpRequest::default()
+    }
+}
+
+/// The dumps of a `-D`: [`dump_request`], or, when no family is given but tuple fields could
+/// be filtered in the kernel (which needs a family), one dump per family, each filtered.
+/// Only the order of the printed entries differs from one unfiltered dump (hash order
+/// either way).
+fn delete_dumps(req: &CompatRequest) -> Vec<DumpRequest> {
+    let d = dump_request(req);
+    if d.family != 0 {
+        return vec![d];
+    }
+    let per_family: Vec<DumpRequest> = [libc::AF_INET as u8, libc::AF_INET6 as u8]
+        .into_iter()
+        .map(|family| DumpRequest {
+            family,
+            tuple: kernel_tuple_filter(&req.filter, family),
+            ..d
+        })
+        .collect();
+    if per_family.iter().all(|d| d.tuple.is_some()) {
+        per_family
+    } else {
+        vec![d]
+    }
+}
+
+/// The `CTA_FILTER` part of the userspace filter that the kernel can check exactly: the
+/// protocol and ports of a port protocol (TCP, UDP, UDP-Lite, SCTP, DCCP) and IPv4
+/// addresses (exact ones, not CIDR), on either tuple. It only ever drops entries the
+/// userspace filter drops too. IPv6 addresses stay in userspace: the kernel inverts their
+/// match (`ctnetlink_filter_match_tuple`, 6.18), which a recheck could not undo (the entry
+/// wanted would never arrive). `None` without a family (the kernel refuses CTA_FILTER on
+/// AF_UNSPEC) or when nothing can be pushed.
+fn kernel_tuple_filter(f: &ctkit_model::filter::FlowFilter, family: u8) -> Option<TupleFilter> {
+    use ctkit_ctnetlink::uapi::*;
+    if !f.compare || (family != libc::AF_INET as u8 && family != libc::AF_INET6 as u8) {
+        return None;
+    }
+    let side = |m: &ctkit_model::filter::TupleMatch| {
+        let mut t = ctkit_model::Tuple::default();
+        let mut flags = 0;
+        if family == libc::AF_INET as u8 {
+            if let Some(a @ std::net::IpAddr::V4(_)) = m.src {
+                t.src = a;
+                flags |= CTA_FILTER_F_CTA_IP_SRC;
+            }
+            if let Some(a @ std::net::IpAddr::V4(_)) = m.dst {
+                t.dst = a;
+                flags |= CTA_FILTER_F_CTA_IP_DST;
+            }
+        }
+        if let Some(p) = m.proto.filter(|p| ctkit_model::proto::has_ports(*p)) {
+            t.proto = p;
+            flags |= CTA_FILTER_F_CTA_PROTO_NUM;
+            if let Some(sp) = m.sport {
+                t.sport = sp;
+                flags |= CTA_FILTER_F_CTA_PROTO_SRC_PORT;
+            }
+            if let Some(dp) = m.dport {
+                t.dport = dp;
+                flags |= CTA_FILTER_F_CTA_PROTO_DST_PORT;
+            }
+        }
+        (flags, t)
+    };
+    let (orig_flags, orig) = side(&f.orig);
+    let (reply_flags, reply) = side(&f.reply);
+    let t = TupleFilter {
+        orig_flags,
+        orig,
+        reply_flags,
+        reply,
+    };
+    (!t.is_empty()).then_some(t)
+}
+
+/// [`Conn::dump`] that falls back to a dump without the tuple filter when the kernel
+/// refuses it (before 5.8: `EINVAL`/`EOPNOTSUPP` at dump start, before any entry).
+fn dump_with_fallback(
+    conn: &mut Conn,
+    table: NlTable,
+    d: &DumpRequest,
+    mut f: impl FnMut(&Flow) -> ControlFlow<()>,
+) -> Result<(), NlError> {
+    let mut seen = false;
+    let r = conn.dump(table, d, |fl| {
+        seen = true;
+        f(fl)
+    });
+    match r {
+        Err(e)
+            if d.tuple.is_some()
+                && !seen
+                && matches!(e.errno(), Some(libc::EINVAL | libc::EOPNOTSUPP)) =>
+        {
+            let plain = DumpRequest { tuple: None, ..*d };
+            conn.dump(table, &plain, f)
+        }
+        r => r,
     }
 }
 
@@ -363,7 +465,7 @@ fn list(req: &CompatRequest) -> Result<u8, CompatError> {
     let mut p = Printer::new(req);
     let mut out = Out::new();
     let mut n = 0u64;
-    let r = conn.dump(table, &dreq, |f| {
+    let r = dump_with_fallback(&mut conn, table, &dreq, |f| {
         if filter.matches(f) {
             p.flow(&mut out.buf, f, &Record::LISTING);
             n += 1;
@@ -388,7 +490,7 @@ pub fn dry_run_delete(req: &CompatRequest) -> ExitCode {
         p.xml_header = false;
         let mut out = Out::new();
         let mut n = 0u64;
-        conn.dump(NlTable::Conntrack, &dump_request(req), |f| {
+        dump_with_fallback(&mut conn, NlTable::Conntrack, &dump_request(req), |f| {
             if req.filter.matches(f) {
                 p.flow(&mut out.buf, f, &Record::DELETED);
                 n += 1;
@@ -575,37 +677,46 @@ fn delete(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
                 ControlFlow::Break(())
             }
         };
-        let r = dumper.dump(NlTable::Conntrack, &dump_request(req), |f| {
-            if !req.filter.matches(f) {
-                return ControlFlow::Continue(());
+        let mut stopped = false;
+        for d in delete_dumps(req) {
+            if stopped || io_err.is_some() {
+                break;
             }
-            pending.push(*f);
-            let fam = ctkit_ctnetlink::tuple::tuple_af(&f.orig);
-            let pend = &pending;
-            let b = base;
-            match batch.push(
-                Mutation::Delete,
-                fam,
-                f,
-                &EmitExtras::default(),
-                &mut |i, r| on_result(i, r, pend, b),
-            ) {
-                Ok(ControlFlow::Continue(())) => {
-                    if pending.len() == ctkit_ctnetlink::BATCH_MAX_MSGS {
-                        base += ctkit_ctnetlink::BATCH_MAX_MSGS as u64;
-                        pending.clear();
+            let r = dump_with_fallback(&mut dumper, NlTable::Conntrack, &d, |f| {
+                if !req.filter.matches(f) {
+                    return ControlFlow::Continue(());
+                }
+                pending.push(*f);
+                let fam = ctkit_ctnetlink::tuple::tuple_af(&f.orig);
+                let pend = &pending;
+                let b = base;
+                match batch.push(
+                    Mutation::Delete,
+                    fam,
+                    f,
+                    &EmitExtras::default(),
+                    &mut |i, r| on_result(i, r, pend, b),
+                ) {
+                    Ok(ControlFlow::Continue(())) => {
+                        if pending.len() == ctkit_ctnetlink::BATCH_MAX_MSGS {
+                            base += ctkit_ctnetlink::BATCH_MAX_MSGS as u64;
+                            pending.clear();
+                        }
+                        ControlFlow::Continue(())
                     }
-                    ControlFlow::Continue(())
+                    Ok(ControlFlow::Break(())) => {
+                        stopped = true;
+                        ControlFlow::Break(())
+                    }
+                    Err(e) => {
+                        io_err = Some(e);
+                        ControlFlow::Break(())
+                    }
                 }
-                Ok(ControlFlow::Break(())) => ControlFlow::Break(()),
-                Err(e) => {
-                    io_err = Some(e);
-                    ControlFlow::Break(())
-                }
+            });
+            if let Err(e) = r {
+                io_err.get_or_insert(e);
             }
-        });
-        if let Err(e) = r {
-            io_err.get_or_insert(e);
         }
         let pend = &pending;
         let b = base;
