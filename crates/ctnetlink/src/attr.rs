@@ -219,6 +219,13 @@ impl Builder {
         self.buf.extend_from_slice(&res_id.to_be_bytes());
     }
 
+    /// Clears `flags` in the `nlmsg_flags` of the message starting at byte `start`.
+    pub fn clear_flags(&mut self, start: usize, flags: u16) {
+        let at = start + 6;
+        let old = u16::from_ne_bytes([self.buf[at], self.buf[at + 1]]);
+        self.buf[at..at + 2].copy_from_slice(&(old & !flags).to_ne_bytes());
+    }
+
     /// Finishes the current message by writing its length.
     pub fn end_msg(&mut self) {
         let len = (self.buf.len() - self.msg_start) as u32;

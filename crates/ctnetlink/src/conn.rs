@@ -486,6 +486,45 @@ impl Conn {
         Ok(())
     }
 
+    /// Sends `datagram` (complete messages from [`encode_mutation`] with `ack = false`, each
+    /// with its own sequence number) in one `sendmsg` and returns the kernel's error replies
+    /// as `(seq, error)`, in message order; a message without one succeeded. The kernel runs
+    /// every message of the datagram inside `sendmsg` and queues an error reply for each
+    /// failure before it returns, so the queue is drained without waiting.
+    ///
+    /// `complete` is false when the receive queue overflowed (`ENOBUFS`): the replies kept
+    /// are the earliest ones (the queue drops the newest), so everything up to the last
+    /// reply returned is still exact. Give the socket a receive buffer that holds a
+    /// datagram's worth of error replies (each echoes its request).
+    pub fn send_quiet(&mut self, datagram: &[u8]) -> Result<QuietReplies> {
+        self.sock.send(datagram)?;
+        let mut out = QuietReplies {
+            errors: Vec::new(),
+            complete: true,
+        };
+        loop {
+            match self.sock.try_recv(&mut self.rbuf) {
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(out),
+                Err(e) if e.is_enobufs() => {
+                    out.complete = false;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            for m in MsgIter::new(&self.rbuf) {
+                let m = m?;
+                if m.kind() != NLMSG_ERROR {
+                    continue;
+                }
+                let code = m.error_code()?;
+                if code < 0 {
+                    out.errors.push((m.error_seq(), kernel_error(&m, code)));
+                }
+            }
+        }
+    }
+
     /// Starts a batch of mutations sent many per `sendmsg`.
     pub fn batch(&mut self) -> Batch<'_> {
         self.b.clear();
@@ -642,8 +681,9 @@ pub fn parse_exp_cpu_stats(m: &NlMsg<'_>) -> Result<ExpCpuStats> {
     Ok(s)
 }
 
-/// Appends one complete mutation message (with `NLM_F_ACK`) to `b`, for
-/// [`Conn::send_acked`]: messages can be built ahead of time and sent later.
+/// Appends one complete mutation message to `b`, with `NLM_F_ACK` for
+/// [`Conn::send_acked`] or without for [`Conn::send_quiet`]: messages can be built ahead of
+/// time and sent later.
 pub fn encode_mutation(
     b: &mut Builder,
     kind: Mutation,
@@ -651,8 +691,22 @@ pub fn encode_mutation(
     f: &Flow,
     x: &EmitExtras,
     seq: u32,
+    ack: bool,
 ) {
+    let start = b.len();
     push_mutation(b, kind, family, f, x, seq);
+    if !ack {
+        b.clear_flags(start, NLM_F_ACK);
+    }
+}
+
+/// What [`Conn::send_quiet`] read back.
+#[derive(Debug)]
+pub struct QuietReplies {
+    /// `(seq, error)` of each refused message, in message order.
+    pub errors: Vec<(u32, Error)>,
+    /// False when replies were lost to a full receive queue (only the earliest were kept).
+    pub complete: bool,
 }
 
 /// Appends one mutation message to `b`.

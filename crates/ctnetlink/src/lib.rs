@@ -33,8 +33,8 @@ pub mod tuple;
 pub mod uapi;
 
 pub use conn::{
-    encode_mutation, Batch, Conn, DumpRequest, GlobalStats, Mutation, Table, TupleFilter,
-    BATCH_MAX_MSGS,
+    encode_mutation, Batch, Conn, DumpRequest, GlobalStats, Mutation, QuietReplies, Table,
+    TupleFilter, BATCH_MAX_MSGS,
 };
 pub use error::{Error, Result};
 pub use event::{Event, EventSocket, EventType};

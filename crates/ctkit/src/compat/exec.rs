@@ -652,89 +652,138 @@ fn get(req: &CompatRequest) -> Result<u8, CompatError> {
 
 fn delete(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
     let mut dumper = open(req)?;
-    let mut deleter = open(req)?;
-    let mut p = Printer::new(req);
-    p.xml_header = false;
-    let mut out = Out::new();
-    let mut n = 0u64;
-    let mut pending: Vec<Flow> = Vec::with_capacity(ctkit_ctnetlink::BATCH_MAX_MSGS);
-    let mut base = 0u64;
-    let mut failed: Option<NlError> = None;
+    let deleter = open(req)?;
+    let _ = deleter.socket().set_rcvbuf(DELETE_RCVBUF);
+    let mut d = Deleter {
+        conn: deleter,
+        wire: ctkit_ctnetlink::attr::Builder::new(),
+        pending: Vec::with_capacity(ctkit_ctnetlink::BATCH_MAX_MSGS),
+        printer: Printer::new(req),
+        out: Out::new(),
+        n: 0,
+        failed: None,
+    };
+    d.printer.xml_header = false;
     let mut io_err: Option<NlError> = None;
-    {
-        let mut batch = deleter.batch();
-        let mut on_result = |i: u64, r: Result<(), NlError>, pending: &[Flow], base: u64| match r {
-            Ok(()) => {
-                let f = &pending[(i - base) as usize];
-                p.flow(&mut out.buf, f, &Record::DELETED);
-                n += 1;
-                out.maybe_flush();
-                ControlFlow::Continue(())
-            }
-            Err(e) if e.is_not_found() => ControlFlow::Continue(()),
-            Err(e) => {
-                failed = Some(e);
-                ControlFlow::Break(())
-            }
-        };
-        let mut stopped = false;
-        for d in delete_dumps(req) {
-            if stopped || io_err.is_some() {
-                break;
-            }
-            let r = dump_with_fallback(&mut dumper, NlTable::Conntrack, &d, |f| {
-                if !req.filter.matches(f) {
-                    return ControlFlow::Continue(());
-                }
-                pending.push(*f);
-                let fam = ctkit_ctnetlink::tuple::tuple_af(&f.orig);
-                let pend = &pending;
-                let b = base;
-                match batch.push(
-                    Mutation::Delete,
-                    fam,
-                    f,
-                    &EmitExtras::default(),
-                    &mut |i, r| on_result(i, r, pend, b),
-                ) {
-                    Ok(ControlFlow::Continue(())) => {
-                        if pending.len() == ctkit_ctnetlink::BATCH_MAX_MSGS {
-                            base += ctkit_ctnetlink::BATCH_MAX_MSGS as u64;
-                            pending.clear();
-                        }
-                        ControlFlow::Continue(())
-                    }
-                    Ok(ControlFlow::Break(())) => {
-                        stopped = true;
-                        ControlFlow::Break(())
-                    }
-                    Err(e) => {
-                        io_err = Some(e);
-                        ControlFlow::Break(())
-                    }
-                }
-            });
-            if let Err(e) = r {
-                io_err.get_or_insert(e);
-            }
+    for dreq in delete_dumps(req) {
+        if d.failed.is_some() || io_err.is_some() {
+            break;
         }
-        let pend = &pending;
-        let b = base;
-        if let Err(e) = batch.flush(&mut |i, r| on_result(i, r, pend, b)) {
+        let r = dump_with_fallback(&mut dumper, NlTable::Conntrack, &dreq, |f| {
+            if !req.filter.matches(f) {
+                return ControlFlow::Continue(());
+            }
+            match d.push(f) {
+                Ok(flow) => flow,
+                Err(e) => {
+                    io_err = Some(e);
+                    ControlFlow::Break(())
+                }
+            }
+        });
+        if let Err(e) = r {
             io_err.get_or_insert(e);
         }
     }
-    out.flush();
-    if let Some(e) = failed.or(io_err) {
+    if d.failed.is_none() && io_err.is_none() {
+        if let Err(e) = d.flush() {
+            io_err = Some(e);
+        }
+    }
+    d.out.flush();
+    if let Some(e) = d.failed.or(io_err) {
         return Err(nl_fail(&e, req));
     }
     if interactive {
-        summary(req, n);
-        if n == 0 {
+        summary(req, d.n);
+        if d.n == 0 {
             return Ok(1);
         }
     }
     Ok(0)
+}
+
+/// Receive buffer of the deleting socket: a datagram's worth of error replies must fit.
+const DELETE_RCVBUF: usize = 4 << 20;
+
+/// `-D`'s deleting side: entries of the dump are queued as `IPCTNL_MSG_CT_DELETE` messages
+/// without `NLM_F_ACK` ([`Conn::send_quiet`]) and sent [`ctkit_ctnetlink::BATCH_MAX_MSGS`]
+/// per `sendmsg` while the dump goes on; the kernel answers only the deletes it refused, so
+/// every other entry of the datagram is printed and counted as deleted. An entry that was
+/// gone already (`ENOENT`) is skipped, as conntrack does; any other error stops.
+struct Deleter {
+    conn: Conn,
+    wire: ctkit_ctnetlink::attr::Builder,
+    pending: Vec<Flow>,
+    printer: Printer,
+    out: Out,
+    n: u64,
+    failed: Option<NlError>,
+}
+
+impl Deleter {
+    fn push(&mut self, f: &Flow) -> Result<ControlFlow<()>, NlError> {
+        ctkit_ctnetlink::encode_mutation(
+            &mut self.wire,
+            Mutation::Delete,
+            ctkit_ctnetlink::tuple::tuple_af(&f.orig),
+            f,
+            &EmitExtras::default(),
+            self.pending.len() as u32,
+            false,
+        );
+        self.pending.push(*f);
+        if self.pending.len() == ctkit_ctnetlink::BATCH_MAX_MSGS {
+            self.flush()?;
+        }
+        Ok(if self.failed.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    }
+
+    fn flush(&mut self) -> Result<(), NlError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let r = self.conn.send_quiet(self.wire.as_bytes());
+        self.wire.clear();
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                self.pending.clear();
+                return Err(e);
+            }
+        };
+        // With lost replies, only entries up to the last reply kept are known.
+        let known = if r.complete {
+            self.pending.len()
+        } else {
+            r.errors.last().map_or(0, |(seq, _)| *seq as usize + 1)
+        };
+        let mut errors = r.errors.into_iter().peekable();
+        for (i, f) in self.pending.iter().enumerate().take(known) {
+            if let Some((_, e)) = errors.next_if(|(seq, _)| *seq as usize == i) {
+                if e.is_not_found() {
+                    continue;
+                }
+                self.failed = Some(e);
+                break;
+            }
+            self.printer.flow(&mut self.out.buf, f, &Record::DELETED);
+            self.n += 1;
+            self.out.maybe_flush();
+        }
+        let lost = known < self.pending.len() && self.failed.is_none();
+        self.pending.clear();
+        if lost {
+            return Err(NlError::Io(std::io::Error::from_raw_os_error(
+                libc::ENOBUFS,
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// conntrack's `-U`: for each selected entry, the original tuple plus the template's meta

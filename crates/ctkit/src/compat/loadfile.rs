@@ -312,6 +312,114 @@ mod tests {
         );
     }
 
+    /// The splitter before words were borrowed (one `String` per word), kept as the
+    /// reference the one-buffer splitter must agree with.
+    fn reference_split(argv: &mut Vec<String>, line: &[u8]) -> Result<(), CompatError> {
+        fn add(argv: &mut Vec<String>, what: &[u8]) -> Result<(), CompatError> {
+            if argv.len() + 1 >= MAX_ARGC {
+                return Err(CompatError::param("too many arguments"));
+            }
+            argv.push(String::from_utf8_lossy(what).into_owned());
+            Ok(())
+        }
+        let mut param: Vec<u8> = Vec::new();
+        let (mut quote_open, mut escaped) = (false, false);
+        let push = |param: &mut Vec<u8>, c: u8| -> Result<(), CompatError> {
+            param.push(c);
+            if param.len() >= MAX_PARAM {
+                return Err(CompatError::param("Parameter too long!"));
+            }
+            Ok(())
+        };
+        for &c in line {
+            if c == 0 {
+                break;
+            }
+            if quote_open {
+                if escaped {
+                    push(&mut param, c)?;
+                    escaped = false;
+                    continue;
+                } else if c == b'\\' {
+                    escaped = true;
+                    continue;
+                } else if c == b'"' {
+                    quote_open = false;
+                } else {
+                    push(&mut param, c)?;
+                    continue;
+                }
+            } else if c == b'"' {
+                quote_open = true;
+                continue;
+            }
+            match c {
+                b'"' => {}
+                b' ' | b'\t' | b'\n' => {
+                    if param.is_empty() {
+                        continue;
+                    }
+                }
+                _ => {
+                    push(&mut param, c)?;
+                    continue;
+                }
+            }
+            add(argv, &param)?;
+            param.clear();
+        }
+        if !param.is_empty() {
+            add(argv, &param)?;
+        }
+        Ok(())
+    }
+
+    fn both(line: &[u8]) -> (Result<Vec<String>, String>, Result<Vec<String>, String>) {
+        let mut a = vec!["conntrack".to_string()];
+        let ra = reference_split(&mut a, line)
+            .map(|_| a)
+            .map_err(|e| e.message);
+        let mut b = vec!["conntrack".to_string()];
+        let rb = split_line(&mut b, line).map(|_| b).map_err(|e| e.message);
+        (ra, rb)
+    }
+
+    #[test]
+    fn one_buffer_splitter_agrees_with_the_reference_on_edge_cases() {
+        let long = "a".repeat(1100);
+        let many = "a ".repeat(300);
+        let cases: Vec<&[u8]> = vec![
+            b"-I -s 1.2.3.4 -p tcp --sport 1\n",
+            b"\"\" \"a b\"c \"x\\\"y\" \"unterminated",
+            b"a\0b c",
+            b"\xc3 \xa9 caf\xc3\xa9 \xff\xfe",
+            b"\"\xc3\"\xa9",
+            long.as_bytes(),
+            many.as_bytes(),
+            b"",
+            b"   \t\n",
+        ];
+        for c in cases {
+            let (a, b) = both(c);
+            assert_eq!(a, b, "{:?}", String::from_utf8_lossy(c));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_buffer_splitter_agrees_with_the_reference(
+            line in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    b' ', b'\t', b'\n', b'"', b'\\', b'a', b'-', b'0', 0xc3, 0xa9, 0xff, 0,
+                ]),
+                0..64,
+            )
+        ) {
+            let (a, b) = both(&line);
+            proptest::prop_assert_eq!(a, b);
+        }
+    }
+
     #[test]
     fn parses_all_lines_then_checks_commands() {
         let env = ParseEnv::default();

@@ -3,6 +3,9 @@
 //! into its final `IPCTNL_MSG_CT_NEW` message (sequence number = line number), so nothing is
 //! parsed twice. Other lines keep their parsed request and run through [`exec::run_batch`].
 //!
+//! Messages carry no `NLM_F_ACK`: the kernel answers only the lines it refuses, so one
+//! `sendmsg` per [`BATCH_MAX_MSGS`] lines and a non-blocking drain is all the traffic.
+//!
 //! Creates go out on two sockets at once (the kernel inserts on both CPUs): lines are split
 //! into two lanes by a key symmetric in the tuple's two ends, so two lines that could name
 //! the same entry (same tuple, either direction) stay in one lane, in file order. A line
@@ -141,6 +144,7 @@ impl Plan {
             &f,
             &EmitExtras::default(),
             line as u32,
+            false,
         );
         let idx = self.msgs.len();
         self.msgs.push(Msg {
@@ -262,19 +266,26 @@ impl Plan {
         let mut n = 0;
         buf.clear();
         let mut flush = |conn: &mut Conn, buf: &mut Vec<u8>, n: &mut usize| {
-            let r = conn.send_acked(buf, *n, |seq, r| {
-                if let Err(error) = r {
-                    let excl = msgs.iter().find(|m| m.line == seq).is_none_or(|m| m.excl);
-                    failed.push(Failed {
-                        line: seq,
-                        excl,
-                        error,
-                    });
-                }
-            });
+            let r = conn.send_quiet(buf);
             buf.clear();
             *n = 0;
-            r
+            // Replies lost to a full queue are the newest: the earliest failure is kept,
+            // and only the earliest is reported.
+            let r = r?;
+            if !r.complete && r.errors.is_empty() {
+                return Err(NlError::Io(std::io::Error::from_raw_os_error(
+                    libc::ENOBUFS,
+                )));
+            }
+            for (seq, error) in r.errors {
+                let excl = msgs.iter().find(|m| m.line == seq).is_none_or(|m| m.excl);
+                failed.push(Failed {
+                    line: seq,
+                    excl,
+                    error,
+                });
+            }
+            Ok::<(), NlError>(())
         };
         for m in msgs.iter().filter(|m| lane.is_none_or(|l| l == m.lane)) {
             buf.extend_from_slice(&wire[m.start..m.end]);
@@ -334,6 +345,82 @@ mod tests {
             ..Flow::default()
         };
         assert_eq!(lane_of(&f), SERIAL);
+    }
+
+    fn plan_of(text: &str) -> Plan {
+        use crate::compat::loadfile::parse_each;
+        use crate::compat::parse::{ParseEnv, ParseState};
+        let mut plan = Plan::new();
+        let mut st = ParseState::default();
+        parse_each(
+            text.as_bytes(),
+            "conntrack",
+            &ParseEnv::default(),
+            &mut st,
+            |r, line| {
+                assert!(plan.push(r, line));
+                Ok(())
+            },
+        )
+        .unwrap();
+        plan.set_output(OutputFlags(st.output));
+        plan
+    }
+
+    #[test]
+    fn create_lines_are_encoded_once_with_their_line_as_sequence_and_no_ack() {
+        let plan = plan_of(
+            "-I -s 192.0.2.1 -d 198.51.100.1 -p tcp --sport 1 --dport 2 -t 10 --state LISTEN\n\
+             # comment\n\
+             -A -s 192.0.2.2 -d 198.51.100.1 -p udp --sport 1 --dport 2 -t 10\n\
+             -D -s 192.0.2.9 -o xml\n\
+             -I -s 2001:db8::1 -d 2001:db8::2 -p udp --sport 1 --dport 2 -t 10\n",
+        );
+        let lines: Vec<(u32, bool)> = plan.msgs.iter().map(|m| (m.line, m.excl)).collect();
+        assert_eq!(lines, vec![(1, true), (3, false), (5, true)]);
+        assert!(matches!(plan.ops[0], Op::Creates(ref r) if *r == (0..2)));
+        match &plan.ops[1] {
+            Op::Other(r) => {
+                assert_eq!(r.command, Command::Delete);
+                // The file's final output mask applies to every line.
+                assert_eq!(r.output, OutputFlags(OutputFlags::XML));
+            }
+            op => panic!("{op:?}"),
+        }
+        assert!(matches!(plan.ops[2], Op::Creates(ref r) if *r == (2..3)));
+        let wire = plan.wire.as_bytes();
+        for m in &plan.msgs {
+            let msg = &wire[m.start..m.end];
+            let len = u32::from_ne_bytes(msg[0..4].try_into().unwrap()) as usize;
+            let flags = u16::from_ne_bytes(msg[6..8].try_into().unwrap());
+            let seq = u32::from_ne_bytes(msg[8..12].try_into().unwrap());
+            assert_eq!(len, msg.len());
+            assert_eq!(seq, m.line);
+            assert_eq!(flags & ctkit_ctnetlink::uapi::NLM_F_ACK, 0);
+            assert_ne!(flags & ctkit_ctnetlink::uapi::NLM_F_CREATE, 0);
+            assert_eq!(
+                flags & ctkit_ctnetlink::uapi::NLM_F_EXCL != 0,
+                m.excl,
+                "line {}",
+                m.line
+            );
+        }
+        // The IPv6 line's nfgenmsg family.
+        assert_eq!(wire[plan.msgs[2].start + 16], 10);
+    }
+
+    #[test]
+    fn a_file_of_many_other_lines_abandons_the_plan() {
+        let mut plan = Plan::new();
+        let mut st = crate::compat::parse::ParseState::default();
+        let env = crate::compat::parse::ParseEnv::default();
+        let mut kept = true;
+        for i in 0..=MAX_OTHER {
+            let argv = vec!["conntrack".to_string(), "-F".to_string()];
+            let r = crate::compat::parse::parse(argv, &env, &mut st).unwrap();
+            kept = plan.push(r, i + 1);
+        }
+        assert!(!kept);
     }
 
     #[test]
