@@ -185,6 +185,14 @@ impl Builder {
         Builder::default()
     }
 
+    /// An empty builder with room for `bytes` bytes.
+    pub fn with_capacity(bytes: usize) -> Builder {
+        Builder {
+            buf: Vec::with_capacity(bytes),
+            msg_start: 0,
+        }
+    }
+
     /// The bytes built so far (zero or more complete messages).
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf

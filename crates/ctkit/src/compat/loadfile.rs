@@ -200,7 +200,10 @@ pub fn parse_each(
         };
         words.clear();
         words.split(line, 1).map_err(with_line)?;
-        let req = parse_words(words.argv(progname), env, state).map_err(with_line)?;
+        let req = match parse_words(words.argv(progname), env, state) {
+            Ok(r) => r,
+            Err(e) => return Err(with_line(e)),
+        };
         let ok = matches!(
             req.row,
             CmdRow::CtCreate

@@ -118,6 +118,17 @@ impl Plan {
         Plan::default()
     }
 
+    /// An empty plan for a file of `file_bytes` bytes: room for as many messages as a file
+    /// of create lines gives (a message is about twice its line), so the buffer is not
+    /// copied while it grows (pages never written are never resident).
+    pub fn for_file(file_bytes: usize) -> Plan {
+        Plan {
+            wire: Builder::with_capacity(file_bytes.saturating_mul(2)),
+            msgs: Vec::with_capacity(file_bytes / 80),
+            ..Plan::default()
+        }
+    }
+
     /// Adds the validated request of line `line`. `false`: the plan gives up (too many
     /// non-create lines, or a line whose execution prints, like `-b`'s NOTICE) and the caller
     /// runs the file the streaming way.

@@ -102,7 +102,7 @@ fn load_file(
     // Errors conntrack raises only when it reaches a line (deferred ones) are raised here too,
     // before anything runs: no request reaches the kernel from a file with a bad line.
     // Meanwhile the plan encodes each create line once (see `loadplan`).
-    let mut plan = Some(loadplan::Plan::new());
+    let mut plan = Some(loadplan::Plan::for_file(data.len()));
     let checked = loadfile::parse_each(&data, progname, env, &mut state, |r, line| {
         if let Some(e) = r.deferred_error {
             return Err(e);

@@ -1054,10 +1054,10 @@ pub fn parse_words(
         label_modify: None,
     };
     p.run()?;
-    finish(p)
+    finish(&mut p)
 }
 
-fn finish(mut p: Parser<'_, '_>) -> Result<CompatRequest, CompatError> {
+fn finish(p: &mut Parser<'_, '_>) -> Result<CompatRequest, CompatError> {
     let cmd = p.cmd.unwrap_or(Cmd {
         command: Command::Help,
         table: Table::Conntrack,
