@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build and install ctkit (cargo install into ~/.cargo/bin, or $CARGO_INSTALL_ROOT),
-# then run the main job (`ctkit list`).
+# then run the main job (`ctkit doctor`: the table's health report; the script exits with
+# doctor's status, 0 ok, 1 warning, 2 critical).
 #
 # This never installs a `conntrack` command. To use ctkit as a drop-in conntrack,
 # create the symlink yourself (see README.md):
@@ -20,5 +21,5 @@ case ":$PATH:" in
   *) echo "install.sh: note: $bin_dir is not on PATH" >&2 ;;
 esac
 
-# Main job: list the connection tracking table (needs root / CAP_NET_ADMIN).
-exec "$ctkit" list "$@"
+# Main job: the conntrack health report with fixes (needs root / CAP_NET_ADMIN).
+exec "$ctkit" doctor "$@"

@@ -20,7 +20,15 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod build;
 pub mod config;
+mod expect;
+mod ftp;
+mod packet;
+mod proto;
+mod sctp;
+mod table;
+mod tcp;
 pub mod tracker;
 
 pub use config::{Config, ConfigError, Helper};

@@ -302,6 +302,130 @@ pub fn default_of(name: &str) -> Option<u64> {
     }
 }
 
+/// A standard's lower bound on a sysctl's value (a NAT that times out sooner breaks it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Floor {
+    /// The lowest value the standard allows.
+    pub value: u64,
+    /// The standard and requirement (`RFC 5382 REQ-5`).
+    pub source: &'static str,
+}
+
+/// Advice on one sysctl: what the standards or common practice say about its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Advice {
+    /// The sysctl's name (as in [`SYSCTLS`]).
+    pub name: &'static str,
+    /// The standard's minimum, where one exists.
+    pub floor: Option<Floor>,
+    /// The advice, one or two sentences.
+    pub text: &'static str,
+}
+
+const fn floor(value: u64, source: &'static str) -> Option<Floor> {
+    Some(Floor { value, source })
+}
+
+/// Advice for the sysctls where a standard or a well-known practice exists, parallel to
+/// [`SYSCTLS`].
+///
+/// Sources: RFC 5382 (NAT behavioral requirements for TCP) REQ-5: the established idle timeout
+/// MUST NOT be less than 2 h 4 min (7440 s, the 2 h keepalive interval of RFC 1122 plus room
+/// for its probes), the transitory one not less than 4 min; RFC 4787 (UDP) REQ-5: a UDP
+/// mapping MUST NOT expire in less than 2 min, 5 min or more RECOMMENDED; RFC 5508 (ICMP)
+/// REQ-1: an ICMP query mapping MUST NOT expire in less than 60 s.
+pub const ADVICE: &[Advice] = &[
+    Advice {
+        name: "nf_conntrack_max",
+        floor: None,
+        text: "size it to peak entries plus headroom (`ctkit sysctl size`); when full, new flows \
+               are dropped (`ctkit stats`: drop, early_drop)",
+    },
+    Advice {
+        name: "nf_conntrack_buckets",
+        floor: None,
+        text: "keep it equal to nf_conntrack_max (the kernel default: chains average 2, as each \
+               entry is hashed in both directions); the kernel rounds it up to a multiple of 512",
+    },
+    Advice {
+        name: "nf_conntrack_acct",
+        floor: None,
+        text: "1 adds packet/byte counters to every new entry (a few % CPU on busy routers); \
+               needed for per-flow traffic views",
+    },
+    Advice {
+        name: "nf_conntrack_tcp_timeout_established",
+        floor: floor(7440, "RFC 5382 REQ-5"),
+        text: "the 5-day default is the usual table filler on NAT gateways (peers that vanish \
+               without FIN or RST stay 5 days); 86400 (1 day) or lower frees them sooner while \
+               connections with standard 2 h keepalives live on; never below 7440 (2 h 4 min)",
+    },
+    Advice {
+        name: "nf_conntrack_tcp_timeout_syn_sent",
+        floor: None,
+        text: "RFC 5382 asks NATs for at least 240 s in transitory states; Linux keeps 120 s so \
+               SYN floods and scans leave the table sooner",
+    },
+    Advice {
+        name: "nf_conntrack_tcp_timeout_time_wait",
+        floor: None,
+        text: "120 s is 2 × the 60 s TIME_WAIT of Linux hosts; lowering it below that lets a \
+               reused port hit a stale entry",
+    },
+    Advice {
+        name: "nf_conntrack_udp_timeout",
+        floor: None,
+        text: "unreplied UDP (scans, one-way DNS queries); low values free the table quickly; \
+               replied flows use udp_timeout_stream",
+    },
+    Advice {
+        name: "nf_conntrack_udp_timeout_stream",
+        floor: floor(120, "RFC 4787 REQ-5"),
+        text: "a NAT UDP mapping must not expire in less than 2 min (120 s); 300 s (5 min) or \
+               more is RFC 4787's recommendation for NAT gateways (VoIP, VPNs, games)",
+    },
+    Advice {
+        name: "nf_conntrack_icmp_timeout",
+        floor: floor(60, "RFC 5508 REQ-1"),
+        text: "an ICMP query mapping on a NAT must not expire in less than 60 s; the 30 s \
+               default is below it (matters for long-interval ping monitors behind NAT)",
+    },
+    Advice {
+        name: "nf_conntrack_icmpv6_timeout",
+        floor: None,
+        text: "IPv6 is usually not NATed; the 30 s default only bounds echo entries",
+    },
+    Advice {
+        name: "nf_conntrack_generic_timeout",
+        floor: None,
+        text: "applies to every protocol without a tracker (ESP, OSPF, …); 600 s keeps \
+               one-way tunnels alive; lower it only if such entries fill the table",
+    },
+    Advice {
+        name: "nf_conntrack_gre_timeout_stream",
+        floor: None,
+        text: "PPTP and GRE tunnels send keepalives every 60 s; keep it above that",
+    },
+    Advice {
+        name: "nf_conntrack_tcp_be_liberal",
+        floor: None,
+        text: "1 hides window-tracking problems (asymmetric routing, offload) instead of \
+               fixing them; prefer 0",
+    },
+    Advice {
+        name: "nf_conntrack_tcp_loose",
+        floor: None,
+        text: "0 stops picking up connections mid-stream (stricter firewall; breaks flows \
+               that survive a conntrack flush or a failover)",
+    },
+];
+
+/// The advice on `name`, if any.
+pub fn advice_of(name: &str) -> Option<&'static Advice> {
+    let s = find(name)?;
+    ADVICE.iter().find(|a| a.name == s.name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,5 +451,30 @@ mod tests {
         assert_eq!(default_of("nf_conntrack_udp_timeout_stream"), Some(120));
         assert_eq!(default_of("nf_conntrack_max"), None);
         assert!(find("nf_conntrack_bogus").is_none());
+    }
+
+    #[test]
+    fn advice_names_are_sysctls_and_floors_sit_at_or_below_the_defaults_they_bound() {
+        for (i, a) in ADVICE.iter().enumerate() {
+            assert!(find(a.name).is_some(), "{}", a.name);
+            assert!(
+                ADVICE[i + 1..].iter().all(|b| b.name != a.name),
+                "{}",
+                a.name
+            );
+        }
+        let est = advice_of("net.netfilter.nf_conntrack_tcp_timeout_established").unwrap();
+        assert_eq!(est.floor.unwrap().value, 7440);
+        assert_eq!(
+            advice_of("nf_conntrack_udp_timeout_stream")
+                .unwrap()
+                .floor
+                .unwrap()
+                .value,
+            120
+        );
+        // The 6.18 ICMP default (30 s) is below RFC 5508's 60 s: advice must say so.
+        assert!(default_of("nf_conntrack_icmp_timeout").unwrap() < 60);
+        assert!(advice_of("nf_conntrack_events").is_none());
     }
 }

@@ -148,6 +148,14 @@ fn usage() -> String {
         "  {:<16} {}\n",
         "--dry-run", "delete/flush: show what would go, change nothing"
     ));
+    s.push_str(&format!(
+        "  {:<16} {}\n",
+        "--from SRC", "list: read kernel, proc, a saved dump (any -o format) or - (stdin)"
+    ));
+    s.push_str(&format!(
+        "  {:<16} {}\n",
+        "--lenient", "with --from: skip malformed lines and count them"
+    ));
     s
 }
 
@@ -181,6 +189,9 @@ pub fn main(argv: Vec<String>) -> ExitCode {
         }
         "install-conntrack-link" => return install_link(&argv[2..]),
         _ => {}
+    }
+    if cmd == "list" && crate::source::list::wants(&argv[2..]) {
+        return crate::source::list::main(&argv[2..]);
     }
     if let Some(code) = crate::views::dispatch(cmd, &argv[2..]) {
         return code;

@@ -92,7 +92,10 @@ pub fn parse_view_args(args: &[String], value_flags: &[&str]) -> Result<ViewArgs
         };
         match flag {
             "--from" => from = SourceSpec::parse(&value("--from")?),
-            "--lenient" => lenient = true,
+            "--lenient" => {
+                lenient = true;
+                crate::source::set_lenient(true);
+            }
             "--json" => json = true,
             "--proto" | "-p" => proto = Some(value("--proto")?),
             f if value_flags.contains(&f) => {

@@ -1,16 +1,17 @@
-//! The flow-line parser (see the module docs of [`crate::text`]).
+//! The flow-line parser (see the module docs of [`crate::text`]): default, `-o extended`,
+//! event and /proc lines, byte by byte into a caller-owned [`Flow`].
 
-use super::{ParseError, ParseErrorKind as K};
+use super::bytes::{self, Cur};
+use super::{LineInfo, ParseError, ParseErrorKind as K};
 use crate::flow::{Counters, Flow, HelperName, Labels, SecCtx, Timestamp};
 use crate::format::{wr, EventKind, SCTP_STATES, TCP_STATES};
 use crate::labelmap::LabelMap;
 use crate::proto;
-use crate::protoinfo::{DccpInfo, ProtoInfo, SctpInfo, TcpInfo};
+use crate::protoinfo::{DccpInfo, ProtoInfo, SctpInfo, TcpInfo, DCCP_STATE_NAMES};
 use crate::status::Status;
 use crate::tuple::Tuple;
-use std::net::IpAddr;
 
-/// A parsed line.
+/// A parsed line (the owned form of [`parse_flow_into`]'s result).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParsedLine {
     /// The flow.
@@ -23,104 +24,90 @@ pub struct ParsedLine {
     pub userspace_portid: Option<u32>,
 }
 
-struct Cur<'a> {
-    s: &'a str,
-    pos: usize,
-}
-
-impl<'a> Cur<'a> {
-    fn skip_ws(&mut self) {
-        while self.s.as_bytes().get(self.pos) == Some(&b' ') {
-            self.pos += 1;
-        }
-    }
-    /// Next blank-separated token without consuming it, with its start offset.
-    fn peek(&mut self) -> Option<(usize, &'a str)> {
-        self.skip_ws();
-        if self.pos >= self.s.len() {
-            return None;
-        }
-        let rest = &self.s[self.pos..];
-        let end = rest.find(' ').unwrap_or(rest.len());
-        Some((self.pos, &rest[..end]))
-    }
-    fn next(&mut self) -> Option<(usize, &'a str)> {
-        let t = self.peek()?;
-        self.pos = t.0 + t.1.len();
-        Some(t)
-    }
-    fn err(&self, field: &'static str, at: usize, kind: K) -> ParseError {
-        ParseError {
-            field,
-            column: at + 1,
-            kind,
-        }
-    }
-    fn need(&mut self, field: &'static str) -> Result<(usize, &'a str), ParseError> {
-        let end = self.s.len();
-        self.next().ok_or(self.err(field, end, K::Missing))
-    }
-    /// Reads `key=value` and returns the value.
-    fn kv(&mut self, field: &'static str, key: &str) -> Result<(usize, &'a str), ParseError> {
-        let (at, t) = self.need(field)?;
-        match t.strip_prefix(key).and_then(|r| r.strip_prefix('=')) {
-            Some(v) => Ok((at, v)),
-            None => Err(self.err(field, at, K::Unexpected)),
-        }
-    }
-    fn num<T: std::str::FromStr>(
-        &mut self,
-        field: &'static str,
-        key: &str,
-    ) -> Result<T, ParseError> {
-        let (at, v) = self.kv(field, key)?;
-        parse_num(v).ok_or(self.err(field, at, K::BadNumber))
-    }
-    fn peek_is(&mut self, key: &str) -> bool {
-        self.peek()
-            .is_some_and(|(_, t)| t.strip_prefix(key).is_some_and(|r| r.starts_with('=')))
-    }
-}
-
-fn parse_num<T: std::str::FromStr>(v: &str) -> Option<T> {
-    if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    v.parse().ok()
-}
-
 /// Parses a default or `-o extended` conntrack line (trailing `\n` allowed). `labelmap`
 /// resolves `labels=` names; labels without a map are an error.
 pub fn parse_flow_line(line: &str, labelmap: Option<&LabelMap>) -> Result<ParsedLine, ParseError> {
-    parse(line, labelmap, false)
+    let mut flow = Flow::default();
+    let info = parse_flow_into(line.as_bytes(), labelmap, false, &mut flow)?;
+    Ok(ParsedLine {
+        flow,
+        event: info.event,
+        extended: info.extended,
+        userspace_portid: info.userspace_portid,
+    })
 }
 
 /// Parses a /proc/net/nf_conntrack line (always with the layer 3 prefix).
 pub fn parse_proc_line(line: &str) -> Result<ParsedLine, ParseError> {
-    parse(line, None, true)
+    let mut flow = Flow::default();
+    let info = parse_flow_into(line.as_bytes(), None, true, &mut flow)?;
+    Ok(ParsedLine {
+        flow,
+        event: info.event,
+        extended: info.extended,
+        userspace_portid: info.userspace_portid,
+    })
 }
 
-fn is_l4_name(t: &str) -> bool {
-    t == "unknown" || (0..=255u8).any(|p| proto::l4_name(p) == Some(t))
+fn l4_num(t: &[u8]) -> Option<u8> {
+    if t == b"unknown" {
+        return Some(255);
+    }
+    [
+        proto::IPPROTO_TCP,
+        proto::IPPROTO_UDP,
+        proto::IPPROTO_ICMP,
+        proto::IPPROTO_ICMPV6,
+        proto::IPPROTO_UDPLITE,
+        proto::IPPROTO_SCTP,
+        proto::IPPROTO_GRE,
+        proto::IPPROTO_DCCP,
+    ]
+    .into_iter()
+    .find(|p| proto::l4_name(*p).map(str::as_bytes) == Some(t))
 }
 
-fn is_l3_name(t: &str) -> bool {
-    matches!(t, "ipv4" | "ipv6")
+fn is_l3_name(t: &[u8]) -> bool {
+    matches!(t, b"ipv4" | b"ipv6")
 }
 
-fn parse(line: &str, map: Option<&LabelMap>, need_l3: bool) -> Result<ParsedLine, ParseError> {
-    let line = line.strip_suffix('\n').unwrap_or(line);
-    let mut c = Cur { s: line, pos: 0 };
-    let mut f = Flow::default();
-    let mut event = None;
+/// Parses one conntrack text line into `f` (cleared first): the default layout (`conntrack
+/// -L`, `/proc/net/ip_conntrack`), the `-o extended` one (`/proc/net/nf_conntrack`), with the
+/// optional `-E` decorations (`-o timestamp` prefix, event tag, `[USERSPACE]` suffix).
+/// `need_l3` rejects lines without the layer 3 prefix. A trailing `\n` or `\r\n` is allowed.
+pub fn parse_flow_into(
+    line: &[u8],
+    map: Option<&LabelMap>,
+    need_l3: bool,
+    f: &mut Flow,
+) -> Result<LineInfo, ParseError> {
+    let line = bytes::trim_eol(line);
+    f.clear();
+    let mut c = Cur::new(line);
+    let mut info = LineInfo::default();
+    // `-E -o timestamp`: `[SECONDS.MICROS]\t`.
+    if line.first() == Some(&b'[') && line.get(1).is_some_and(u8::is_ascii_digit) {
+        let end = line
+            .iter()
+            .position(|b| *b == b']')
+            .ok_or(c.err("time", 0, K::BadNumber))?;
+        let (s, us) = split2(&line[1..end], b'.').ok_or(c.err("time", 0, K::BadNumber))?;
+        let secs = bytes::dec::<i64>(s).ok_or(c.err("time", 0, K::BadNumber))?;
+        let micros = bytes::dec::<u32>(us).ok_or(c.err("time", 0, K::BadNumber))?;
+        info.event_time = Some((secs, micros));
+        c.pos = end + 1;
+        if line.get(c.pos) == Some(&b'\t') {
+            c.pos += 1;
+        }
+    }
     if let Some((_, t)) = c.peek() {
-        event = match t {
-            "[NEW]" => Some(EventKind::New),
-            "[UPDATE]" => Some(EventKind::Update),
-            "[DESTROY]" => Some(EventKind::Destroy),
+        info.event = match t {
+            b"[NEW]" => Some(EventKind::New),
+            b"[UPDATE]" => Some(EventKind::Update),
+            b"[DESTROY]" => Some(EventKind::Destroy),
             _ => None,
         };
-        if event.is_some() {
+        if info.event.is_some() {
             c.next();
         }
     }
@@ -128,21 +115,21 @@ fn parse(line: &str, map: Option<&LabelMap>, need_l3: bool) -> Result<ParsedLine
     let mut l3: Option<u8> = None;
     let save = c.pos;
     let (at, t) = c.need("proto")?;
-    let extended = if is_l3_name(t) {
+    info.extended = if is_l3_name(t) {
         true
-    } else if t == "unknown" {
+    } else if t == b"unknown" {
         let _ = c.next();
         let third = c.peek().map(|x| x.1);
         c.pos = save;
         c.next();
-        third.is_some_and(is_l4_name)
+        third.and_then(l4_num).is_some()
     } else {
         false
     };
-    if extended {
+    if info.extended {
         let (nat, n) = c.need("l3proto")?;
-        let n: u8 = parse_num(n).ok_or(c.err("l3proto", nat, K::BadNumber))?;
-        if crate::format::l3_name(n) != t {
+        let n: u8 = bytes::dec(n).ok_or(c.err("l3proto", nat, K::BadNumber))?;
+        if crate::format::l3_name(n).as_bytes() != t {
             return Err(c.err("l3proto", at, K::ProtoMismatch));
         }
         l3 = Some(n);
@@ -154,56 +141,68 @@ fn parse(line: &str, map: Option<&LabelMap>, need_l3: bool) -> Result<ParsedLine
     }
     let (at, name) = c.need("proto")?;
     let (nat, n) = c.need("protonum")?;
-    let p: u8 = parse_num(n).ok_or(c.err("protonum", nat, K::BadNumber))?;
-    if crate::format::l4_name(p) != name {
+    let p: u8 = bytes::dec(n).ok_or(c.err("protonum", nat, K::BadNumber))?;
+    if crate::format::l4_name(p).as_bytes() != name {
         return Err(c.err(
             "proto",
             at,
-            if is_l4_name(name) {
+            if l4_num(name).is_some() {
                 K::ProtoMismatch
             } else {
                 K::UnknownProto
             },
         ));
     }
-    // Timeout.
+    // Timeout (absent for offloaded entries in /proc; old kernels could print it negative
+    // for an entry about to expire, read as 0).
     if let Some((at, t)) = c.peek() {
-        if t.bytes().all(|b| b.is_ascii_digit()) {
+        if t.iter().all(u8::is_ascii_digit) {
             c.next();
-            f.timeout = Some(parse_num(t).ok_or(c.err("timeout", at, K::BadNumber))?);
+            f.timeout = Some(bytes::dec(t).ok_or(c.err("timeout", at, K::BadNumber))?);
+        } else if t.len() > 1 && t[0] == b'-' && t[1..].iter().all(u8::is_ascii_digit) {
+            c.next();
+            f.timeout = Some(0);
+        }
+    }
+    // /proc's GRE extra, `timeout=N, stream_timeout=N ` (gre_print_conntrack): not a flow
+    // attribute anywhere else, skipped.
+    if p == proto::IPPROTO_GRE && c.peek().is_some_and(|t| t.1.starts_with(b"timeout=")) {
+        c.next();
+        if c.peek_is(b"stream_timeout") {
+            c.next();
         }
     }
     // State.
     if let Some((at, t)) = c.peek() {
-        if !t.contains('=') && !t.starts_with('[') {
+        if !t.contains(&b'=') && t.first() != Some(&b'[') {
             c.next();
             f.protoinfo = Some(state_info(p, t).ok_or(c.err("state", at, K::UnknownState))?);
         }
     }
     f.orig = tuple(&mut c, p)?;
     f.has_orig = true;
-    if c.peek_is("zone-orig") {
-        f.orig.zone = Some(c.num("zone-orig", "zone-orig")?);
+    if c.peek_is(b"zone-orig") {
+        f.orig.zone = Some(c.num("zone-orig", b"zone-orig")?);
     }
-    if c.peek_is("packets") {
+    if c.peek_is(b"packets") {
         f.counters_orig = Some(counters(&mut c)?);
     }
     let mut status = Status::SEEN_REPLY;
-    if c.peek().is_some_and(|t| t.1 == "[UNREPLIED]") {
+    if c.peek().is_some_and(|t| t.1 == b"[UNREPLIED]") {
         c.next();
         status = Status(0);
     }
-    if c.peek_is("src") {
+    if c.peek_is(b"src") {
+        let at = c.pos;
         f.reply = tuple(&mut c, p)?;
         f.has_reply = true;
         if f.reply.family() != f.orig.family() {
-            let at = c.pos;
             return Err(c.err("src", at, K::FamilyMismatch));
         }
-        if c.peek_is("zone-reply") {
-            f.reply.zone = Some(c.num("zone-reply", "zone-reply")?);
+        if c.peek_is(b"zone-reply") {
+            f.reply.zone = Some(c.num("zone-reply", b"zone-reply")?);
         }
-        if c.peek_is("packets") {
+        if c.peek_is(b"packets") {
             f.counters_reply = Some(counters(&mut c)?);
         }
     }
@@ -213,26 +212,29 @@ fn parse(line: &str, map: Option<&LabelMap>, need_l3: bool) -> Result<ParsedLine
         }
     }
     let mut delta: Option<u64> = None;
-    let mut userspace_portid = None;
     while let Some((at, t)) = c.peek() {
         match t {
-            "[ASSURED]" => status |= Status::ASSURED,
-            "[OFFLOAD]" => status |= Status::OFFLOAD,
-            "[HW_OFFLOAD]" => status |= Status::HW_OFFLOAD,
-            "labels" => f.labels = Some(Labels::default()),
-            "[USERSPACE]" => {
+            b"[ASSURED]" => status |= Status::ASSURED,
+            b"[OFFLOAD]" => status |= Status::OFFLOAD,
+            b"[HW_OFFLOAD]" => status |= Status::HW_OFFLOAD,
+            b"labels" => f.labels = Some(Labels::default()),
+            b"[USERSPACE]" => {
                 c.next();
-                userspace_portid = Some(c.num("portid", "portid")?);
-                if c.peek_is("progname") {
-                    c.next();
+                info.userspace_portid = Some(c.num("portid", b"portid")?);
+                if c.peek_is(b"progname") {
+                    // The process name runs to the end of the line (it may hold blanks).
+                    c.pos = line.len();
                 }
                 continue;
             }
-            _ if t.starts_with("[start=") || t.starts_with("[stop=") => {
-                let is_start = t.starts_with("[start=");
+            _ if t.starts_with(b"[start=") || t.starts_with(b"[stop=") => {
+                let is_start = t.starts_with(b"[start=");
                 let field = if is_start { "start" } else { "stop" };
                 let rest = &line[at..];
-                let close = rest.find(']').ok_or(c.err(field, at, K::BadDate))?;
+                let close =
+                    rest.iter()
+                        .position(|b| *b == b']')
+                        .ok_or(c.err(field, at, K::BadDate))?;
                 let date = &rest[if is_start { 7 } else { 6 }..close];
                 let secs = parse_ctime(date).ok_or(c.err(field, at, K::BadDate))?;
                 let ns = (secs as u64).wrapping_mul(1_000_000_000);
@@ -246,27 +248,31 @@ fn parse(line: &str, map: Option<&LabelMap>, need_l3: bool) -> Result<ParsedLine
                 continue;
             }
             _ => {
-                let (k, v) = t
-                    .split_once('=')
-                    .ok_or(c.err("attribute", at, K::Unexpected))?;
+                let (k, v) = split2(t, b'=').ok_or(c.err("attribute", at, K::Unexpected))?;
                 let bad = |field| c.err(field, at, K::BadNumber);
                 match k {
-                    "mark" => f.mark = Some(parse_num(v).ok_or(bad("mark"))?),
-                    "secmark" => f.secmark = Some(parse_num(v).ok_or(bad("secmark"))?),
-                    "secctx" => f.secctx = Some(SecCtx::new(v)),
-                    "zone" => f.zone = Some(parse_num(v).ok_or(bad("zone"))?),
-                    "delta-time" => delta = Some(parse_num(v).ok_or(bad("delta-time"))?),
-                    "helper" => f.helper = Some(HelperName::new(v)),
-                    "use" => f.use_count = Some(parse_num(v).ok_or(bad("use"))?),
-                    "id" => f.id = Some(parse_num(v).ok_or(bad("id"))?),
-                    "labels" => {
+                    b"mark" => f.mark = Some(bytes::dec(v).ok_or(bad("mark"))?),
+                    b"secmark" => f.secmark = Some(bytes::dec(v).ok_or(bad("secmark"))?),
+                    b"secctx" => {
+                        let s = bytes::utf8(v).ok_or(c.err("secctx", at, K::Unexpected))?;
+                        f.secctx = Some(SecCtx::new(s));
+                    }
+                    b"zone" => f.zone = Some(bytes::dec(v).ok_or(bad("zone"))?),
+                    b"delta-time" => delta = Some(bytes::dec(v).ok_or(bad("delta-time"))?),
+                    b"helper" => {
+                        let s = bytes::utf8(v).ok_or(c.err("helper", at, K::Unexpected))?;
+                        f.helper = Some(HelperName::new(s));
+                    }
+                    b"use" => f.use_count = Some(bytes::dec(v).ok_or(bad("use"))?),
+                    b"id" => f.id = Some(bytes::dec(v).ok_or(bad("id"))?),
+                    b"labels" => {
                         let map = map.ok_or(c.err("labels", at, K::UnknownLabel))?;
                         let mut l = Labels::default();
-                        for name in v.split(',') {
-                            let bit = map.bit(name).ok_or(c.err("labels", at, K::UnknownLabel))?;
-                            if bit >= 128 {
-                                return Err(c.err("labels", at, K::UnknownLabel));
-                            }
+                        for name in v.split(|b| *b == b',') {
+                            let bit = bytes::utf8(name)
+                                .and_then(|n| map.bit(n))
+                                .filter(|b| *b < 128)
+                                .ok_or(c.err("labels", at, K::UnknownLabel))?;
                             l.set(bit);
                         }
                         f.labels = Some(l);
@@ -277,60 +283,42 @@ fn parse(line: &str, map: Option<&LabelMap>, need_l3: bool) -> Result<ParsedLine
         }
         c.next();
     }
-    if let Some(d) = delta {
-        match &mut f.timestamp {
-            None => {
-                f.timestamp = Some(Timestamp {
-                    start: 0,
-                    stop: Some(d.wrapping_mul(1_000_000_000)),
-                })
-            }
-            Some(ts) if ts.stop.is_none() => {
-                ts.stop = Some(ts.start.wrapping_add(d.wrapping_mul(1_000_000_000)))
-            }
-            Some(_) => {}
-        }
+    // With `[start=…]` (and no `[stop=…]`) the entry was alive: its age counts from its
+    // start, so `delta-time` only stands alone.
+    if let (Some(d), None) = (delta, f.timestamp) {
+        let ts = super::delta_only(d, true).ok_or(c.err("delta-time", line.len(), K::BadNumber))?;
+        f.timestamp = Some(ts);
     }
     f.status = Some(status);
-    Ok(ParsedLine {
-        flow: f,
-        event,
-        extended,
-        userspace_portid,
-    })
+    Ok(info)
 }
 
-fn state_info(p: u8, name: &str) -> Option<ProtoInfo> {
+/// Splits at the first `sep`.
+fn split2(t: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
+    let i = t.iter().position(|b| *b == sep)?;
+    Some((&t[..i], &t[i + 1..]))
+}
+
+/// The protoinfo for a state word of the default line (TCP, SCTP, and DCCP through the SCTP
+/// table as the library prints it).
+fn state_info(p: u8, name: &[u8]) -> Option<ProtoInfo> {
+    let find = |table: &[&str; 10]| table.iter().position(|n| n.as_bytes() == name);
     match p {
-        proto::IPPROTO_TCP => {
-            let s = TCP_STATES.iter().position(|n| *n == name)? as u8;
-            Some(ProtoInfo::Tcp(TcpInfo {
-                state: Some(s),
-                ..TcpInfo::default()
-            }))
-        }
-        proto::IPPROTO_SCTP => {
-            let s = SCTP_STATES.iter().position(|n| *n == name)? as u8;
-            Some(ProtoInfo::Sctp(SctpInfo {
-                state: Some(s),
-                ..SctpInfo::default()
-            }))
-        }
-        // The library prints DCCP states through the SCTP table.
-        proto::IPPROTO_DCCP => {
-            let s = SCTP_STATES.iter().position(|n| *n == name)? as u8;
-            Some(ProtoInfo::Dccp(DccpInfo {
-                state: Some(s),
-                ..DccpInfo::default()
-            }))
-        }
+        proto::IPPROTO_TCP => Some(ProtoInfo::Tcp(TcpInfo {
+            state: Some(find(&TCP_STATES)? as u8),
+            ..TcpInfo::default()
+        })),
+        proto::IPPROTO_SCTP => Some(ProtoInfo::Sctp(SctpInfo {
+            state: Some(find(&SCTP_STATES)? as u8),
+            ..SctpInfo::default()
+        })),
+        // conntrack prints DCCP through the SCTP table; /proc prints the DCCP names.
+        proto::IPPROTO_DCCP => Some(ProtoInfo::Dccp(DccpInfo {
+            state: Some(find(&SCTP_STATES).or_else(|| find(&DCCP_STATE_NAMES))? as u8),
+            ..DccpInfo::default()
+        })),
         _ => None,
     }
-}
-
-fn addr(c: &mut Cur<'_>, field: &'static str) -> Result<IpAddr, ParseError> {
-    let (at, v) = c.kv(field, field)?;
-    v.parse().map_err(|_| c.err(field, at, K::BadAddress))
 }
 
 fn tuple(c: &mut Cur<'_>, p: u8) -> Result<Tuple, ParseError> {
@@ -338,25 +326,25 @@ fn tuple(c: &mut Cur<'_>, p: u8) -> Result<Tuple, ParseError> {
         proto: p,
         ..Tuple::default()
     };
-    t.src = addr(c, "src")?;
+    t.src = c.addr("src", b"src")?;
     let at = c.pos;
-    t.dst = addr(c, "dst")?;
+    t.dst = c.addr("dst", b"dst")?;
     if t.src.is_ipv4() != t.dst.is_ipv4() {
         return Err(c.err("dst", at, K::FamilyMismatch));
     }
     match p {
         _ if proto::has_ports(p) => {
-            t.sport = c.num("sport", "sport")?;
-            t.dport = c.num("dport", "dport")?;
+            t.sport = c.num("sport", b"sport")?;
+            t.dport = c.num("dport", b"dport")?;
         }
         proto::IPPROTO_GRE => {
             t.sport = hexkey(c, "srckey")?;
             t.dport = hexkey(c, "dstkey")?;
         }
         proto::IPPROTO_ICMP | proto::IPPROTO_ICMPV6 => {
-            t.icmp_type = c.num("type", "type")?;
-            t.icmp_code = c.num("code", "code")?;
-            t.icmp_id = c.num("id", "id")?;
+            t.icmp_type = c.num("type", b"type")?;
+            t.icmp_code = c.num("code", b"code")?;
+            t.icmp_id = c.num("id", b"id")?;
         }
         _ => {}
     }
@@ -364,36 +352,35 @@ fn tuple(c: &mut Cur<'_>, p: u8) -> Result<Tuple, ParseError> {
 }
 
 fn hexkey(c: &mut Cur<'_>, key: &'static str) -> Result<u16, ParseError> {
-    let (at, v) = c.kv(key, key)?;
-    v.strip_prefix("0x")
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
-        .and_then(|h| u16::from_str_radix(h, 16).ok())
+    let (at, v) = c.kv(key, key.as_bytes())?;
+    v.strip_prefix(b"0x")
+        .and_then(bytes::hex::<u16>)
         .ok_or(c.err(key, at, K::BadNumber))
 }
 
 fn counters(c: &mut Cur<'_>) -> Result<Counters, ParseError> {
     Ok(Counters {
-        packets: c.num("packets", "packets")?,
-        bytes: c.num("bytes", "bytes")?,
+        packets: c.num("packets", b"packets")?,
+        bytes: c.num("bytes", b"bytes")?,
     })
 }
 
 /// Parses `ctime` output (`Sat Nov 28 16:27:29 2026`, UTC) to seconds since the epoch.
-fn parse_ctime(s: &str) -> Option<i64> {
-    let mut it = s.split_ascii_whitespace();
+fn parse_ctime(s: &[u8]) -> Option<i64> {
+    let mut it = s.split(|b| *b == b' ').filter(|w| !w.is_empty());
     let wday = it.next()?;
     let mon = it.next()?;
-    let day: u32 = parse_num(it.next()?)?;
+    let day: u32 = bytes::dec(it.next()?)?;
     let hms = it.next()?;
-    let year: i64 = it.next()?.parse().ok()?;
-    if it.next().is_some() || !wr::WDAYS.contains(&wday) {
+    let year: i64 = bytes::dec(it.next()?)?;
+    if it.next().is_some() || !wr::WDAYS.iter().any(|d| d.as_bytes() == wday) {
         return None;
     }
-    let month = wr::MONTHS.iter().position(|m| *m == mon)? as u32 + 1;
-    let mut p = hms.split(':');
-    let h: u32 = parse_num(p.next()?)?;
-    let m: u32 = parse_num(p.next()?)?;
-    let sec: u32 = parse_num(p.next()?)?;
+    let month = wr::MONTHS.iter().position(|m| m.as_bytes() == mon)? as u32 + 1;
+    let mut p = hms.split(|b| *b == b':');
+    let h: u32 = bytes::dec(p.next()?)?;
+    let m: u32 = bytes::dec(p.next()?)?;
+    let sec: u32 = bytes::dec(p.next()?)?;
     if p.next().is_some() || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
         return None;
     }

@@ -1,0 +1,127 @@
+//! `--from FILE` and `--from -`: a saved dump in any format ctkit or conntrack(8) prints
+//! (`conntrack -L` text with its `-o` variants, `-o extended`, /proc/net/nf_conntrack and
+//! ip_conntrack copies, `-o save`, `-o xml`, ctkit `-o json`), detected from the first
+//! non-empty line and parsed by `ctkit_model::text`. A packet capture is handed to
+//! [`super::open_capture`].
+//!
+//! Label names in text and XML dumps are resolved with the system map
+//! (/etc/xtables/connlabel.conf) when it exists.
+
+use super::{OpenOptions, SourceSpec};
+use ctkit_model::text::{DumpFormat, DumpReader, LineSplitter};
+use ctkit_model::{Flow, FlowSource, LabelMap, ScanReport, SourceError};
+use std::fs::File;
+use std::io::{Cursor, Read};
+use std::ops::ControlFlow;
+
+/// How the spec is named in messages: the path as given, `-` as `standard input`.
+pub fn display_name(spec: &SourceSpec) -> String {
+    match spec {
+        SourceSpec::File(p) => p.clone(),
+        SourceSpec::Stdin => "standard input".to_string(),
+        SourceSpec::Kernel => "kernel".to_string(),
+        SourceSpec::Proc => "proc".to_string(),
+    }
+}
+
+/// A saved dump being read.
+pub struct FileSource {
+    spec: SourceSpec,
+    name: String,
+    format: Option<DumpFormat>,
+    lenient: bool,
+    /// The reader of the first pass (opened for detection); later passes reopen the file.
+    first: Option<DumpReader<Box<dyn Read>>>,
+    scans: u32,
+}
+
+fn io_error(name: &str, e: std::io::Error) -> SourceError {
+    SourceError::Io {
+        path: name.to_string(),
+        source: e,
+    }
+}
+
+fn labelmap() -> Option<LabelMap> {
+    LabelMap::load(None).ok().flatten()
+}
+
+/// Opens `spec` (a file or standard input): a dump source, or a capture.
+pub fn open(spec: &SourceSpec, o: &OpenOptions) -> Result<Box<dyn FlowSource>, SourceError> {
+    let name = display_name(spec);
+    let input: Box<dyn Read> = match spec {
+        SourceSpec::File(p) => Box::new(File::open(p).map_err(|e| io_error(&name, e))?),
+        _ => Box::new(std::io::stdin()),
+    };
+    let mut lines = LineSplitter::new(input);
+    let head = lines.head(4).map_err(|e| io_error(&name, e))?;
+    if super::is_capture(head) {
+        let input: Box<dyn Read> = match spec {
+            SourceSpec::File(p) => Box::new(File::open(p).map_err(|e| io_error(&name, e))?),
+            _ => {
+                let (buffered, rest) = lines.into_parts();
+                Box::new(Cursor::new(buffered).chain(rest))
+            }
+        };
+        return super::open_capture(spec, input);
+    }
+    let reader = DumpReader::new(lines, &name, None, labelmap(), o.lenient)?;
+    Ok(Box::new(FileSource {
+        spec: spec.clone(),
+        name,
+        format: reader.format(),
+        lenient: o.lenient,
+        first: Some(reader),
+        scans: 0,
+    }))
+}
+
+impl FileSource {
+    /// The detected format (`None`: the input had no line).
+    pub fn format(&self) -> Option<DumpFormat> {
+        self.format
+    }
+}
+
+impl FlowSource for FileSource {
+    fn describe(&self) -> String {
+        let what = self.format.map_or("empty", DumpFormat::name);
+        match self.spec {
+            SourceSpec::Stdin => format!("standard input ({what})"),
+            _ => format!("file {} ({what})", self.name),
+        }
+    }
+
+    fn scan(
+        &mut self,
+        f: &mut dyn FnMut(&Flow) -> ControlFlow<()>,
+    ) -> Result<ScanReport, SourceError> {
+        self.scans += 1;
+        let mut reader = match self.first.take() {
+            Some(r) => r,
+            None => match &self.spec {
+                SourceSpec::File(p) => {
+                    let file: Box<dyn Read> =
+                        Box::new(File::open(p).map_err(|e| io_error(&self.name, e))?);
+                    DumpReader::new(
+                        LineSplitter::new(file),
+                        &self.name,
+                        self.format,
+                        labelmap(),
+                        self.lenient,
+                    )?
+                }
+                _ => {
+                    return Err(SourceError::Other(
+                        "standard input can be read only once".to_string(),
+                    ))
+                }
+            },
+        };
+        reader.scan(f)
+    }
+
+    fn is_live(&self) -> bool {
+        false
+    }
+}

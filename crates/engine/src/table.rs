@@ -1,0 +1,425 @@
+//! The connection table: entries in a slab, both directions' tuples in one open-addressing
+//! index (as `nf_conntrack_hash` holds both `tuplehash` of every `nf_conn`).
+//!
+//! The index is an array of 8-byte slots, linear probing, backward-shift deletion (no
+//! tombstones). A slot holds the upper 32 bits of the tuple's keyed hash (the tag) and a
+//! reference `entry << 1 | direction`. The home slot is the tag's top bits, so slots are
+//! ordered by hash; the kernel's bucket of a tuple (`reciprocal_scale(hash, buckets)`) is the
+//! same monotonic function of the tag, which lets early drop find "the entries of kernel
+//! bucket b" as one contiguous run of slots.
+//!
+//! The hash is keyed (a folded-multiply hash in the style of aHash's fallback, keys derived
+//! from the tracker's `seed`), so an attacker who does not know the seed cannot aim tuples
+//! at one chain. Entries are generic over the address size, so an IPv4 entry carries 4-byte
+//! addresses and an IPv6 one 16-byte addresses.
+
+use crate::proto::ProtoState;
+
+/// An address of one family.
+pub(crate) trait Addr: Copy + Eq + Default + std::fmt::Debug {
+    /// From the first bytes of a 16-byte buffer.
+    fn from16(b: &[u8; 16]) -> Self;
+    /// As a standard address.
+    fn ip(self) -> std::net::IpAddr;
+    /// Feeds the address to the hash.
+    fn hash(self, h: &mut Hasher);
+    /// As 16 bytes (IPv4 in the first 4).
+    fn to16(self) -> [u8; 16];
+}
+
+impl Addr for [u8; 4] {
+    fn from16(b: &[u8; 16]) -> Self {
+        [b[0], b[1], b[2], b[3]]
+    }
+    fn ip(self) -> std::net::IpAddr {
+        std::net::IpAddr::V4(self.into())
+    }
+    fn hash(self, h: &mut Hasher) {
+        h.word(u32::from_ne_bytes(self) as u64);
+    }
+    fn to16(self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b[..4].copy_from_slice(&self);
+        b
+    }
+}
+
+impl Addr for [u8; 16] {
+    fn from16(b: &[u8; 16]) -> Self {
+        *b
+    }
+    fn ip(self) -> std::net::IpAddr {
+        std::net::IpAddr::V6(self.into())
+    }
+    fn hash(self, h: &mut Hasher) {
+        h.word(u64::from_ne_bytes(self[..8].try_into().unwrap_or_default()));
+        h.word(u64::from_ne_bytes(self[8..].try_into().unwrap_or_default()));
+    }
+    fn to16(self) -> [u8; 16] {
+        self
+    }
+}
+
+/// One direction's tuple plus the zone (`struct nf_conntrack_tuple` + zone id).
+///
+/// ICMP/ICMPv6: `sport` is the id, `dport` is `type << 8 | code`. GRE: the keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Key<A> {
+    pub src: A,
+    pub dst: A,
+    pub sport: u16,
+    pub dport: u16,
+    pub proto: u8,
+    pub zone: u16,
+}
+
+impl<A: Addr> Key<A> {
+    /// The tuple of the other direction (`nf_ct_invert_tuple`); `None` for ICMP types that
+    /// have no reply.
+    pub fn invert(&self) -> Option<Key<A>> {
+        let mut k = Key {
+            src: self.dst,
+            dst: self.src,
+            sport: self.dport,
+            dport: self.sport,
+            proto: self.proto,
+            zone: self.zone,
+        };
+        match self.proto {
+            1 | 58 => {
+                let ty = (self.dport >> 8) as u8;
+                let inv = if self.proto == 1 {
+                    ctkit_model::tuple::invert_icmp_type(ty)?
+                } else {
+                    ctkit_model::tuple::invert_icmpv6_type(ty)?
+                };
+                k.sport = self.sport;
+                k.dport = (inv as u16) << 8 | (self.dport & 0xff);
+            }
+            _ => {}
+        }
+        Some(k)
+    }
+
+    /// This key as a model tuple.
+    pub fn tuple(&self) -> ctkit_model::Tuple {
+        let mut t = ctkit_model::Tuple {
+            src: self.src.ip(),
+            dst: self.dst.ip(),
+            proto: self.proto,
+            ..Default::default()
+        };
+        match self.proto {
+            1 | 58 => {
+                t.icmp_id = self.sport;
+                t.icmp_type = (self.dport >> 8) as u8;
+                t.icmp_code = self.dport as u8;
+            }
+            _ => {
+                t.sport = self.sport;
+                t.dport = self.dport;
+            }
+        }
+        t
+    }
+}
+
+/// The keyed hash: folded 64×64→128 multiplies, keys from the seed.
+pub(crate) struct Hasher {
+    h: u64,
+    k: u64,
+}
+
+const MUL: u64 = 0x5851_f42d_4c95_7f2d;
+
+fn folded_mul(a: u64, b: u64) -> u64 {
+    let r = (a as u128).wrapping_mul(b as u128);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+impl Hasher {
+    fn word(&mut self, w: u64) {
+        self.h = folded_mul(self.h ^ w, MUL);
+    }
+    fn finish(&self) -> u64 {
+        let r = folded_mul(self.h, self.k);
+        r.rotate_left((self.h & 63) as u32)
+    }
+}
+
+/// Hash keys derived from the seed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HashKey {
+    k0: u64,
+    k1: u64,
+}
+
+fn splitmix(x: &mut u64) -> u64 {
+    *x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl HashKey {
+    pub fn new(seed: u64) -> HashKey {
+        let mut s = seed;
+        HashKey {
+            k0: splitmix(&mut s),
+            k1: splitmix(&mut s) | 1,
+        }
+    }
+
+    pub fn hash<A: Addr>(&self, k: &Key<A>) -> u64 {
+        let mut h = Hasher {
+            h: self.k0,
+            k: self.k1,
+        };
+        k.src.hash(&mut h);
+        k.dst.hash(&mut h);
+        h.word(
+            k.sport as u64
+                | (k.dport as u64) << 16
+                | (k.proto as u64) << 32
+                | (k.zone as u64) << 40,
+        );
+        h.finish()
+    }
+}
+
+/// One tracked connection (`struct nf_conn` minus what this engine does not model).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Entry<A> {
+    /// Expiry in milliseconds on the wrapping 32-bit clock (`ct->timeout`, jiffies in the
+    /// kernel, compared the same wrapping way).
+    pub expires: u32,
+    /// `ct->status` (the low 16 bits are all the uapi defines).
+    pub status: u16,
+    /// Engine flags (`AUX_*`).
+    pub aux: u8,
+    /// Original-direction tuple (the reply tuple is its inverse: no NAT).
+    pub key: Key<A>,
+    /// Per-protocol state.
+    pub proto: ProtoState,
+}
+
+/// The entry has side data (helper, master, counters) in the extension map.
+pub(crate) const AUX_EXT: u8 = 1;
+/// The slab slot is free.
+pub(crate) const AUX_FREE: u8 = 2;
+
+impl<A: Addr> Entry<A> {
+    pub fn key_dir(&self, dir: usize) -> Key<A> {
+        if dir == 0 {
+            self.key
+        } else {
+            // Entries are only created for invertible tuples.
+            self.key.invert().unwrap_or(self.key)
+        }
+    }
+}
+
+/// Index + slab for one address family.
+pub(crate) struct Table<A> {
+    slots: Vec<u64>,
+    bits: u32,
+    used: usize,
+    pub entries: Vec<Entry<A>>,
+    free: Vec<u32>,
+    pub live: usize,
+}
+
+const MIN_BITS: u32 = 4;
+
+impl<A: Addr> Table<A> {
+    pub fn new() -> Table<A> {
+        Table {
+            slots: vec![0; 1 << MIN_BITS],
+            bits: MIN_BITS,
+            used: 0,
+            entries: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+        }
+    }
+
+    fn mask(&self) -> usize {
+        (1usize << self.bits) - 1
+    }
+
+    fn home_of_tag(&self, tag: u32) -> usize {
+        (tag >> (32 - self.bits)) as usize
+    }
+
+    /// Finds `key` (hash `h`): the entry index and direction.
+    #[inline]
+    pub fn find(&self, key: &Key<A>, h: u64) -> Option<(u32, usize)> {
+        let tag = (h >> 32) as u32;
+        let mask = self.mask();
+        let mut i = self.home_of_tag(tag);
+        loop {
+            let s = self.slots[i];
+            if s == 0 {
+                return None;
+            }
+            if (s >> 32) as u32 == tag {
+                let r = (s as u32) - 1;
+                let e = &self.entries[(r >> 1) as usize];
+                let dir = (r & 1) as usize;
+                let hit = if dir == 0 {
+                    e.key == *key
+                } else {
+                    e.key.invert().as_ref() == Some(key)
+                };
+                if hit {
+                    return Some((r >> 1, dir));
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let old = std::mem::take(&mut self.slots);
+        self.bits += 1;
+        self.slots = vec![0; 1 << self.bits];
+        let mask = self.mask();
+        for s in old.into_iter().filter(|s| *s != 0) {
+            let mut i = self.home_of_tag((s >> 32) as u32);
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = s;
+        }
+    }
+
+    fn index_insert(&mut self, h: u64, r: u32) {
+        if (self.used + 1) * 8 > self.slots.len() * 5 && self.bits < 32 {
+            self.grow();
+        }
+        let tag = (h >> 32) as u32;
+        let mask = self.mask();
+        let mut i = self.home_of_tag(tag);
+        while self.slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = (tag as u64) << 32 | (r as u64 + 1);
+        self.used += 1;
+    }
+
+    fn index_remove(&mut self, h: u64, r: u32) {
+        let want = ((h >> 32) << 32) | (r as u64 + 1);
+        let mask = self.mask();
+        let mut i = self.home_of_tag((h >> 32) as u32);
+        loop {
+            let s = self.slots[i];
+            if s == 0 {
+                return; // not present: nothing to do
+            }
+            if s == want {
+                break;
+            }
+            i = (i + 1) & mask;
+        }
+        let mut j = i;
+        loop {
+            j = (j + 1) & mask;
+            let s = self.slots[j];
+            if s == 0 {
+                break;
+            }
+            let k = self.home_of_tag((s >> 32) as u32);
+            let stays = if i <= j {
+                i < k && k <= j
+            } else {
+                i < k || k <= j
+            };
+            if stays {
+                continue;
+            }
+            self.slots[i] = s;
+            i = j;
+        }
+        self.slots[i] = 0;
+        self.used -= 1;
+    }
+
+    /// Adds an entry under both tuples; returns its index.
+    pub fn insert(&mut self, e: Entry<A>, h_orig: u64, h_reply: u64) -> u32 {
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.entries[i as usize] = e;
+                i
+            }
+            None => {
+                self.entries.push(e);
+                (self.entries.len() - 1) as u32
+            }
+        };
+        self.index_insert(h_orig, idx << 1);
+        self.index_insert(h_reply, idx << 1 | 1);
+        self.live += 1;
+        idx
+    }
+
+    /// Removes entry `idx` (its hashes given).
+    pub fn remove(&mut self, idx: u32, h_orig: u64, h_reply: u64) {
+        self.index_remove(h_orig, idx << 1);
+        self.index_remove(h_reply, idx << 1 | 1);
+        self.entries[idx as usize].aux = AUX_FREE;
+        self.free.push(idx);
+        self.live -= 1;
+    }
+
+    /// The entry references whose tag maps to kernel bucket `bucket` of `nbuckets`, in slot
+    /// order (`reciprocal_scale(tag, nbuckets) == bucket`).
+    pub fn bucket_refs(&self, bucket: u32, nbuckets: u32, out: &mut Vec<(u32, usize)>) {
+        out.clear();
+        // First tag of the bucket: ceil(bucket * 2^32 / nbuckets).
+        let lo = ((bucket as u64) << 32).div_ceil(nbuckets as u64);
+        if lo > u32::MAX as u64 {
+            return;
+        }
+        let hi = (((bucket as u64 + 1) << 32).div_ceil(nbuckets as u64)).min(1 << 32);
+        let mask = self.mask();
+        let start = self.home_of_tag(lo as u32);
+        let last = self.home_of_tag((hi - 1) as u32);
+        // Entries never sit before their home slot and a probe run has no hole, so every
+        // entry homed in [start, last] is found walking from `start` to the first empty
+        // slot after `last`.
+        let span = last.wrapping_sub(start) & mask;
+        let mut i = start;
+        let mut steps = 0usize;
+        while steps <= self.slots.len() {
+            let s = self.slots[i];
+            if s == 0 {
+                if steps >= span {
+                    break;
+                }
+            } else {
+                let tag = (s >> 32) as u32;
+                let b = ((tag as u64 * nbuckets as u64) >> 32) as u32;
+                if b == bucket {
+                    let r = (s as u32) - 1;
+                    out.push((r >> 1, (r & 1) as usize));
+                }
+            }
+            i = (i + 1) & mask;
+            steps += 1;
+        }
+    }
+
+    /// Bytes held by the index and the slab.
+    pub fn memory(&self) -> usize {
+        self.slots.capacity() * 8
+            + self.entries.capacity() * std::mem::size_of::<Entry<A>>()
+            + self.free.capacity() * 4
+    }
+
+    /// Index slots (capacity).
+    #[allow(dead_code)]
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+}
