@@ -371,7 +371,10 @@ fn delete_dumps(req: &CompatRequest) -> Vec<DumpRequest> {
 /// match (`ctnetlink_filter_match_tuple`, 6.18), which a recheck could not undo (the entry
 /// wanted would never arrive). `None` without a family (the kernel refuses CTA_FILTER on
 /// AF_UNSPEC) or when nothing can be pushed.
-fn kernel_tuple_filter(f: &ctkit_model::filter::FlowFilter, family: u8) -> Option<TupleFilter> {
+pub(crate) fn kernel_tuple_filter(
+    f: &ctkit_model::filter::FlowFilter,
+    family: u8,
+) -> Option<TupleFilter> {
     use ctkit_ctnetlink::uapi::*;
     if !f.compare || (family != libc::AF_INET as u8 && family != libc::AF_INET6 as u8) {
         return None;

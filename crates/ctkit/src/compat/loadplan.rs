@@ -230,7 +230,7 @@ impl Plan {
                             let mine = self.send(&mut a, w, Some(0), &mut buf);
                             let theirs = rrx
                                 .recv()
-                                .unwrap_or_else(|_| Err(NlError::Protocol("sender thread ended")));
+                                .unwrap_or(Err(NlError::Protocol("sender thread ended")));
                             match (mine, theirs) {
                                 (Ok(mut x), Ok(y)) => {
                                     x.extend(y);

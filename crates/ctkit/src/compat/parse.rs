@@ -1170,7 +1170,7 @@ fn finish(p: &mut Parser<'_, '_>) -> Result<CompatRequest, CompatError> {
     } else {
         None
     };
-    let filter = build_filter(&p, filters);
+    let filter = build_filter(p, filters);
     let expect = (cmd.table == Table::Expect).then(|| Expect {
         master: p.ct.flow.orig,
         tuple: p.exp.flow.orig,
