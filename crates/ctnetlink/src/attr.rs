@@ -193,6 +193,11 @@ impl Builder {
         }
     }
 
+    /// Appends complete messages built elsewhere.
+    pub fn extend_from(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
     /// The bytes built so far (zero or more complete messages).
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf

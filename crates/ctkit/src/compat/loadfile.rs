@@ -180,12 +180,38 @@ pub fn parse_each(
     progname: &str,
     env: &ParseEnv,
     state: &mut ParseState,
-    mut sink: impl FnMut(CompatRequest, usize) -> Result<(), CompatError>,
+    sink: impl FnMut(CompatRequest, usize) -> Result<(), CompatError>,
 ) -> Result<(), CompatError> {
-    let mut unsupported: Option<CompatError> = None;
+    let r = parse_range(data, 0, progname, env, state, sink);
+    match r.stopped.or(r.unsupported) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// What [`parse_range`] found.
+#[derive(Debug, Default)]
+pub struct RangeResult {
+    /// The error that stopped parsing (a bad line, or one `sink` refused).
+    pub stopped: Option<CompatError>,
+    /// The first line whose command `-R` does not allow (reported after every line).
+    pub unsupported: Option<CompatError>,
+}
+
+/// [`parse_each`] over `data` whose first line is line `first_line + 1` of the file
+/// (`data` must start at a line boundary).
+pub fn parse_range(
+    data: &[u8],
+    first_line: usize,
+    progname: &str,
+    env: &ParseEnv,
+    state: &mut ParseState,
+    mut sink: impl FnMut(CompatRequest, usize) -> Result<(), CompatError>,
+) -> RangeResult {
+    let mut out = RangeResult::default();
     let mut words = Words::default();
     for (n, raw) in fgets_lines(data).into_iter().enumerate() {
-        let lineno = n + 1;
+        let lineno = first_line + n + 1;
         let start = raw
             .iter()
             .position(|&c| c != b' ' && c != b'\t')
@@ -199,10 +225,16 @@ pub fn parse_each(
             e
         };
         words.clear();
-        words.split(line, 1).map_err(with_line)?;
+        if let Err(e) = words.split(line, 1) {
+            out.stopped = Some(with_line(e));
+            return out;
+        }
         let req = match parse_words(words.argv(progname), env, state) {
             Ok(r) => r,
-            Err(e) => return Err(with_line(e)),
+            Err(e) => {
+                out.stopped = Some(with_line(e));
+                return out;
+            }
         };
         let ok = matches!(
             req.row,
@@ -212,20 +244,30 @@ pub fn parse_each(
                 | CmdRow::CtDelete
                 | CmdRow::CtFlush
         );
-        if !ok && unsupported.is_none() {
+        if !ok && out.unsupported.is_none() {
             let mut e = CompatError::param(format!(
                 "Cannot use command `{}' with --load-file",
                 unsupported_name(&req)
             ));
             e.line = Some(lineno);
-            unsupported = Some(e);
+            out.unsupported = Some(e);
         }
-        sink(req, lineno)?;
+        if let Err(e) = sink(req, lineno) {
+            out.stopped = Some(e);
+            return out;
+        }
     }
-    match unsupported {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    out
+}
+
+/// How many lines (`fgets` pieces) `data` holds.
+pub fn count_lines(data: &[u8]) -> usize {
+    fgets_lines(data).len()
+}
+
+/// The last line (`fgets` piece) of `data`, empty when there is none.
+pub fn last_line(data: &[u8]) -> &[u8] {
+    fgets_lines(data).last().copied().unwrap_or(&[])
 }
 
 /// Parses file contents into requests (all lines first; errors carry their line number).

@@ -17,6 +17,8 @@
 
 use crate::compat::error::CompatError;
 use crate::compat::exec;
+use crate::compat::loadfile::{count_lines, last_line, parse_range, RangeResult};
+use crate::compat::parse::{ParseEnv, ParseState};
 use crate::compat::request::{Command, CompatRequest, OutputFlags, Table};
 use ctkit_ctnetlink::attr::Builder;
 use ctkit_ctnetlink::BATCH_MAX_MSGS;
@@ -172,6 +174,28 @@ impl Plan {
         true
     }
 
+    /// Appends `other`, the plan of the lines after this plan's.
+    fn append(&mut self, other: Plan) {
+        let base = self.wire.len();
+        let first = self.msgs.len();
+        self.wire.extend_from(other.wire.as_bytes());
+        self.msgs.extend(other.msgs.into_iter().map(|m| Msg {
+            start: m.start + base,
+            end: m.end + base,
+            ..m
+        }));
+        for op in other.ops {
+            match (self.ops.last_mut(), op) {
+                (Some(Op::Creates(r)), Op::Creates(o)) if r.end == o.start + first => {
+                    r.end = o.end + first
+                }
+                (_, Op::Creates(o)) => self.ops.push(Op::Creates(o.start + first..o.end + first)),
+                (_, other) => self.ops.push(other),
+            }
+        }
+        self.others += other.others;
+    }
+
     /// conntrack's output mask is one global: every line runs with the final union.
     pub fn set_output(&mut self, output: OutputFlags) {
         for op in &mut self.ops {
@@ -312,6 +336,119 @@ impl Plan {
     }
 }
 
+/// The outcome of validating a whole `-R` file: the plan (`None` when abandoned, see
+/// [`Plan::push`]) or the error to report, and the parser state after it (warnings, output
+/// mask).
+pub struct Validated {
+    /// The plan, `Ok(None)` when the file must run the streaming way.
+    pub plan: Result<Option<Plan>, CompatError>,
+    /// The parser state at the end (or at the error).
+    pub state: ParseState,
+}
+
+/// Below this size a file is validated on one thread.
+const SPLIT_MIN: usize = 1 << 20;
+
+fn validate_range(
+    data: &[u8],
+    first_line: usize,
+    progname: &str,
+    env: &ParseEnv,
+    state: &mut ParseState,
+) -> (RangeResult, Option<Plan>) {
+    let mut plan = Some(Plan::for_file(data.len()));
+    let r = parse_range(data, first_line, progname, env, state, |r, line| {
+        if let Some(e) = r.deferred_error {
+            return Err(e);
+        }
+        if plan.as_mut().is_some_and(|p| !p.push(r, line)) {
+            plan = None;
+        }
+        Ok(())
+    });
+    (r, plan)
+}
+
+/// Validates every line of an `-R` file and builds its [`Plan`], before anything reaches
+/// the kernel. A big file is validated in two halves on two threads: the second half starts
+/// from the state its first line would see if the last line of the first half were the only
+/// line before it; when the first half ends in a different state (an earlier `-p`, `-o` or
+/// label map is still in effect), the second half is validated again from the right state.
+/// Errors are the ones a single pass reports: the first line that stops parsing, else the
+/// first command `-R` does not allow.
+pub fn validate(data: &[u8], progname: &str, env: &ParseEnv, initial: &ParseState) -> Validated {
+    validate_split(data, progname, env, initial, SPLIT_MIN)
+}
+
+/// [`validate`], splitting files of at least `split_min` bytes.
+fn validate_split(
+    data: &[u8],
+    progname: &str,
+    env: &ParseEnv,
+    initial: &ParseState,
+    split_min: usize,
+) -> Validated {
+    let split = (data.len() >= split_min)
+        .then(|| data[data.len() / 2..].iter().position(|&c| c == b'\n'))
+        .flatten()
+        .map(|p| data.len() / 2 + p + 1)
+        .filter(|&m| m < data.len());
+    let Some(mid) = split else {
+        let mut state = initial.clone();
+        let (r, plan) = validate_range(data, 0, progname, env, &mut state);
+        let plan = match r.stopped.or(r.unsupported) {
+            Some(e) => Err(e),
+            None => Ok(plan),
+        };
+        return Validated { plan, state };
+    };
+    let (head, tail) = data.split_at(mid);
+    let ((ra, plan_a, state_a), (guess, rb, plan_b, state_b, lines_a)) = std::thread::scope(|s| {
+        let second = s.spawn(|| {
+            let lines_a = count_lines(head);
+            let mut state = initial.clone();
+            let _ = parse_range(last_line(head), 0, progname, env, &mut state, |_, _| Ok(()));
+            state.warnings.clear();
+            let guess = state.clone();
+            let (r, plan) = validate_range(tail, lines_a, progname, env, &mut state);
+            (guess, r, plan, state, lines_a)
+        });
+        let mut state = initial.clone();
+        let (r, plan) = validate_range(head, 0, progname, env, &mut state);
+        let b = second.join().expect("validation thread");
+        ((r, plan, state), b)
+    });
+    if let Some(e) = ra.stopped {
+        return Validated {
+            plan: Err(e),
+            state: state_a,
+        };
+    }
+    let (rb, plan_b, mut state) = if state_a.same_for_parsing(&guess) {
+        let mut st = state_b;
+        let mut w = state_a.warnings;
+        w.append(&mut st.warnings);
+        st.warnings = w;
+        (rb, plan_b, st)
+    } else {
+        let mut st = state_a;
+        let (r, plan) = validate_range(tail, lines_a, progname, env, &mut st);
+        (r, plan, st)
+    };
+    state.warnings.shrink_to_fit();
+    let plan = match rb.stopped.or(ra.unsupported).or(rb.unsupported) {
+        Some(e) => Err(e),
+        None => Ok(match (plan_a, plan_b) {
+            (Some(mut a), Some(b)) => {
+                a.append(b);
+                Some(a)
+            }
+            _ => None,
+        }),
+    };
+    Validated { plan, state }
+}
+
 /// A line the kernel refused.
 #[derive(Debug)]
 struct Failed {
@@ -432,6 +569,129 @@ mod tests {
             kept = plan.push(r, i + 1);
         }
         assert!(!kept);
+    }
+
+    /// A plan as comparable values: wire bytes, (line, excl, lane) per message, op shapes.
+    fn shape(p: &Plan) -> (Vec<u8>, Vec<(u32, bool, u8)>, Vec<String>) {
+        let msgs = p.msgs.iter().map(|m| (m.line, m.excl, m.lane)).collect();
+        let ops = p
+            .ops
+            .iter()
+            .map(|o| match o {
+                Op::Creates(r) => format!("creates {r:?}"),
+                Op::Other(req) => format!("{:?} {:?} {:?}", req.command, req.ct.flow.orig, req.ct),
+            })
+            .collect();
+        (p.wire.as_bytes().to_vec(), msgs, ops)
+    }
+
+    fn sequential(data: &[u8]) -> Validated {
+        let mut state = ParseState::default();
+        let (r, plan) = validate_range(data, 0, "conntrack", &ParseEnv::default(), &mut state);
+        Validated {
+            plan: match r.stopped.or(r.unsupported) {
+                Some(e) => Err(e),
+                None => Ok(plan),
+            },
+            state,
+        }
+    }
+
+    /// Test files are small: split any file.
+    fn validate_small(data: &[u8]) -> Validated {
+        validate_split(
+            data,
+            "conntrack",
+            &ParseEnv::default(),
+            &ParseState::default(),
+            0,
+        )
+    }
+
+    fn same_as_sequential(data: &[u8]) {
+        let want = sequential(data);
+        let got = validate_small(data);
+        assert_eq!(got.state.warnings, want.state.warnings);
+        assert_eq!(got.state.output, want.state.output);
+        match (want.plan, got.plan) {
+            (Ok(Some(w)), Ok(Some(g))) => assert!(shape(&w) == shape(&g), "plans differ"),
+            (Err(w), Err(g)) => {
+                assert_eq!((w.message, w.line), (g.message, g.line));
+            }
+            (w, g) => panic!(
+                "{:?} vs {:?}",
+                w.map(|p| p.map(|p| p.msgs.len())),
+                g.map(|p| p.map(|p| p.msgs.len()))
+            ),
+        }
+    }
+
+    /// `n` create lines; line `i` gets `extra(i)` appended.
+    fn file(n: usize, extra: impl Fn(usize) -> String) -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "-I {} -s 198.51.100.{} -d 203.0.113.1 --sport {} --dport 80 -t 60 -u ASSURED\n",
+                    extra(i),
+                    1 + i / 60000,
+                    1024 + i % 60000,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn two_thread_validation_equals_one_pass_when_every_line_names_its_protocol() {
+        same_as_sequential(file(1600, |_| "-p tcp --state ESTABLISHED".into()).as_bytes());
+    }
+
+    #[test]
+    fn two_thread_validation_redoes_the_second_half_when_an_earlier_protocol_is_in_effect() {
+        // conntrack keeps the last `-p` handler across lines: after `-p tcp` lines, a `-D`
+        // line without `-p` still gets TCP's flag attributes in its template. The split falls
+        // among comment lines, so the second half's guessed state (after one comment) lacks
+        // the handler: it must be redone from the first half's real state.
+        let tcp = file(300, |_| "-p tcp --state ESTABLISHED".into());
+        let comments = "#\n".repeat(40_000);
+        let deletes: String = (0..300)
+            .map(|i| format!("-D -s 192.0.2.{}\n", i % 250))
+            .collect();
+        let data = format!("{tcp}{comments}{deletes}");
+        let mid = data.len() / 2;
+        assert!(mid > tcp.len() && mid < tcp.len() + comments.len());
+        same_as_sequential(data.as_bytes());
+        let got = validate_small(data.as_bytes());
+        let plan = got.plan.unwrap().unwrap();
+        match plan.ops.last() {
+            Some(Op::Other(r)) => {
+                assert!(r.ct.attrs.has(crate::compat::request::Attrs::TCP_FLAGS));
+            }
+            op => panic!("{op:?}"),
+        }
+    }
+
+    #[test]
+    fn two_thread_validation_reports_the_errors_one_pass_reports() {
+        let base = file(1600, |_| "-p udp".into());
+        let mut lines: Vec<String> = base.lines().map(|l| format!("{l}\n")).collect();
+        // A bad line in the second half only.
+        lines[1200] = "-I -s x -d 203.0.113.1 -p udp\n".into();
+        same_as_sequential(lines.concat().as_bytes());
+        // Bad lines in both halves: the first one.
+        lines[100] = "-I -s y -d 203.0.113.1 -p udp\n".into();
+        same_as_sequential(lines.concat().as_bytes());
+        // A command -R refuses in the first half, a bad line in the second: the bad line.
+        lines[100] = "-L\n".into();
+        same_as_sequential(lines.concat().as_bytes());
+        // Refused commands in both halves, nothing else wrong: the first refused one.
+        lines[1200] = "-S\n".into();
+        same_as_sequential(lines.concat().as_bytes());
+        // Warnings from both halves, in order.
+        lines[100] = "-F -a x\n".into();
+        lines[1200] = "-F -a x\n".into();
+        same_as_sequential(lines.concat().as_bytes());
+        let v = validate_small(lines.concat().as_bytes());
+        assert_eq!(v.state.warnings.len(), 2);
     }
 
     #[test]

@@ -98,27 +98,19 @@ fn load_file(
             return ExitCode::from(e.exit_code());
         }
     };
-    let mut state = initial.clone();
     // Errors conntrack raises only when it reaches a line (deferred ones) are raised here too,
     // before anything runs: no request reaches the kernel from a file with a bad line.
     // Meanwhile the plan encodes each create line once (see `loadplan`).
-    let mut plan = Some(loadplan::Plan::for_file(data.len()));
-    let checked = loadfile::parse_each(&data, progname, env, &mut state, |r, line| {
-        if let Some(e) = r.deferred_error {
-            return Err(e);
-        }
-        if let Some(p) = plan.as_mut() {
-            if !p.push(r, line) {
-                plan = None;
-            }
-        }
-        Ok(())
-    });
+    let v = loadplan::validate(&data, progname, env, &initial);
+    let state = v.state;
     messages::print_warnings(&state.warnings);
-    if let Err(e) = checked {
-        messages::print_error(&e);
-        return ExitCode::from(e.exit_code());
-    }
+    let plan = match v.plan {
+        Ok(p) => p,
+        Err(e) => {
+            messages::print_error(&e);
+            return ExitCode::from(e.exit_code());
+        }
+    };
     // conntrack's output mask is one global: every line runs with the final union.
     let output = request::OutputFlags(state.output);
     if let Some(mut plan) = plan {

@@ -73,6 +73,15 @@ impl Default for ParseState {
 }
 
 impl ParseState {
+    /// Whether parsing a line from `self` or from `other` gives the same result: equal in
+    /// everything but the collected warnings.
+    pub fn same_for_parsing(&self, other: &ParseState) -> bool {
+        self.last_proto == other.last_proto
+            && self.output == other.output
+            && self.labelmap == other.labelmap
+            && self.labelmap_path == other.labelmap_path
+    }
+
     /// `labelmap_init`: load once; each failed attempt prints `nfct_labelmap_new: <strerror>`.
     fn labelmap_init(&mut self) {
         if self.labelmap.is_some() {
