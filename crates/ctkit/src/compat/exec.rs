@@ -2,10 +2,12 @@
 //! ctkit-ctnetlink, printing exactly what conntrack 1.4.7 prints (`do_command_ct` in
 //! conntrack-tools src/conntrack.c).
 //!
-//! Where ctkit is faster by design: dumps stream through one reused `Flow`; `-D` queues the
-//! deletes of a filtered dump on a second socket, [`ctkit_ctnetlink::BATCH_MAX_MSGS`] per
-//! `sendmsg`, instead of one round trip per entry; `-R` sends consecutive create lines in
-//! batches too.
+//! Where ctkit is faster by design: dumps stream through one reused `Flow`; the tuple part of
+//! a -L/-D filter the kernel can check exactly goes into `CTA_FILTER` (always rechecked
+//! here); `-D` queues the deletes of the dump on a second socket,
+//! [`ctkit_ctnetlink::BATCH_MAX_MSGS`] per `sendmsg` and without ACKs (the kernel answers
+//! only refused deletes), instead of one round trip per entry; `-R` runs through
+//! [`crate::compat::loadplan`].
 
 use crate::compat::error::CompatError;
 use crate::compat::messages;
