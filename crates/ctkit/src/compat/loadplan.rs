@@ -572,7 +572,9 @@ mod tests {
     }
 
     /// A plan as comparable values: wire bytes, (line, excl, lane) per message, op shapes.
-    fn shape(p: &Plan) -> (Vec<u8>, Vec<(u32, bool, u8)>, Vec<String>) {
+    type Shape = (Vec<u8>, Vec<(u32, bool, u8)>, Vec<String>);
+
+    fn shape(p: &Plan) -> Shape {
         let msgs = p.msgs.iter().map(|m| (m.line, m.excl, m.lane)).collect();
         let ops = p
             .ops
