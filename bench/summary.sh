@@ -23,7 +23,7 @@ exec 9>"$LOCK"
 flock 9
 
 WORK=$(mktemp -d)
-NS=ctkit-bench-sum-$$
+NS=sumbench-$$   # not ctkit-*: test clean-ups remove stale ctkit-* namespaces
 MAXF=/proc/sys/net/netfilter/nf_conntrack_max
 OLD_MAX=$(cat $MAXF)
 cleanup() {

@@ -77,6 +77,8 @@ if [ "$(id -u)" -eq 0 ]; then
       case "$ns" in
         ctkit-*-*)
           pid="${ns#ctkit-}"; pid="${pid%%-*}"
+          # Only test namespaces carry a pid there (ctkit-bench-<pid> is a benchmark's).
+          case "$pid" in ''|*[!0-9]*) continue ;; esac
           if [ ! -d "/proc/$pid" ]; then
             log "removing stale namespace $ns"
             ip netns del "$ns" 2>/dev/null || true

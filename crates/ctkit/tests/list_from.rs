@@ -157,7 +157,7 @@ fn a_malformed_line_stops_with_file_line_and_field() {
     );
     assert_eq!(
         r.stderr,
-        "ctkit: proc-malformed.txt:3: bad address in field `dst` at column 56 (/proc or -o extended text)\n"
+        "ctkit: list: proc-malformed.txt:3: bad address in field `dst` at column 56 (/proc or -o extended text)\n"
     );
 }
 
@@ -188,7 +188,7 @@ fn captures_unknown_formats_and_missing_files_are_clear_errors() {
     assert_eq!(
         r.stderr,
         format!(
-            "ctkit: {}: a packet capture (pcap/pcapng): reading flows from captures is not available in this build (use `ctkit replay`)\n",
+            "ctkit: list: {}: a packet capture (pcap/pcapng): reading flows from captures is not available in this build (use `ctkit replay`)\n",
             pcap.display()
         )
     );
@@ -199,19 +199,32 @@ fn captures_unknown_formats_and_missing_files_are_clear_errors() {
     assert_eq!(r.code, 1);
     assert!(
         r.stderr
-            .starts_with("ctkit: standard input: a packet capture (pcap/pcapng)"),
+            .starts_with("ctkit: list: standard input: a packet capture (pcap/pcapng)"),
         "{}",
         r.stderr
     );
     let r = list(&["--from", notes.to_str().unwrap()], None);
     assert_eq!(r.code, 1);
     assert!(r.stderr.ends_with("line 1: not in a format ctkit reads (conntrack -L text, -o extended, /proc/net/nf_conntrack, /proc/net/ip_conntrack, -o save, -o xml, ctkit -o json): `hello'\n"), "{}", r.stderr);
+    let gz = dir.join("dump.gz");
+    std::fs::write(&gz, [0x1f, 0x8b, 8, 0, 0, 0, 0, 0]).unwrap();
+    let r = list(&["--from", gz.to_str().unwrap()], None);
+    assert_eq!(
+        (r.code, r.stderr),
+        (
+            1,
+            format!(
+                "ctkit: list: {}: gzip-compressed: decompress it first (zcat FILE | ctkit … --from -)\n",
+                gz.display()
+            )
+        )
+    );
     let r = list(&["--from", "no-such-file"], None);
     assert_eq!(
         (r.code, r.stderr.as_str()),
         (
             1,
-            "ctkit: no-such-file: No such file or directory (os error 2)\n"
+            "ctkit: list: no-such-file: No such file or directory (os error 2)\n"
         )
     );
     std::fs::remove_dir_all(&dir).unwrap();
@@ -373,6 +386,10 @@ fn from_proc_lists_the_namespaces_table_as_conntrack_does() {
     let r = run(lab.router.exec(&[ctkit.as_str(), "list", "--from", "proc"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(norm(&r.stdout), norm(&kernel));
+    // /proc's `use=` counts its reader; reported as ctnetlink reports it.
+    let ones = |s: &str| s.matches(" use=1").count();
+    assert_eq!(ones(&r.stdout), ones(&kernel), "{}", r.stdout);
+    assert_eq!(ones(&kernel), kernel.lines().count());
     assert_eq!(r.stderr, summary(kernel.lines().count()));
     // Another namespace has its own (empty) table.
     let other = Netns::new();
@@ -384,4 +401,57 @@ fn from_proc_lists_the_namespaces_table_as_conntrack_does() {
     let want = sh(&lab.router, &format!("{oracle} -L -p icmp 2>/dev/null"));
     assert_eq!(want.lines().count(), 1, "{want}");
     assert_eq!(norm(&r.stdout), norm(&want));
+}
+
+#[test]
+fn saved_labels_are_named_with_the_systems_label_map() {
+    let name = "saved_labels_are_named_with_the_systems_label_map";
+    if !require_kernel(name) {
+        return;
+    }
+    let _lock = support::GlobalLock::acquire();
+    let _conf = support::lab::CONNLABEL_FILES
+        .map(|f| support::RestoreFile::replace(f, Lab::connlabel_conf().as_bytes()));
+    let lab = Lab::new(LabOptions {
+        labels: true,
+        ..LabOptions::default()
+    });
+    support::traffic::tcp_server(&lab.server, "::", support::lab::LABEL_PORT);
+    support::traffic::tcp_hold(
+        &lab.client,
+        support::lab::SERVER4,
+        support::lab::LABEL_PORT,
+        10,
+    );
+    support::traffic::ping(&lab.client, support::lab::SERVER4);
+    lab.settle();
+    let dir = std::env::temp_dir().join(format!("ctkit-list-from-l-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let oracle = oracle_bin().display().to_string();
+    let ctkit = ctkit_bin().display().to_string();
+    for (fmt, file) in [("labels", "l.txt"), ("xml,labels", "x.xml")] {
+        let path = dir.join(file).display().to_string();
+        sh(
+            &lab.router,
+            &format!("{oracle} -L -o {fmt} > {path} 2>/dev/null"),
+        );
+        let want = sh(&lab.router, &format!("{oracle} -L -o {fmt} 2>/dev/null"));
+        assert!(want.contains(support::lab::LABEL), "{want}");
+        let r = run(lab
+            .router
+            .exec(&[ctkit.as_str(), "list", "--from", &path, "-o", fmt]));
+        assert_eq!(r.code, 0, "{fmt}: {}", r.stderr);
+        assert_eq!(norm(&r.stdout), norm(&want), "-o {fmt}");
+        // Label filters work on saved entries too.
+        let r = run(lab.router.exec(&[
+            ctkit.as_str(),
+            "list",
+            "--from",
+            &path,
+            "--label",
+            support::lab::LABEL,
+        ]));
+        assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -155,6 +155,40 @@ fn max_and_buckets_are_read_only_outside_the_initial_namespace() {
 }
 
 #[test]
+fn max_is_writable_in_the_initial_namespace() {
+    if !require_kernel("max_is_writable_in_the_initial_namespace") {
+        return;
+    }
+    const MAX: &str = "/proc/sys/net/netfilter/nf_conntrack_max";
+    let _lock = GlobalLock::acquire();
+    let old: u64 = std::fs::read_to_string(MAX)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let _restore = support::RestoreValue::set(MAX, &old.to_string());
+    let new = old + 512;
+    let out = std::process::Command::new(ctkit_bin())
+        .args(["sysctl", "set", &format!("nf_conntrack_max={new}")])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("nf_conntrack_max: {old} -> {new}\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(MAX).unwrap().trim(),
+        new.to_string()
+    );
+}
+
+#[test]
 fn bad_names_and_values_exit_2_and_write_nothing() {
     let Some(ns) = conntrack_ns("bad_names_and_values_exit_2_and_write_nothing") else {
         return;
@@ -203,6 +237,37 @@ fn bad_names_and_values_exit_2_and_write_nothing() {
     let r = ctkit(&ns, &["sysctl", "get", "nf_conntrack_helper"]);
     assert_eq!(r.code, 1, "removed in 6.0: absent");
     assert!(r.stderr.contains("not present"), "{}", r.stderr);
+}
+
+#[test]
+fn a_value_the_kernel_refuses_puts_back_the_ones_written_before() {
+    let Some(ns) = conntrack_ns("a_value_the_kernel_refuses_puts_back_the_ones_written_before")
+    else {
+        return;
+    };
+    // The kernel keeps frag6_high_thresh >= frag6_low_thresh (proc_doulongvec_minmax with
+    // the low threshold as minimum): 1 is refused with EINVAL after udp_timeout was written.
+    let high = read(&ns, "nf_conntrack_frag6_high_thresh");
+    let r = ctkit(
+        &ns,
+        &[
+            "sysctl",
+            "set",
+            "nf_conntrack_udp_timeout=45",
+            "nf_conntrack_frag6_high_thresh=1",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the kernel refused nf_conntrack_frag6_high_thresh=1")
+            && r.stderr
+                .contains("the 1 value(s) written before were restored"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(read(&ns, "nf_conntrack_udp_timeout"), "30");
+    assert_eq!(read(&ns, "nf_conntrack_frag6_high_thresh"), high);
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub(crate) struct Expectation {
     pub master: u32,
     /// The master's original tuple (for the child's `master`).
     pub master_tuple: ctkit_model::Tuple,
-    /// Expiry (ms, wrapping clock).
+    /// Expiry (jiffies, wrapping clock).
     pub expires: u32,
     /// Creation order, for "the oldest is evicted".
     pub serial: u64,
@@ -35,8 +35,8 @@ pub(crate) struct FtpState {
     pub seq_aft_nl_num: [u8; 2],
 }
 
-/// `FTP` expectations live 5 minutes (`ftp_exp_policy.timeout`).
-pub(crate) const FTP_EXPECT_TIMEOUT_MS: u32 = 300_000;
+/// `FTP` expectations live 5 minutes (`ftp_exp_policy.timeout`), in jiffies.
+pub(crate) const FTP_EXPECT_TIMEOUT_MS: u32 = 300 * crate::tracker::HZ;
 
 impl Tracker {
     /// `nf_ct_find_expectation`: the expectation a new tuple matches (expired ones are

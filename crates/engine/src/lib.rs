@@ -18,6 +18,38 @@
 //! t.for_each_flow(now, |flow| …);           // the table as ctkit_model::Flow
 //! t.stats();                                // kernel counter names
 //! ```
+//!
+//! Additions to that contract: [`Tracker::process_batch`] (same results, overlapping cache
+//! misses), [`Tracker::set`] (a sysctl change while running), [`Tracker::config`],
+//! [`Tracker::expect_count`], [`Tracker::memory_bytes`], [`Config::from_dir`],
+//! [`Config::helper_for`], and [`build`], a small packet builder for tests and benchmarks.
+//!
+//! What is modelled, and how:
+//! - Layer 3/4 decoding without defragmentation: a non-first fragment is INVALID (`invalid`
+//!   counter), as conntrack without `nf_defrag` would see it.
+//! - TCP (state table as data, window tracking, loose pickup, RST rules, IGNORE/resync,
+//!   timeouts), UDP and UDP-Lite (2-second stream rule: ASSURED only once a replied flow is
+//!   older than 2 s, as 6.x does), ICMP/ICMPv6 (errors RELATED to their flow, else `error`;
+//!   ICMPv6 neighbour discovery and MLD UNTRACKED), SCTP, GRE (PPTP keys without the pptp
+//!   keymap), generic.
+//! - The table: both tuples indexed, zones in the key, a keyed hash seeded by `seed`;
+//!   `nf_conntrack_max` with the kernel's early drop over `nf_conntrack_buckets` modelled
+//!   buckets; entries expire lazily on lookup and in a modelled GC worker: first pass 1 s
+//!   after the first packet, then every "average remaining timeout" (entries clamped to
+//!   1–300 s, biased by 100 virtual entries at 60 s, result 1–60 s, in jiffies of HZ=250),
+//!   each pass a full scan (the kernel's 10 ms / 256-eviction budgets only split a pass into
+//!   back-to-back slices). `len()` therefore counts expired entries not yet reaped, like
+//!   `nf_conntrack_count`.
+//! - Events coalesced per packet like the kernel's event cache, with the attributes
+//!   ctnetlink puts in each kind (protoinfo only on state change; DESTROY without timeout);
+//!   verified against `conntrack -E` in tests/kernel_events.rs.
+//! - FTP helper and expectations (`nf_conntrack_expect_max`, 1 per master, 300 s, dying
+//!   with the master).
+//! - Single-threaded: no insert races, so `insert_failed`, `clash_resolve`,
+//!   `search_restart` and `chaintoolong` stay 0; no NAT, so `found` stays 0.
+//! - One deliberate default difference: `nf_conntrack_checksum` is 0 in
+//!   [`Config::kernel_defaults`] (captures carry offloaded checksums); set it to 1 to verify
+//!   TCP/UDP/UDP-Lite/ICMP/ICMPv6 checksums and SCTP's CRC32c as the kernel does.
 #![deny(missing_docs)]
 
 pub mod build;

@@ -22,10 +22,10 @@ pub(crate) enum L3Error {
 pub(crate) struct L3<'a> {
     /// 4 or 6.
     pub version: u8,
-    /// Source address (IPv4 in the first 4 bytes).
-    pub src: [u8; 16],
+    /// Source address (4 or 16 bytes, borrowed from the packet).
+    pub src: &'a [u8],
     /// Destination address.
-    pub dst: [u8; 16],
+    pub dst: &'a [u8],
     /// Layer 4 protocol number.
     pub proto: u8,
     /// Layer 4 header and payload, cut at the IP length (link padding removed).
@@ -44,6 +44,7 @@ pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
 }
 
 /// Decodes an IPv4 or IPv6 header (the first nibble says which).
+#[inline]
 pub(crate) fn parse(pkt: &[u8]) -> Result<L3<'_>, L3Error> {
     match pkt.first().map(|b| b >> 4) {
         Some(4) => parse_v4(pkt),
@@ -52,6 +53,7 @@ pub(crate) fn parse(pkt: &[u8]) -> Result<L3<'_>, L3Error> {
     }
 }
 
+#[inline]
 fn parse_v4(pkt: &[u8]) -> Result<L3<'_>, L3Error> {
     if pkt.len() < 20 {
         return Err(L3Error::Malformed);
@@ -63,10 +65,7 @@ fn parse_v4(pkt: &[u8]) -> Result<L3<'_>, L3Error> {
         return Err(L3Error::Malformed);
     }
     let frag = be16(pkt, 6).ok_or(L3Error::Malformed)?;
-    let mut src = [0u8; 16];
-    let mut dst = [0u8; 16];
-    src[..4].copy_from_slice(&pkt[12..16]);
-    dst[..4].copy_from_slice(&pkt[16..20]);
+    let (src, dst) = (&pkt[12..16], &pkt[16..20]);
     if frag & 0x1fff != 0 {
         return Err(L3Error::NoL4);
     }
@@ -95,10 +94,7 @@ fn parse_v6_len(pkt: &[u8], plen: usize) -> Result<L3<'_>, L3Error> {
         return Err(L3Error::Malformed);
     }
     let pkt = &pkt[..end];
-    let mut src = [0u8; 16];
-    let mut dst = [0u8; 16];
-    src.copy_from_slice(&pkt[8..24]);
-    dst.copy_from_slice(&pkt[24..40]);
+    let (src, dst) = (&pkt[8..24], &pkt[24..40]);
     let mut nexthdr = pkt[6];
     let mut off = 40usize;
     // ipv6_skip_exthdr: hop-by-hop, routing, fragment, AH, destination options.
@@ -156,10 +152,7 @@ pub(crate) fn parse_inner(b: &[u8], version: u8) -> Result<L3<'_>, L3Error> {
         if be16(b, 6).unwrap_or(0) & 0x1fff != 0 {
             return Err(L3Error::NoL4);
         }
-        let mut src = [0u8; 16];
-        let mut dst = [0u8; 16];
-        src[..4].copy_from_slice(&b[12..16]);
-        dst[..4].copy_from_slice(&b[16..20]);
+        let (src, dst) = (&b[12..16], &b[16..20]);
         Ok(L3 {
             version: 4,
             src,
@@ -196,22 +189,27 @@ fn fold(mut sum: u64) -> u16 {
     sum as u16
 }
 
-/// Whether the layer 4 checksum is right: with the pseudo-header for TCP, UDP, UDP-Lite
-/// (whole-packet coverage) and ICMPv6, without it for ICMP. A UDP checksum of 0 over IPv4
-/// means "none".
+/// Whether the layer 4 checksum is right (`nf_checksum`): with the pseudo-header for TCP,
+/// UDP and ICMPv6, without it for ICMP; over the whole segment. UDP's "no checksum" (0) is
+/// the caller's business.
 pub(crate) fn checksum_ok(l3: &L3<'_>) -> bool {
+    checksum_cov_ok(l3, l3.l4.len())
+}
+
+/// The same over the first `cov` bytes only (`nf_checksum_partial`, UDP-Lite's coverage);
+/// the pseudo-header still carries the whole length.
+pub(crate) fn checksum_cov_ok(l3: &L3<'_>, cov: usize) -> bool {
     let l4 = l3.l4;
+    let data = &l4[..cov.min(l4.len())];
     let pseudo = |mut s: u64| {
-        let alen = if l3.version == 4 { 4 } else { 16 };
-        s = sum16(s, &l3.src[..alen]);
-        s = sum16(s, &l3.dst[..alen]);
+        s = sum16(s, l3.src);
+        s = sum16(s, l3.dst);
         s += l3.proto as u64;
         s + l4.len() as u64
     };
     match l3.proto {
-        1 => fold(sum16(0, l4)) == 0xffff,
-        17 if l3.version == 4 && be16(l4, 6) == Some(0) => true,
-        6 | 17 | 136 | 58 => fold(sum16(pseudo(0), l4)) == 0xffff,
+        1 => fold(sum16(0, data)) == 0xffff,
+        6 | 17 | 136 | 58 => fold(sum16(pseudo(0), data)) == 0xffff,
         _ => true,
     }
 }

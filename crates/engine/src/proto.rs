@@ -12,7 +12,7 @@ pub(crate) enum ProtoState {
     None,
     /// `struct ip_ct_tcp`.
     Tcp(TcpCt),
-    /// `struct nf_ct_udp`: `stream_ts` (ms on the wrapping clock).
+    /// `struct nf_ct_udp`: `stream_ts` (jiffies on the wrapping clock).
     Udp { stream_ts: u32 },
     /// `struct ip_ct_sctp`.
     Sctp(SctpCt),
@@ -30,6 +30,7 @@ pub(crate) const GRE: u8 = 47;
 
 /// The layer 4 part of a tuple: (sport, dport) as the table keys them, or `None` when the
 /// header is too short (or, for GRE, not PPP in version 1).
+#[inline]
 pub(crate) fn l4_ports(proto: u8, l4: &[u8]) -> Option<(u16, u16)> {
     match proto {
         TCP | UDP | UDPLITE | SCTP | DCCP => Some((be16(l4, 0)?, be16(l4, 2)?)),

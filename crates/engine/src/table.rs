@@ -19,6 +19,8 @@ use crate::proto::ProtoState;
 pub(crate) trait Addr: Copy + Eq + Default + std::fmt::Debug {
     /// From the first bytes of a 16-byte buffer.
     fn from16(b: &[u8; 16]) -> Self;
+    /// From a slice of exactly the address length (zeros otherwise).
+    fn from_slice(b: &[u8]) -> Self;
     /// As a standard address.
     fn ip(self) -> std::net::IpAddr;
     /// Feeds the address to the hash.
@@ -30,6 +32,10 @@ pub(crate) trait Addr: Copy + Eq + Default + std::fmt::Debug {
 impl Addr for [u8; 4] {
     fn from16(b: &[u8; 16]) -> Self {
         [b[0], b[1], b[2], b[3]]
+    }
+    #[inline]
+    fn from_slice(b: &[u8]) -> Self {
+        b.try_into().unwrap_or_default()
     }
     fn ip(self) -> std::net::IpAddr {
         std::net::IpAddr::V4(self.into())
@@ -47,6 +53,10 @@ impl Addr for [u8; 4] {
 impl Addr for [u8; 16] {
     fn from16(b: &[u8; 16]) -> Self {
         *b
+    }
+    #[inline]
+    fn from_slice(b: &[u8]) -> Self {
+        b.try_into().unwrap_or_default()
     }
     fn ip(self) -> std::net::IpAddr {
         std::net::IpAddr::V6(self.into())
@@ -99,6 +109,19 @@ impl<A: Addr> Key<A> {
             _ => {}
         }
         Some(k)
+    }
+
+    /// Whether `k` is this key's reply tuple (`invert() == Some(k)`, without building it
+    /// for the port-carrying protocols).
+    #[inline]
+    pub fn reply_is(&self, k: &Key<A>) -> bool {
+        if self.src != k.dst || self.dst != k.src || self.proto != k.proto || self.zone != k.zone {
+            return false;
+        }
+        match self.proto {
+            1 | 58 => self.invert().as_ref() == Some(k),
+            _ => self.sport == k.dport && self.dport == k.sport,
+        }
     }
 
     /// This key as a model tuple.
@@ -191,8 +214,7 @@ impl HashKey {
 /// One tracked connection (`struct nf_conn` minus what this engine does not model).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Entry<A> {
-    /// Expiry in milliseconds on the wrapping 32-bit clock (`ct->timeout`, jiffies in the
-    /// kernel, compared the same wrapping way).
+    /// Expiry in jiffies on the wrapping 32-bit clock (`ct->timeout`).
     pub expires: u32,
     /// `ct->status` (the low 16 bits are all the uapi defines).
     pub status: u16,
@@ -208,6 +230,9 @@ pub(crate) struct Entry<A> {
 pub(crate) const AUX_EXT: u8 = 1;
 /// The slab slot is free.
 pub(crate) const AUX_FREE: u8 = 2;
+/// The entry has packet/byte counters (`nf_conntrack_acct` was on at its creation) in
+/// `Table::acct` at its index.
+pub(crate) const AUX_ACCT: u8 = 4;
 
 impl<A: Addr> Entry<A> {
     pub fn key_dir(&self, dir: usize) -> Key<A> {
@@ -226,6 +251,9 @@ pub(crate) struct Table<A> {
     bits: u32,
     used: usize,
     pub entries: Vec<Entry<A>>,
+    /// Counters per entry index (original, reply), only as long as the highest index of an
+    /// entry created with accounting on.
+    pub acct: Vec<[ctkit_model::Counters; 2]>,
     free: Vec<u32>,
     pub live: usize,
 }
@@ -239,6 +267,7 @@ impl<A: Addr> Table<A> {
             bits: MIN_BITS,
             used: 0,
             entries: Vec::new(),
+            acct: Vec::new(),
             free: Vec::new(),
             live: 0,
         }
@@ -270,13 +299,32 @@ impl<A: Addr> Table<A> {
                 let hit = if dir == 0 {
                     e.key == *key
                 } else {
-                    e.key.invert().as_ref() == Some(key)
+                    e.key.reply_is(key)
                 };
                 if hit {
                     return Some((r >> 1, dir));
                 }
             }
             i = (i + 1) & mask;
+        }
+    }
+
+    /// The home slot of hash `h` (a load whose miss overlaps with the batch's others).
+    #[inline]
+    pub fn touch_slot(&self, h: u64) -> u64 {
+        self.slots[self.home_of_tag((h >> 32) as u32)]
+    }
+
+    /// Touches the entry a slot value names (second stage of the batch warm-up).
+    #[inline]
+    pub fn touch_entry(&self, slot: u64) -> u64 {
+        if slot == 0 {
+            return 0;
+        }
+        let r = ((slot as u32) - 1) >> 1;
+        match self.entries.get(r as usize) {
+            Some(e) => e.expires as u64,
+            None => 0,
         }
     }
 
@@ -415,11 +463,93 @@ impl<A: Addr> Table<A> {
         self.slots.capacity() * 8
             + self.entries.capacity() * std::mem::size_of::<Entry<A>>()
             + self.free.capacity() * 4
+            + self.acct.capacity() * std::mem::size_of::<[ctkit_model::Counters; 2]>()
     }
 
     /// Index slots (capacity).
     #[allow(dead_code)]
     pub fn slot_count(&self) -> usize {
         self.slots.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u32) -> Key<[u8; 4]> {
+        Key {
+            src: (0xc000_0200u32 + (i & 0xff)).to_be_bytes(),
+            dst: [198, 51, 100, 2],
+            sport: 1024 + (i >> 8) as u16,
+            dport: 80,
+            proto: 6,
+            zone: 0,
+        }
+    }
+
+    fn entry(i: u32) -> Entry<[u8; 4]> {
+        Entry {
+            expires: 0,
+            status: 0,
+            aux: 0,
+            key: key(i),
+            proto: ProtoState::None,
+        }
+    }
+
+    #[test]
+    fn test_hash_is_keyed_by_the_seed_and_repeatable() {
+        let (a, b) = (HashKey::new(1), HashKey::new(2));
+        assert_eq!(a.hash(&key(7)), HashKey::new(1).hash(&key(7)));
+        assert_ne!(a.hash(&key(7)), b.hash(&key(7)));
+        assert_ne!(a.hash(&key(7)), a.hash(&key(8)));
+    }
+
+    #[test]
+    fn test_find_both_directions_and_remove_keeps_the_rest_findable() {
+        let hk = HashKey::new(3);
+        let mut t = Table::new();
+        for i in 0..2000 {
+            let e = entry(i);
+            t.insert(e, hk.hash(&e.key), hk.hash(&e.key_dir(1)));
+        }
+        for i in (0..2000).step_by(3) {
+            let e = entry(i);
+            t.remove(i, hk.hash(&e.key), hk.hash(&e.key_dir(1)));
+        }
+        for i in 0..2000 {
+            let k = key(i);
+            let r = k.invert().unwrap();
+            let want = if i % 3 == 0 { None } else { Some(i) };
+            assert_eq!(t.find(&k, hk.hash(&k)).map(|x| x.0), want);
+            assert_eq!(t.find(&r, hk.hash(&r)), want.map(|i| (i, 1)));
+        }
+        assert_eq!(t.live, 2000 - 667);
+    }
+
+    #[test]
+    fn test_bucket_refs_lists_exactly_the_bucket_members() {
+        let hk = HashKey::new(9);
+        let mut t = Table::new();
+        for i in 0..500 {
+            let e = entry(i);
+            t.insert(e, hk.hash(&e.key), hk.hash(&e.key_dir(1)));
+        }
+        let nb = 37;
+        let mut total = 0;
+        let mut out = Vec::new();
+        for b in 0..nb {
+            t.bucket_refs(b, nb, &mut out);
+            for &(idx, dir) in &out {
+                let h = hk.hash(&t.entries[idx as usize].key_dir(dir));
+                assert_eq!((((h >> 32) * nb as u64) >> 32) as u32, b);
+            }
+            total += out.len();
+        }
+        assert_eq!(
+            total, 1000,
+            "every tuple of both directions in exactly one bucket"
+        );
     }
 }

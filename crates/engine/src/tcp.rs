@@ -501,7 +501,7 @@ pub(crate) fn can_early_drop(state: u8) -> bool {
 /// The switches and timeouts `nf_conntrack_tcp_packet` reads.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TcpCfg {
-    /// Per state (index = state number) plus RETRANS and UNACK, in milliseconds.
+    /// Per state (index = state number) plus RETRANS and UNACK, in jiffies.
     pub timeouts: [u32; 14],
     pub be_liberal: bool,
     pub ignore_invalid_rst: bool,
@@ -511,7 +511,7 @@ pub(crate) struct TcpCfg {
 /// What `nf_conntrack_tcp_packet` returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TcpRes {
-    /// Accepted; refresh the timeout to this many ms (or keep it when `None`).
+    /// Accepted; refresh the timeout to this many jiffies (or keep it when `None`).
     Accept {
         timeout: Option<u32>,
         /// The state changed (`IPCT_PROTOINFO`).
@@ -532,7 +532,7 @@ pub(crate) enum TcpRes {
 pub(crate) struct CtView {
     pub seen_reply: bool,
     pub assured: bool,
-    /// Milliseconds until the entry expires now.
+    /// Jiffies until the entry expires now.
     pub expires_in: u32,
 }
 
@@ -560,7 +560,7 @@ fn handle_invalid(ct: &mut TcpCt, dir: usize, index: u8, v: &CtView, cfg: &TcpCf
         return None;
     }
     if ct.last_dir as usize != dir && (ct.last_index == idx::FIN || ct.last_index == idx::RST) {
-        if v.expires_in < 120_000 {
+        if v.expires_in < 120 * crate::tracker::HZ {
             return None;
         }
         let t = cfg.timeouts[UNACK];

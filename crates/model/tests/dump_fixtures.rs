@@ -285,6 +285,11 @@ fn each_kind_of_malformed_line_names_its_field() {
             "x:1: missing field in field `dport` at column 69 (/proc or -o extended text)",
         ),
         (
+            "udp      17 20 src=192.0.2.1 dst=198.51.100.1 sport=1 dport=2 mark=0 labels=eth0-in\n",
+            "x:1: unknown label in field `labels` at column 70 (conntrack -L text; label names \
+             are looked up in /etc/xtables/connlabel.conf)",
+        ),
+        (
             "-A -t 30 -s 192.0.2.1 -d 192.0.2.2 -p udp --sport 1 --dport 70000\n",
             "x:1: bad number in field `dport` at column 61 (-o save)",
         ),
@@ -336,4 +341,45 @@ fn an_empty_input_has_no_flow() {
         r.scan(&mut |_| ControlFlow::Continue(())).unwrap(),
         ScanReport::default()
     );
+}
+
+#[test]
+fn an_event_log_with_timestamps_and_originators_is_read() {
+    // `conntrack -E -o timestamp` (1.4.7) while another conntrack created, updated and
+    // deleted entries.
+    let path = fixture("conntrack-E-timestamp.txt");
+    let data = std::fs::read(&path).unwrap();
+    let mut r = DumpReader::new(LineSplitter::new(&data[..]), "ev", None, None, false).unwrap();
+    assert_eq!(r.format(), Some(DumpFormat::Text));
+    assert_eq!(r.scan(&mut |_| ControlFlow::Continue(())).unwrap().flows, 4);
+    let mut out = Vec::new();
+    for line in data.split_inclusive(|b| *b == b'\n') {
+        let mut f = Flow::default();
+        let info = DumpFormat::Text
+            .parse_into(line, None, &mut f)
+            .unwrap()
+            .unwrap();
+        assert!(
+            info.event.is_some() && info.event_time.is_some() && info.userspace_portid.is_some()
+        );
+        write_flow(
+            &mut out,
+            &f,
+            &TextOptions {
+                event: info.event,
+                event_time: info.event_time,
+                userspace: info
+                    .userspace_portid
+                    .map(|portid| ctkit_model::format::Userspace {
+                        portid,
+                        progname: None,
+                    }),
+                ..TextOptions::default()
+            },
+        );
+    }
+    let want = String::from_utf8(data)
+        .unwrap()
+        .replace(" progname=conntrack", "");
+    assert_eq!(String::from_utf8(out).unwrap(), want);
 }

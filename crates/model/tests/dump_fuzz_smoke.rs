@@ -181,3 +181,15 @@ fn whole_fixture_files_with_mutations_go_through_the_reader() {
         }
     }
 }
+
+#[test]
+fn inputs_the_fuzzer_found_stay_fixed() {
+    for input in [
+        &b" --sport 1 "[..],
+        b"-p icmpv6 --icmpv6-type 128 --icmpv6-code 0 --icmpv6-id 9\n",
+        b"-m 2",
+        b"<flow><meta direction=\"original\"><layer3 protonum=\"2\" protoname=\"ipv4</dst></layer3><layer4 protonum=\"6\" protoname=\"tcp\"><sport>443</sport><dport>41001</dport></layer4><counters><packets>0</packets><bytes>0</bytes></counters></meta><meta direction=\"independent\"><state>SYN_SENT</state><timeout>108</timeout><mark>0</mark><use>1</use><id>2521736281</id><unreplied/><deltatime>1</deltatime></meta></flow>\n",
+    ] {
+        check(input, None, &mut Outcome::default());
+    }
+}

@@ -65,6 +65,13 @@ pub fn open(spec: &SourceSpec, o: &OpenOptions) -> Result<Box<dyn FlowSource>, S
         };
         return super::open_capture(spec, input);
     }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Err(SourceError::Format {
+            path: name,
+            message: "gzip-compressed: decompress it first (zcat FILE | ctkit … --from -)"
+                .to_string(),
+        });
+    }
     let reader = DumpReader::new(lines, &name, None, labelmap(), o.lenient)?;
     Ok(Box::new(FileSource {
         spec: spec.clone(),
@@ -123,5 +130,45 @@ impl FlowSource for FileSource {
 
     fn is_live(&self) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_read_again_on_every_scan_and_describes_its_format() {
+        let p = std::env::temp_dir().join(format!("ctkit-file-src-{}", std::process::id()));
+        std::fs::write(
+            &p,
+            "udp      17 20 src=192.0.2.1 dst=192.0.2.2 sport=1 dport=2 [UNREPLIED] src=192.0.2.2 dst=192.0.2.1 sport=2 dport=1 mark=0 use=1\n",
+        )
+        .unwrap();
+        let spec = SourceSpec::File(p.display().to_string());
+        let mut s = open(&spec, &OpenOptions::default()).unwrap();
+        assert_eq!(
+            s.describe(),
+            format!("file {} (conntrack -L text)", p.display())
+        );
+        assert!(!s.is_live());
+        for _ in 0..2 {
+            let mut ports = Vec::new();
+            let r = s
+                .scan(&mut |f| {
+                    ports.push(f.orig.dport);
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+            assert_eq!((r.flows, ports), (1, vec![2]));
+        }
+        assert_eq!(s.counters().unwrap(), ctkit_model::TableCounters::default());
+        std::fs::remove_file(&p).unwrap();
+        // Gone between scans: an I/O error naming the file.
+        let e = s.scan(&mut |_| ControlFlow::Continue(())).unwrap_err();
+        assert!(
+            e.to_string().starts_with(&format!("{}: ", p.display())),
+            "{e}"
+        );
     }
 }

@@ -164,7 +164,7 @@ pub fn main(args: &[String]) -> ExitCode {
         {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("ctkit: {e}");
+                eprintln!("ctkit: list: {e}");
                 return ExitCode::from(1);
             }
         };
@@ -207,7 +207,7 @@ pub fn main(args: &[String]) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("ctkit: {e}");
+            eprintln!("ctkit: list: {e}");
             ExitCode::from(1)
         }
     }

@@ -9,6 +9,7 @@
 //! `--lenient` (text sources skip malformed lines and count them) reaches [`open`] through
 //! [`set_lenient`], which the shared view-flag parser calls, or explicitly via [`open_with`].
 
+mod capture;
 pub mod file;
 pub mod kernel;
 pub mod list;
@@ -91,19 +92,16 @@ pub fn is_capture(head: &[u8]) -> bool {
     head.len() >= 4 && MAGICS.iter().any(|m| head[..4] == m[..])
 }
 
-/// Opens a packet capture `spec` names; `input` yields it from its first byte. Capture
-/// replay lives in its own module (source/capture.rs, to come); until then this says so.
+/// Opens a packet capture `spec` names; `input` yields it from its first byte. The capture
+/// is replayed through the userspace tracker ([`capture`]).
 pub fn open_capture(
     spec: &SourceSpec,
     input: Box<dyn Read>,
 ) -> Result<Box<dyn FlowSource>, SourceError> {
-    drop(input);
-    Err(SourceError::Format {
-        path: file::display_name(spec),
-        message: "a packet capture (pcap/pcapng): reading flows from captures is not \
-                  available in this build (use `ctkit replay`)"
-            .to_string(),
-    })
+    Ok(Box::new(capture::CaptureSource::from_reader(
+        &file::display_name(spec),
+        input,
+    )?))
 }
 
 #[cfg(test)]

@@ -3,6 +3,9 @@
 //! `/proc/net/ip_conntrack` layout (no `ipv4     2` columns), of the calling thread's network
 //! namespace; no netlink needed, so it also works where ctnetlink is unavailable.
 //!
+//! Entries are reported as ctnetlink reports them: `zone=0` (the default zone) is no zone and
+//! `use=` is one less than printed (the reader's own reference).
+//!
 //! Counters: `/proc/sys/net/netfilter/nf_conntrack_count` and `_max`, and the per-CPU hex
 //! table `/proc/net/stat/nf_conntrack` (`ct_cpu_seq_show`), summed by column name.
 
@@ -173,7 +176,13 @@ impl FlowSource for ProcSource {
             None,
             self.lenient,
         )?;
-        r.scan(f)
+        // ct_seq_show holds a reference on the entry while printing it, so `use=` is one more
+        // than ctnetlink (and conntrack -L) reports.
+        r.scan(&mut |flow| {
+            let mut g = *flow;
+            g.use_count = g.use_count.map(|u| u.saturating_sub(1));
+            f(&g)
+        })
     }
 
     fn counters(&mut self) -> Result<TableCounters, SourceError> {
@@ -267,6 +276,53 @@ mod tests {
             let (a, b) = (t.counter(name), kt.counter(name));
             assert!(a.is_some() && a <= b, "{name}: /proc {a:?}, netlink {b:?}");
         }
+    }
+
+    #[test]
+    fn a_copied_proc_tree_reads_flows_and_counters() {
+        let dir = std::env::temp_dir().join(format!("ctkit-proc-src-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("stat")).unwrap();
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../model/tests/fixtures/proc-nf_conntrack-6.18.txt"
+        );
+        std::fs::copy(fixture, dir.join("nf_conntrack")).unwrap();
+        std::fs::write(dir.join("nf_conntrack_count"), "11\n").unwrap();
+        std::fs::write(dir.join("nf_conntrack_max"), "262144\n").unwrap();
+        std::fs::write(dir.join("stat/nf_conntrack"), STAT_618).unwrap();
+        let mut s = ProcSource::with_paths(
+            ProcPaths {
+                table: dir.join("nf_conntrack"),
+                format: DumpFormat::Extended,
+                sysctl_dir: dir.clone(),
+                stat: dir.join("stat/nf_conntrack"),
+            },
+            false,
+        );
+        assert_eq!(s.describe(), "/proc/net/nf_conntrack");
+        assert!(s.is_live());
+        let mut uses = Vec::new();
+        let r = s
+            .scan(&mut |f| {
+                uses.push(f.use_count);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(
+            r,
+            ScanReport {
+                flows: 11,
+                skipped: 0
+            }
+        );
+        // Printed `use=2`: the reader's own reference is not counted.
+        assert!(uses.iter().all(|u| *u == Some(1)), "{uses:?}");
+        let t = s.counters().unwrap();
+        assert_eq!(
+            (t.entries, t.max, t.counter("drop")),
+            (Some(11), Some(262144), Some(10))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -327,10 +327,11 @@ fn test_syn_sent_rst_from_server_deletes_entry() {
     assert_eq!(t.len(), 0);
     let ev = events(&mut t);
     assert_eq!(ev.len(), 2);
-    assert!(
-        ev[1].starts_with("[DESTROY] tcp      6 CLOSE "),
-        "{}",
-        ev[1]
+    // As the kernel prints it: the timeout left (the RST does not refresh it), and no
+    // SEEN_REPLY (the entry dies inside the TCP handler).
+    assert_eq!(
+        ev[1],
+        "[DESTROY] tcp      6 120 CLOSE src=192.0.2.1 dst=198.51.100.2 sport=40000 dport=80 [UNREPLIED] src=198.51.100.2 dst=192.0.2.1 sport=80 dport=40000"
     );
 }
 
@@ -706,10 +707,38 @@ fn test_ftp_port_creates_related_data_connection() {
     let f = related.unwrap();
     assert!(f.status.unwrap().contains(Status::EXPECTED));
     assert_eq!(f.master.unwrap().dport, 21);
-    // The control connection carries the helper.
-    assert!(flows(&t, T0)
-        .iter()
-        .any(|l| l.contains("dport=21 ") && l.contains("helper=ftp")));
+    // The control connection carries the helper, and the data connection's reference
+    // (use=2, as conntrack -L shows a master with a live expected connection).
+    assert!(
+        flows(&t, T0)
+            .iter()
+            .any(|l| l.contains("dport=21 ") && l.ends_with("helper=ftp use=2\n")),
+        "{:?}",
+        flows(&t, T0)
+    );
+    // The data connection goes (RST before any reply): back to use=1.
+    let rst = build::tcp(
+        cli(),
+        srv(),
+        &Tcp {
+            sport: 40000,
+            dport: 20,
+            seq: 0,
+            ack: 78,
+            flags: RST | ACK,
+            win: 0,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    v(&mut t, T0, &rst);
+    assert!(
+        flows(&t, T0)
+            .iter()
+            .any(|l| l.ends_with("helper=ftp use=1\n")),
+        "{:?}",
+        flows(&t, T0)
+    );
 }
 
 #[test]
@@ -1135,4 +1164,261 @@ proptest::proptest! {
         t.for_each_flow(T0, &mut |_| n += 1);
         proptest::prop_assert!(n <= t.len());
     }
+}
+
+#[test]
+fn test_established_retransmissions_shrink_timeout_to_max_retrans() {
+    let mut t = established_flow();
+    let c = CISN + 1;
+    let s = SISN + 1;
+    // Unacknowledged data: UNACK (300 s) applies at once.
+    let p = c2s(c, s, ACK | PSH, b"hello");
+    v(&mut t, T0, &p);
+    assert!(
+        flows(&t, T0)[0].starts_with("tcp      6 300 ESTABLISHED"),
+        "{:?}",
+        flows(&t, T0)
+    );
+    // Acked: back to the state's timeout.
+    v(&mut t, T0, &s2c(s, c + 5, ACK, b""));
+    assert!(flows(&t, T0)[0].starts_with("tcp      6 432000 ESTABLISHED"));
+    // Identical ACKs from one side count as retransmissions; at 3 the RETRANS cap applies.
+    let dup = s2c(s, c + 5, ACK, b"");
+    for _ in 0..3 {
+        v(&mut t, T0, &dup);
+    }
+    assert!(
+        flows(&t, T0)[0].starts_with("tcp      6 300 ESTABLISHED"),
+        "{:?}",
+        flows(&t, T0)
+    );
+}
+
+#[test]
+fn test_syn_sent_retransmitted_syn_keeps_timeout() {
+    let mut t = tracker();
+    v(&mut t, T0, &c2s(CISN, 0, SYN, b""));
+    v(&mut t, T0 + 3 * SEC, &c2s(CISN, 0, SYN, b""));
+    assert!(flows(&t, T0 + 3 * SEC)[0].starts_with("tcp      6 117 SYN_SENT"));
+    let ev = events(&mut t);
+    assert_eq!(ev.len(), 1, "no event for the retransmission: {ev:?}");
+}
+
+#[test]
+fn test_syn_sent_simultaneous_open_via_syn_sent2() {
+    let mut t = tracker();
+    v(&mut t, T0, &c2s(CISN, 0, SYN, b""));
+    // The "server" sends its own SYN: simultaneous open.
+    assert_eq!(
+        v(&mut t, T0, &s2c(SISN, 0, SYN, b"")),
+        (CtInfo::Established, true)
+    );
+    assert!(
+        flows(&t, T0)[0].contains(" SYN_SENT2 "),
+        "{:?}",
+        flows(&t, T0)
+    );
+    v(&mut t, T0, &c2s(CISN, SISN + 1, SYN | ACK, b""));
+    assert!(
+        flows(&t, T0)[0].contains(" SYN_RECV "),
+        "{:?}",
+        flows(&t, T0)
+    );
+    // The reply-direction ACK completes it.
+    v(&mut t, T0, &s2c(SISN + 1, CISN + 1, ACK, b""));
+    assert!(
+        flows(&t, T0)[0].contains(" ESTABLISHED "),
+        "{:?}",
+        flows(&t, T0)
+    );
+}
+
+#[test]
+fn test_established_syn_is_ignored_then_synack_resyncs() {
+    let mut t = established_flow();
+    // The client restarts with a new ISN: IGNORE (no state change, no event).
+    let new_isn = 900_000;
+    assert_eq!(
+        v(&mut t, T0, &c2s(new_isn, 0, SYN, b"")).0,
+        CtInfo::Established
+    );
+    assert!(flows(&t, T0)[0].contains(" ESTABLISHED "));
+    assert!(events(&mut t).is_empty());
+    // The server answers it with a SYN/ACK acking it: back in sync, SYN_RECV.
+    assert_eq!(
+        v(&mut t, T0, &s2c(77_000, new_isn + 1, SYN | ACK, b"")),
+        (CtInfo::Established, true)
+    );
+    assert!(
+        flows(&t, T0)[0].contains(" SYN_RECV "),
+        "{:?}",
+        flows(&t, T0)
+    );
+    v(&mut t, T0, &c2s(new_isn + 1, 77_001, ACK, b""));
+    assert!(flows(&t, T0)[0].contains(" ESTABLISHED "));
+}
+
+#[test]
+fn test_gre_unreplied_then_stream() {
+    let mut t = tracker();
+    let gre = |s, d| build::ip(s, d, 47, vec![0, 0, 0x08, 0x00], None, false);
+    assert_eq!(v(&mut t, T0, &gre(cli(), srv())).0, CtInfo::New);
+    assert!(
+        flows(&t, T0)[0].starts_with(
+            "gre      47 30 src=192.0.2.1 dst=198.51.100.2 srckey=0x0 dstkey=0x0 [UNREPLIED]"
+        ),
+        "{:?}",
+        flows(&t, T0)
+    );
+    assert_eq!(
+        v(&mut t, T0, &gre(srv(), cli())),
+        (CtInfo::Established, true)
+    );
+    v(&mut t, T0, &gre(cli(), srv()));
+    let l = &flows(&t, T0)[0];
+    assert!(
+        l.starts_with("gre      47 180 ") && l.contains("[ASSURED]"),
+        "{l}"
+    );
+}
+
+#[test]
+fn test_udplite_tracked_like_udp() {
+    let mut t = tracker();
+    let mut l4 = vec![0x13, 0x88, 0x00, 0x35, 0, 8, 0x12, 0x34];
+    l4.extend_from_slice(b"x");
+    let p = build::ip(cli(), srv(), 136, l4, None, false);
+    assert_eq!(v(&mut t, T0, &p).0, CtInfo::New);
+    assert!(
+        flows(&t, T0)[0].starts_with("udplite  136 30 src=192.0.2.1"),
+        "{:?}",
+        flows(&t, T0)
+    );
+}
+
+#[test]
+fn test_ftp_expect_max_refuses_and_drops() {
+    let mut cfg = Config::kernel_defaults();
+    cfg.set("nf_conntrack_expect_max", "0").unwrap();
+    let mut t = Tracker::new(cfg, 1);
+    let syn = build::tcp(
+        cli(),
+        srv(),
+        &Tcp {
+            sport: 40000,
+            dport: 21,
+            seq: CISN,
+            ack: 0,
+            flags: SYN,
+            win: 64240,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    let synack = build::tcp(
+        srv(),
+        cli(),
+        &Tcp {
+            sport: 21,
+            dport: 40000,
+            seq: SISN,
+            ack: CISN + 1,
+            flags: SYN | ACK,
+            win: 64240,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    v(&mut t, T0, &syn);
+    v(&mut t, T0, &synack);
+    let (mut c, s) = (CISN + 1, SISN + 1);
+    v(&mut t, T0, &ftp_c2s(c, s, b"USER a\r\n"));
+    c += 8;
+    let r = t.process(T0, 0, &ftp_c2s(c, s, b"PORT 192,0,2,1,156,64\r\n"));
+    assert!(
+        r.dropped,
+        "expectation table full: the kernel drops the packet"
+    );
+    assert_eq!(t.expect_count(), 0);
+}
+
+#[test]
+fn test_timestamp_start_and_stop() {
+    let mut t = tracker();
+    t.set("nf_conntrack_timestamp", "1").unwrap();
+    let q = build::udp(cli(), srv(), 5353, 53, b"q");
+    v(&mut t, T0, &q);
+    let mut ts = None;
+    t.for_each_flow(T0, &mut |f| ts = f.timestamp);
+    assert_eq!(ts.unwrap().start, T0);
+    t.advance(T0 + 100 * SEC);
+    let mut stop = None;
+    t.drain_events(&mut |e| {
+        if e.kind == EventKind::Destroy {
+            stop = e.flow.timestamp.and_then(|t| t.stop);
+        }
+    });
+    assert!(stop.is_some());
+}
+
+#[test]
+fn test_gc_over_a_long_gap_reaps_each_entry_after_its_timeout() {
+    let mut t = established_flow();
+    v(&mut t, T0, &build::udp(cli(), srv(), 5353, 53, b"q"));
+    t.drain_events(&mut |_| {});
+    t.advance(T0 + 1000 * SEC);
+    assert_eq!(
+        t.len(),
+        1,
+        "the UDP entry (30 s) is gone, the TCP one (5 days) stays"
+    );
+    t.advance(T0 + 432_000 * SEC - SEC);
+    assert_eq!(t.len(), 1);
+    t.advance(T0 + 432_000 * SEC + 61 * SEC);
+    assert_eq!(t.len(), 0);
+    let ev = events(&mut t);
+    assert_eq!(ev.len(), 2);
+    assert!(
+        ev[0].starts_with("[DESTROY] udp") && ev[1].starts_with("[DESTROY] tcp"),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn test_clock_extremes_do_not_panic() {
+    let mut t = tracker();
+    let q = build::udp(cli(), srv(), 5353, 53, b"q");
+    v(&mut t, u64::MAX - 5, &q);
+    v(&mut t, u64::MAX, &q);
+    t.advance(u64::MAX);
+    v(&mut t, 0, &q); // time going backwards
+    t.advance(0);
+    assert!(t.len() <= 2);
+}
+
+#[test]
+fn test_process_batch_gives_the_same_results_as_process() {
+    let v6a: IpAddr = "2001:db8::1".parse().unwrap();
+    let v6b: IpAddr = "2001:db8::2".parse().unwrap();
+    let pkts: Vec<Vec<u8>> = vec![
+        c2s(CISN, 0, SYN, b""),
+        s2c(SISN, CISN + 1, SYN | ACK, b""),
+        c2s(CISN + 1, SISN + 1, ACK, b""),
+        build::udp(cli(), srv(), 1, 2, b"x"),
+        build::udp(srv(), cli(), 2, 1, b"y"),
+        build::ping(v6a, v6b, 5, 1, false),
+        build::ping(v6b, v6a, 5, 1, true),
+        vec![0x45, 0, 0],
+        c2s(CISN + 1, SISN + 1, FIN | ACK, b""),
+    ];
+    let refs: Vec<&[u8]> = pkts.iter().map(|p| p.as_slice()).collect();
+    let mut a = tracker();
+    let mut b = tracker();
+    let va: Vec<Verdict> = refs.iter().map(|p| a.process(T0, 0, p)).collect();
+    let mut vb = vec![Verdict::of(CtInfo::Invalid, false); refs.len()];
+    b.process_batch(T0, 0, &refs, &mut vb);
+    assert_eq!(va, vb);
+    assert_eq!(a.stats(), b.stats());
+    assert_eq!(flows(&a, T0), flows(&b, T0));
+    assert_eq!(events(&mut a), events(&mut b));
 }

@@ -55,8 +55,10 @@ impl DumpFormat {
             return Ok(None);
         }
         match self {
+            // One parser for both layouts, so a file mixing them (two listings appended)
+            // still reads.
             DumpFormat::Text | DumpFormat::Extended => {
-                super::parse_flow_into(line, map, self == DumpFormat::Extended, f).map(Some)
+                super::parse_flow_into(line, map, false, f).map(Some)
             }
             DumpFormat::Save => save::parse_save_into(line, f).map(Some),
             DumpFormat::Xml if xml::is_frame_line(line) => Ok(None),

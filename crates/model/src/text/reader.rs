@@ -230,11 +230,16 @@ impl<R: Read> DumpReader<R> {
                 Ok(None) => {}
                 Err(_) if self.lenient => report.skipped += 1,
                 Err(e) => {
+                    let hint = if e.kind == super::ParseErrorKind::UnknownLabel {
+                        "; label names are looked up in /etc/xtables/connlabel.conf"
+                    } else {
+                        ""
+                    };
                     return Err(SourceError::Parse {
                         path: self.path.clone(),
                         line: self.lines.line_no(),
-                        message: format!("{e} ({})", format.name()),
-                    })
+                        message: format!("{e} ({}{hint})", format.name()),
+                    });
                 }
             }
         }

@@ -316,8 +316,8 @@ fn assemble(c: &Cur<'_>, p: Parts, f: &mut Flow) -> Result<(), ParseError> {
     if (f.has_orig || proto_opts) && p.proto.is_none() {
         return Err(c.err("proto", end, K::Missing));
     }
-    // …and a protocol needs a tuple to belong to.
-    if p.proto.is_some() && !f.has_orig && p.rsrc.is_none() && p.rdst.is_none() {
+    // …and an entry needs a tuple (conntrack saves none without one).
+    if !f.has_orig && p.rsrc.is_none() && p.rdst.is_none() {
         return Err(c.err("src", end, K::Missing));
     }
     f.orig.proto = n;
@@ -495,6 +495,7 @@ mod tests {
         );
         assert_eq!(e("-A -s 192.0.2.1 -d 192.0.2.2 --sport 1").field, "proto");
         assert_eq!(e("-A -p tcp --sport 1").field, "src");
+        assert_eq!((e("-A -m 2").field, e("-A -m 2").kind), ("src", K::Missing));
         assert_eq!(
             e("-A -s 192.0.2.1 -d 2001:db8::1 -p udp").kind,
             K::FamilyMismatch

@@ -39,6 +39,8 @@ enum Tok<'a> {
 struct Lex<'a> {
     s: &'a [u8],
     pos: usize,
+    /// The last token peeked: (at, length, token), valid while `pos == at`.
+    peeked: std::cell::Cell<Option<(usize, usize, Tok<'a>)>>,
 }
 
 impl<'a> Lex<'a> {
@@ -51,6 +53,19 @@ impl<'a> Lex<'a> {
     }
 
     fn peek(&self) -> Result<Option<(usize, Tok<'a>)>, ParseError> {
+        if let Some((at, n, t)) = self.peeked.get() {
+            if at == self.pos {
+                return Ok(Some((n, t)));
+            }
+        }
+        let r = self.lex()?;
+        if let Some((n, t)) = r {
+            self.peeked.set(Some((self.pos, n, t)));
+        }
+        Ok(r)
+    }
+
+    fn lex(&self) -> Result<Option<(usize, Tok<'a>)>, ParseError> {
         let s = &self.s[self.pos..];
         if s.is_empty() {
             return Ok(None);
@@ -165,7 +180,11 @@ pub fn parse_xml_into(
     let line = bytes::trim_eol(line);
     f.clear();
     let mut info = LineInfo::default();
-    let mut x = Lex { s: line, pos: 0 };
+    let mut x = Lex {
+        s: line,
+        pos: 0,
+        peeked: std::cell::Cell::new(None),
+    };
     let attrs = x.open("flow")?;
     if let Some(t) = attr(attrs, b"type") {
         info.event = Some(match t {
@@ -187,13 +206,16 @@ pub fn parse_xml_into(
                     let (present, p, c) = meta_tuple(&mut x, &mut f.orig)?;
                     f.has_orig = present;
                     f.counters_orig = c;
-                    l4 = p;
+                    // The protocol of an absent tuple is not the flow's (printed as 0).
+                    if present {
+                        l4 = p;
+                    }
                 }
                 Some(b"reply") => {
                     let (present, p, c) = meta_tuple(&mut x, &mut f.reply)?;
                     f.has_reply = present;
                     f.counters_reply = c;
-                    if l4 == 0 {
+                    if !f.has_orig && present {
                         l4 = p;
                     }
                 }

@@ -1,0 +1,277 @@
+//! `ctkit replay` flags: the output mode, the engine's configuration (sysctls by name, helpers,
+//! zone, hash seed) and the report files. The list filters and `--json` come from
+//! [`crate::views::common`], so `--proto tcp --dport 80` selects events and entries as
+//! `ctkit list` does.
+
+use crate::source::SourceSpec;
+use crate::views::common::{parse_view_args, ViewArgs};
+use ctkit_engine::{Config, Helper};
+
+/// What `ctkit replay` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The final table, as `conntrack -L` prints it (the default).
+    Table,
+    /// The event stream, as `conntrack -E -o timestamp` prints it.
+    Events,
+    /// One line per packet with the `ct state` a rule would see.
+    PerPacket,
+    /// The sizing report: peak, drops, states at the peak, final count.
+    WhatIf,
+}
+
+/// The engine settings, in the order given (applied by [`EngineArgs::config`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineArgs {
+    /// `--sysctl-from-kernel`: start from the running kernel's values.
+    pub from_kernel: bool,
+    /// `--set NAME=VALUE`, in order.
+    pub sets: Vec<(String, String)>,
+    /// `--no-helpers`.
+    pub no_helpers: bool,
+    /// `--helper ftp=PORT`.
+    pub helpers: Vec<(Helper, u16)>,
+}
+
+impl EngineArgs {
+    /// The engine configuration: defaults (or the kernel's), then `--no-helpers`, the helpers
+    /// and every `--set`.
+    pub fn config(&self) -> Result<Config, String> {
+        let mut cfg = if self.from_kernel {
+            Config::from_running_kernel().map_err(|e| format!("--sysctl-from-kernel: {e}"))?
+        } else {
+            Config::kernel_defaults()
+        };
+        if self.no_helpers {
+            cfg.clear_helpers();
+        }
+        for (h, port) in &self.helpers {
+            cfg.set_helper(*h, *port);
+        }
+        for (name, value) in &self.sets {
+            cfg.set(name, value)
+                .map_err(|e| format!("--set {name}={value}: {e}"))?;
+        }
+        Ok(cfg)
+    }
+}
+
+/// Every `ctkit replay` option.
+#[derive(Clone, Debug)]
+pub struct ReplayArgs {
+    /// The capture path (`-`: standard input).
+    pub capture: String,
+    /// Output mode.
+    pub mode: Mode,
+    /// Engine configuration.
+    pub engine: EngineArgs,
+    /// `--zone N`: the conntrack zone every packet is tracked in.
+    pub zone: u16,
+    /// `--seed N`, or a random seed.
+    pub seed: u64,
+    /// `--csv FILE` (what-if): occupancy over time.
+    pub csv: Option<String>,
+    /// `--svg FILE` (what-if): occupancy plot.
+    pub svg: Option<String>,
+    /// Shared view flags (`--json`, list filters).
+    pub view: ViewArgs,
+}
+
+const OWN_VALUE_FLAGS: &[&str] = &["--set", "--helper", "--zone", "--seed", "--csv", "--svg"];
+
+/// The usage text.
+pub const USAGE: &str = "\
+usage: ctkit replay CAPTURE [--events | --per-packet | --what-if] [--json]
+         [--set NAME=VALUE]... [--sysctl-from-kernel] [--helper ftp=PORT]... [--no-helpers]
+         [--zone N] [--seed N] [--csv FILE] [--svg FILE] [list filters]
+  CAPTURE        pcap or pcapng file (`-': standard input); time comes from its timestamps
+  (default)      the final table as `conntrack -L' prints it, timeouts relative to the last packet
+  --events       the events as `conntrack -E -o timestamp' prints them
+  --per-packet   each packet: time, tuple, ct state, direction, dropped
+  --what-if      peak entries (and when), drops, early drops, states at the peak, final count
+  --csv FILE     (--what-if) occupancy over time; --svg FILE: the same as a plot
+  --set NAME=VALUE  any conntrack sysctl (nf_conntrack_max=65536, …), repeatable
+  --seed N       hash seed (makes early-drop victims repeatable)";
+
+fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
+    v.parse()
+        .map_err(|_| format!("{flag}: `{v}' is not a valid number"))
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+/// Parses the words after `replay`.
+pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
+    let view = parse_view_args(args, OWN_VALUE_FLAGS)?;
+    if view.from != SourceSpec::Kernel {
+        return Err("replay reads its CAPTURE argument; `--from' does not apply".into());
+    }
+    let mut capture = None;
+    let mut mode = None;
+    let mut engine = EngineArgs::default();
+    let mut zone = 0;
+    let mut seed = None;
+    let mut csv = None;
+    let mut svg = None;
+    let set_mode = |m: Mode, mode: &mut Option<Mode>| -> Result<(), String> {
+        match mode {
+            Some(old) if *old != m => {
+                Err("--events, --per-packet and --what-if exclude each other".into())
+            }
+            _ => {
+                *mode = Some(m);
+                Ok(())
+            }
+        }
+    };
+    let rest = &view.rest;
+    let mut i = 0;
+    while i < rest.len() {
+        let (flag, inline) = match rest[i].split_once('=') {
+            Some((f, v)) if f.starts_with("--") && OWN_VALUE_FLAGS.contains(&f) => {
+                (f, Some(v.to_string()))
+            }
+            _ => (rest[i].as_str(), None),
+        };
+        let mut value = || -> Result<String, String> {
+            if let Some(v) = &inline {
+                return Ok(v.clone());
+            }
+            i += 1;
+            rest.get(i)
+                .cloned()
+                .ok_or_else(|| format!("`{flag}' needs a value"))
+        };
+        match flag {
+            "--events" => set_mode(Mode::Events, &mut mode)?,
+            "--per-packet" => set_mode(Mode::PerPacket, &mut mode)?,
+            "--what-if" => set_mode(Mode::WhatIf, &mut mode)?,
+            "--sysctl-from-kernel" => engine.from_kernel = true,
+            "--no-helpers" => engine.no_helpers = true,
+            "--set" => {
+                let v = value()?;
+                let (n, val) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--set: `{v}' is not NAME=VALUE"))?;
+                engine.sets.push((n.to_string(), val.to_string()));
+            }
+            "--helper" => {
+                let v = value()?;
+                let (n, port) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--helper: `{v}' is not HELPER=PORT (ftp=21)"))?;
+                let helper = match n {
+                    "ftp" => Helper::Ftp,
+                    other => {
+                        return Err(format!("--helper: unknown helper `{other}' (known: ftp)"))
+                    }
+                };
+                engine.helpers.push((helper, number("--helper", port)?));
+            }
+            "--zone" => zone = number("--zone", &value()?)?,
+            "--seed" => seed = Some(number("--seed", &value()?)?),
+            "--csv" => csv = Some(value()?),
+            "--svg" => svg = Some(value()?),
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            f if f.starts_with('-') && f != "-" => {
+                return Err(format!("replay: unknown option `{f}'"))
+            }
+            path => {
+                if capture.replace(path.to_string()).is_some() {
+                    return Err("replay takes one CAPTURE".into());
+                }
+            }
+        }
+        i += 1;
+    }
+    let mode = mode.unwrap_or(Mode::Table);
+    if (csv.is_some() || svg.is_some()) && mode != Mode::WhatIf {
+        return Err("--csv and --svg belong to --what-if".into());
+    }
+    Ok(ReplayArgs {
+        capture: capture.ok_or("replay needs a CAPTURE file")?,
+        mode,
+        engine,
+        zone,
+        seed: seed.unwrap_or_else(random_seed),
+        csv,
+        svg,
+        view,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<ReplayArgs, String> {
+        parse(&s.split_whitespace().map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn engine_flags_are_kept_in_order() {
+        let a = p("x.pcap --set nf_conntrack_max=65536 --events --helper ftp=2121 --no-helpers --set=nf_conntrack_tcp_loose=0 --zone 7 --seed 9").unwrap();
+        assert_eq!(a.capture, "x.pcap");
+        assert_eq!(a.mode, Mode::Events);
+        assert_eq!(a.zone, 7);
+        assert_eq!(a.seed, 9);
+        assert_eq!(
+            a.engine.sets,
+            [
+                ("nf_conntrack_max".to_string(), "65536".to_string()),
+                ("nf_conntrack_tcp_loose".to_string(), "0".to_string())
+            ]
+        );
+        assert_eq!(a.engine.helpers, [(Helper::Ftp, 2121)]);
+        assert!(a.engine.no_helpers && !a.engine.from_kernel);
+    }
+
+    #[test]
+    fn filters_and_json_are_shared_and_zone_is_ours() {
+        let a = p("--json --proto tcp --dport 80 - --what-if --csv o.csv").unwrap();
+        assert!(a.view.json && a.view.filtered);
+        assert_eq!(a.capture, "-");
+        assert_eq!(a.mode, Mode::WhatIf);
+        assert_eq!(a.csv.as_deref(), Some("o.csv"));
+        assert!(!p("x --zone 3").unwrap().view.filtered);
+    }
+
+    #[test]
+    fn bad_usage_is_an_error_naming_the_problem() {
+        assert_eq!(p("").unwrap_err(), "replay needs a CAPTURE file");
+        assert_eq!(p("a b").unwrap_err(), "replay takes one CAPTURE");
+        assert!(p("a --events --per-packet")
+            .unwrap_err()
+            .contains("exclude"));
+        assert_eq!(
+            p("a --set foo").unwrap_err(),
+            "--set: `foo' is not NAME=VALUE"
+        );
+        assert!(p("a --helper sip=5060")
+            .unwrap_err()
+            .contains("unknown helper `sip'"));
+        assert_eq!(
+            p("a --zone x").unwrap_err(),
+            "--zone: `x' is not a valid number"
+        );
+        assert_eq!(
+            p("a --csv f").unwrap_err(),
+            "--csv and --svg belong to --what-if"
+        );
+        assert_eq!(
+            p("a --bogus").unwrap_err(),
+            "replay: unknown option `--bogus'"
+        );
+        assert!(p("a --from proc").unwrap_err().contains("--from"));
+    }
+}

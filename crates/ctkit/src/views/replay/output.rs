@@ -1,0 +1,223 @@
+//! The three listing outputs of `ctkit replay`: events (`conntrack -E -o timestamp` text or
+//! JSON lines, through the same `model::format` writers the compat `-E` uses), one line per
+//! packet (the `ct state` a rule would see), and the final table (`conntrack -L` text or
+//! JSON lines, timeouts relative to the last packet).
+
+use super::driver::{secs_us, Step};
+use super::packet;
+use crate::views::common::ViewArgs;
+use ctkit_engine::{CtInfo, Event, EventKind};
+use ctkit_model::format::{self, JsonOptions, TextOptions};
+use ctkit_model::Flow;
+use std::io::Write;
+
+/// Buffered standard output; a closed pipe ends the program as conntrack's does.
+pub struct Out {
+    buf: Vec<u8>,
+}
+
+impl Out {
+    /// An empty buffer.
+    pub fn new() -> Out {
+        Out {
+            buf: Vec::with_capacity(1 << 16),
+        }
+    }
+
+    /// The buffer to append a record to; written out when it is large.
+    pub fn buf(&mut self) -> &mut Vec<u8> {
+        if self.buf.len() >= 1 << 16 {
+            self.flush();
+        }
+        &mut self.buf
+    }
+
+    /// Writes what is buffered.
+    pub fn flush(&mut self) {
+        let mut o = std::io::stdout().lock();
+        if let Err(e) = o.write_all(&self.buf).and_then(|_| o.flush()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                crate::compat::closed_pipe();
+            }
+            eprintln!("ctkit: writing output: {e}");
+            std::process::exit(1);
+        }
+        self.buf.clear();
+    }
+}
+
+impl Default for Out {
+    fn default() -> Self {
+        Out::new()
+    }
+}
+
+/// The formatter's kind for an engine event.
+pub fn event_kind(k: EventKind) -> format::EventKind {
+    match k {
+        EventKind::New => format::EventKind::New,
+        EventKind::Update => format::EventKind::Update,
+        EventKind::Destroy => format::EventKind::Destroy,
+    }
+}
+
+/// Appends one event record (`[sec.usec]\t[NEW] tcp …` or a JSON line) if it passes the
+/// filters.
+pub fn write_event(out: &mut Vec<u8>, e: &Event, view: &ViewArgs) {
+    if !view.matches(&e.flow) {
+        return;
+    }
+    let kind = Some(event_kind(e.kind));
+    let t = secs_us(e.at);
+    if view.json {
+        format::write_flow_json(
+            out,
+            &e.flow,
+            &JsonOptions {
+                event: kind,
+                event_time: Some(t),
+                ..JsonOptions::default()
+            },
+        );
+    } else {
+        format::write_flow(
+            out,
+            &e.flow,
+            &TextOptions {
+                event: kind,
+                event_time: Some(t),
+                now: t.0,
+                ..TextOptions::default()
+            },
+        );
+    }
+}
+
+/// Appends one entry of the final table (`conntrack -L` line or JSON line) if it passes the
+/// filters; `now_s` is the last packet's time in seconds.
+pub fn write_entry(out: &mut Vec<u8>, f: &Flow, view: &ViewArgs, now_s: i64) -> bool {
+    if !view.matches(f) {
+        return false;
+    }
+    if view.json {
+        format::write_flow_json(out, f, &JsonOptions::default());
+    } else {
+        format::write_flow(
+            out,
+            f,
+            &TextOptions {
+                now: now_s,
+                ..TextOptions::default()
+            },
+        );
+    }
+    true
+}
+
+/// The `ct state` word a rule matches.
+pub fn state_name(i: CtInfo) -> &'static str {
+    match i {
+        CtInfo::New => "new",
+        CtInfo::Established => "established",
+        CtInfo::Related => "related",
+        CtInfo::Invalid => "invalid",
+        CtInfo::Untracked => "untracked",
+    }
+}
+
+/// Appends one per-packet line:
+/// `[SEC.USEC]\tPROTO SRC[:PORT] -> DST[:PORT] [FLAGS]\tSTATE DIRECTION[ dropped]`, or its
+/// JSON. Written straight into `out` (no allocation per packet).
+pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool) {
+    use std::io::Write as _;
+    let (sec, us) = secs_us(s.ts_ns);
+    let v = s.verdict;
+    let state = state_name(v.info);
+    let dir = match v.info {
+        CtInfo::Invalid | CtInfo::Untracked => None,
+        _ if v.reply => Some("reply"),
+        _ => Some("original"),
+    };
+    let sum = packet::summarize(s.l3);
+    let mut flags = [0u8; 9];
+    let flags = match sum.and_then(|p| p.tcp_flags) {
+        Some(f) => packet::tcp_flags(&mut flags, f),
+        None => "",
+    };
+    let proto = |out: &mut Vec<u8>, p: u8| {
+        match ctkit_model::proto::l4_name(p) {
+            Some(n) => out.extend_from_slice(n.as_bytes()),
+            None => {
+                let _ = write!(out, "{p}");
+            }
+        };
+    };
+    if json {
+        let _ = write!(
+            out,
+            "{{\"packet\":{},\"time\":{sec}.{us:06},\"proto\":",
+            s.index + 1
+        );
+        match sum {
+            Some(p) => {
+                out.push(b'"');
+                proto(out, p.proto);
+                let _ = write!(out, "\",\"src\":\"{}\",\"dst\":\"{}\"", p.src, p.dst);
+                if let Some((sp, dp)) = p.ports {
+                    let _ = write!(out, ",\"sport\":{sp},\"dport\":{dp}");
+                }
+                if let Some((t, c, id)) = p.icmp {
+                    let _ = write!(out, ",\"type\":{t},\"code\":{c},\"id\":{id}");
+                }
+                if !flags.is_empty() {
+                    let _ = write!(out, ",\"flags\":\"{flags}\"");
+                }
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        let _ = write!(out, ",\"state\":\"{state}\",\"direction\":");
+        match dir {
+            Some(d) => {
+                let _ = write!(out, "\"{d}\"");
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        let _ = writeln!(out, ",\"dropped\":{}}}", v.dropped);
+        return;
+    }
+    let _ = write!(out, "[{sec}.{us:06}]\t");
+    match sum {
+        Some(p) => {
+            proto(out, p.proto);
+            out.push(b' ');
+            for (i, (a, port)) in [(p.src, p.ports.map(|x| x.0)), (p.dst, p.ports.map(|x| x.1))]
+                .into_iter()
+                .enumerate()
+            {
+                if i == 1 {
+                    out.extend_from_slice(b" -> ");
+                }
+                let _ = match (port, a.is_ipv6()) {
+                    (Some(port), true) => write!(out, "[{a}]:{port}"),
+                    (Some(port), false) => write!(out, "{a}:{port}"),
+                    (None, _) => write!(out, "{a}"),
+                };
+            }
+            if let Some((t, c, id)) = p.icmp {
+                let _ = write!(out, " type={t} code={c} id={id}");
+            }
+            if !flags.is_empty() {
+                let _ = write!(out, " [{flags}]");
+            }
+            if p.fragment {
+                out.extend_from_slice(b" fragment");
+            }
+        }
+        None => out.extend_from_slice(b"? (no IP header)"),
+    }
+    let _ = write!(out, "\t{state} {}", dir.unwrap_or("-"));
+    if v.dropped {
+        out.extend_from_slice(b" dropped");
+    }
+    out.push(b'\n');
+}

@@ -1,0 +1,293 @@
+//! `ctkit replay` on captures written here (no kernel needed): exact output of every mode for
+//! a TCP connection whose kernel events are known (recorded on 6.18 by replay_kernel.rs), the
+//! capture flow source, and the errors for bad input and bad flags.
+
+use ctkit_capture::write;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static N: AtomicU32 = AtomicU32::new(0);
+
+fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("replay-cli-{}-{n}-{name}", std::process::id()));
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn ctkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ctkit"))
+        .args(args)
+        .output()
+        .expect("run ctkit")
+}
+
+fn csum(data: &[u8], mut sum: u32) -> u16 {
+    for c in data.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// A raw IPv4 TCP packet with correct checksums (window 64240, no options).
+#[allow(clippy::too_many_arguments)]
+fn tcp4(
+    src: [u8; 4],
+    dst: [u8; 4],
+    sp: u16,
+    dp: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0];
+    p[2..4].copy_from_slice(&((40 + payload.len()) as u16).to_be_bytes());
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    let c = csum(&p, 0);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    let mut t = Vec::new();
+    t.extend_from_slice(&sp.to_be_bytes());
+    t.extend_from_slice(&dp.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&ack.to_be_bytes());
+    t.extend_from_slice(&[5 << 4, flags, 0xfa, 0xf0, 0, 0, 0, 0]);
+    t.extend_from_slice(payload);
+    let mut pseudo = 6 + t.len() as u32;
+    for w in [&src, &dst] {
+        pseudo += u32::from(u16::from_be_bytes([w[0], w[1]]))
+            + u32::from(u16::from_be_bytes([w[2], w[3]]));
+    }
+    let c = csum(&t, pseudo);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    p.extend_from_slice(&t);
+    p
+}
+
+const C: [u8; 4] = [192, 0, 2, 1];
+const S: [u8; 4] = [192, 0, 2, 2];
+const T0: u64 = 1_796_640_803_093_712_000;
+
+/// Handshake, one exchange, close from the client: the kernel's events for this are in
+/// replay_kernel.rs's tcp_open_transfer_close_v4 recording.
+fn connection() -> Vec<u8> {
+    let (a, b) = (1000u32, 5000u32);
+    let pkts = [
+        tcp4(C, S, 40000, 7000, a, 0, 0x02, b""),
+        tcp4(S, C, 7000, 40000, b, a + 1, 0x12, b""),
+        tcp4(C, S, 40000, 7000, a + 1, b + 1, 0x10, b""),
+        tcp4(C, S, 40000, 7000, a + 1, b + 1, 0x18, b"hello"),
+        tcp4(S, C, 7000, 40000, b + 1, a + 6, 0x18, b"hello"),
+        tcp4(C, S, 40000, 7000, a + 6, b + 6, 0x11, b""),
+        tcp4(S, C, 7000, 40000, b + 6, a + 7, 0x11, b""),
+        tcp4(C, S, 40000, 7000, a + 7, b + 7, 0x10, b""),
+    ];
+    let mut f = Vec::new();
+    write::pcap_header(&mut f, 101, false, true, 65535);
+    for (i, p) in pkts.iter().enumerate() {
+        write::pcap_record(&mut f, T0 + i as u64 * 1_000_000, p, false, true);
+    }
+    f
+}
+
+const ORIG: &str = "src=192.0.2.1 dst=192.0.2.2 sport=40000 dport=7000";
+const REPL: &str = "src=192.0.2.2 dst=192.0.2.1 sport=7000 dport=40000";
+
+fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn events_are_conntrack_e_o_timestamp_lines() {
+    let p = tmp("conn.pcap", &connection());
+    let got = stdout(&ctkit(&[
+        "replay",
+        p.to_str().unwrap(),
+        "--events",
+        "--no-helpers",
+    ]));
+    let want = format!(
+        "[1796640803.093712]\t    [NEW] tcp      6 120 SYN_SENT {ORIG} [UNREPLIED] {REPL}\n\
+         [1796640803.094712]\t [UPDATE] tcp      6 60 SYN_RECV {ORIG} {REPL}\n\
+         [1796640803.095712]\t [UPDATE] tcp      6 432000 ESTABLISHED {ORIG} {REPL} [ASSURED]\n\
+         [1796640803.098712]\t [UPDATE] tcp      6 120 FIN_WAIT {ORIG} {REPL} [ASSURED]\n\
+         [1796640803.099712]\t [UPDATE] tcp      6 30 LAST_ACK {ORIG} {REPL} [ASSURED]\n\
+         [1796640803.100712]\t [UPDATE] tcp      6 120 TIME_WAIT {ORIG} {REPL} [ASSURED]\n"
+    );
+    assert_eq!(got, want);
+}
+
+#[test]
+fn default_output_is_the_final_table_like_conntrack_l() {
+    let p = tmp("conn.pcap", &connection());
+    let got = stdout(&ctkit(&["replay", p.to_str().unwrap(), "--no-helpers"]));
+    assert_eq!(
+        got,
+        format!("tcp      6 120 TIME_WAIT {ORIG} {REPL} [ASSURED] mark=0 use=1\n")
+    );
+    // Filters select entries as in `ctkit list`.
+    let got = stdout(&ctkit(&["replay", p.to_str().unwrap(), "--proto", "udp"]));
+    assert_eq!(got, "");
+}
+
+#[test]
+fn per_packet_shows_the_ct_state_a_rule_sees() {
+    let p = tmp("conn.pcap", &connection());
+    let got = stdout(&ctkit(&["replay", p.to_str().unwrap(), "--per-packet"]));
+    let lines: Vec<&str> = got.lines().collect();
+    assert_eq!(lines.len(), 8, "{got}");
+    assert_eq!(
+        lines[0],
+        "[1796640803.093712]\ttcp 192.0.2.1:40000 -> 192.0.2.2:7000 [S]\tnew original"
+    );
+    assert_eq!(
+        lines[1],
+        "[1796640803.094712]\ttcp 192.0.2.2:7000 -> 192.0.2.1:40000 [S.]\testablished reply"
+    );
+    assert_eq!(
+        lines[2],
+        "[1796640803.095712]\ttcp 192.0.2.1:40000 -> 192.0.2.2:7000 [.]\testablished original"
+    );
+    let j = stdout(&ctkit(&[
+        "replay",
+        p.to_str().unwrap(),
+        "--per-packet",
+        "--json",
+    ]));
+    let first: serde_json::Value = serde_json::from_str(j.lines().next().unwrap()).unwrap();
+    assert_eq!(first["state"], "new");
+    assert_eq!(first["direction"], "original");
+    assert_eq!(first["flags"], "S");
+    assert_eq!(first["dport"], 7000);
+    assert_eq!(first["dropped"], false);
+}
+
+#[test]
+fn what_if_reports_peak_drops_and_final_count_with_csv_and_svg() {
+    let p = tmp("conn.pcap", &connection());
+    let csv = p.with_extension("csv");
+    let svg = p.with_extension("svg");
+    let got = stdout(&ctkit(&[
+        "replay",
+        p.to_str().unwrap(),
+        "--what-if",
+        "--json",
+        "--set",
+        "nf_conntrack_max=1",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]));
+    let v: serde_json::Value = serde_json::from_str(got.trim()).unwrap();
+    assert_eq!(v["packets"], 8);
+    assert_eq!(v["max"], 1);
+    assert_eq!(v["peak"], 1);
+    assert_eq!(v["peak_packet"], 1);
+    assert_eq!(v["drop"], 0);
+    assert_eq!(v["final"], 1);
+    assert_eq!(v["by_state_at_peak"]["tcp SYN_SENT"], 1);
+    let csv = std::fs::read_to_string(csv).unwrap();
+    assert_eq!(csv, "seconds,entries,peak,drop,early_drop\n1.000,1,1,0,0\n");
+    let svg = std::fs::read_to_string(svg).unwrap();
+    assert!(
+        svg.starts_with("<svg ") && svg.contains("<polyline") && svg.contains("nf_conntrack_max 1")
+    );
+}
+
+#[test]
+fn set_changes_the_engine_in_every_mode() {
+    let p = tmp("conn.pcap", &connection());
+    let got = stdout(&ctkit(&[
+        "replay",
+        p.to_str().unwrap(),
+        "--set",
+        "nf_conntrack_tcp_timeout_time_wait=60",
+    ]));
+    assert!(got.starts_with("tcp      6 60 TIME_WAIT "), "{got}");
+    let got = stdout(&ctkit(&[
+        "replay",
+        p.to_str().unwrap(),
+        "--events",
+        "--set",
+        "net.netfilter.nf_conntrack_tcp_timeout_established=3600",
+    ]));
+    assert!(got.contains(" 3600 ESTABLISHED "), "{got}");
+}
+
+#[test]
+fn a_capture_is_a_flow_source_for_list_and_summary_also_on_stdin() {
+    let p = tmp("conn.pcap", &connection());
+    let got = stdout(&ctkit(&["list", "--from", p.to_str().unwrap()]));
+    assert_eq!(
+        got,
+        format!("tcp      6 120 TIME_WAIT {ORIG} {REPL} [ASSURED] mark=0 use=1\n")
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_ctkit"))
+        .args(["summary", "--from", "-", "--by", "state", "--json"])
+        .stdin(std::fs::File::open(&p).unwrap())
+        .output()
+        .unwrap();
+    let got = stdout(&o);
+    assert!(got.contains("TIME_WAIT"), "{got}");
+}
+
+#[test]
+fn bad_captures_are_errors_with_exit_1() {
+    let not = tmp("not.pcap", b"hello, world\n");
+    let o = ctkit(&["replay", not.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not a pcap or pcapng capture"), "{err}");
+    let mut cut = connection();
+    cut.truncate(cut.len() - 3);
+    let cut = tmp("cut.pcap", &cut);
+    let o = ctkit(&["replay", cut.to_str().unwrap(), "--no-helpers"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("record 8 at byte"), "{err}");
+    assert!(err.contains("truncated"), "{err}");
+    // What came before the damage is still printed.
+    let o = ctkit(&["replay", cut.to_str().unwrap(), "--events", "--no-helpers"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 5, "{out}");
+    assert!(out.lines().last().unwrap().contains(" LAST_ACK "), "{out}");
+    let o = ctkit(&["replay", "/nonexistent/x.pcap"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/x.pcap"));
+}
+
+#[test]
+fn bad_flags_are_usage_errors_with_exit_2() {
+    for args in [
+        &["replay"][..],
+        &["replay", "x.pcap", "--events", "--what-if"],
+        &["replay", "x.pcap", "--helper", "irc=6667"],
+        &["replay", "x.pcap", "--zone", "70000"],
+        &["replay", "x.pcap", "--svg", "o.svg"],
+    ] {
+        let o = ctkit(args);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let o = ctkit(&["replay", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("usage: ctkit replay CAPTURE"));
+}

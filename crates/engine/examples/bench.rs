@@ -1,0 +1,246 @@
+//! Engine benchmark: hit path with many live flows, new flows per second, bytes per flow.
+//!
+//! `cargo run --release -p ctkit-engine --example bench [FLOWS]` (default 1,000,000).
+//! The anchor, run side by side on the same packets, is a plain `std::collections::HashMap`
+//! keyed by the 5-tuple holding a 64-byte state (SipHash, one lookup per packet, no protocol
+//! logic): what a naive tracker costs.
+
+use ctkit_engine::build::{self, flags::*, Tcp};
+use ctkit_engine::{Config, CtInfo, Tracker};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Instant;
+
+const SEC: u64 = 1_000_000_000;
+
+fn addr4(i: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::from(0xc000_0200 | (i & 0xff))) // 192.0.2.x
+}
+
+fn flow_ports(i: u32) -> u16 {
+    1024 + (i >> 8) as u16
+}
+
+fn server() -> IpAddr {
+    "198.51.100.2".parse().unwrap()
+}
+
+/// The three handshake packets and one data-less ACK of flow `i`.
+fn handshake(i: u32, v6: bool) -> [Vec<u8>; 4] {
+    let (c, s) = if v6 {
+        let c = IpAddr::V6(Ipv6Addr::from(
+            0x2001_0db8_0000_0000_0000_0000_0000_0000u128 | (i & 0xff) as u128,
+        ));
+        (c, "2001:db8::ffff".parse().unwrap())
+    } else {
+        (addr4(i), server())
+    };
+    let sp = flow_ports(i);
+    let t = |src, dst, sport, dport, seq, ack, flags| {
+        build::tcp(
+            src,
+            dst,
+            &Tcp {
+                sport,
+                dport,
+                seq,
+                ack,
+                flags,
+                win: 64240,
+                opts: &[],
+                payload: b"",
+            },
+        )
+    };
+    [
+        t(c, s, sp, 443, 1000, 0, SYN),
+        t(s, c, 443, sp, 5000, 1001, SYN | ACK),
+        t(c, s, sp, 443, 1001, 5001, ACK),
+        t(c, s, sp, 443, 1001, 5001, ACK | PSH),
+    ]
+}
+
+fn config(max: usize, events: bool, acct: bool) -> Config {
+    let mut c = Config::kernel_defaults();
+    c.set("nf_conntrack_max", &(max * 2).to_string()).unwrap();
+    c.set("nf_conntrack_buckets", &max.to_string()).unwrap();
+    c.set("nf_conntrack_events", if events { "1" } else { "0" })
+        .unwrap();
+    c.set("nf_conntrack_acct", if acct { "1" } else { "0" })
+        .unwrap();
+    c
+}
+
+/// A permutation of 0..n (xorshift-driven Fisher-Yates), so lookups do not walk memory in
+/// insertion order.
+fn shuffled(n: usize) -> Vec<u32> {
+    let mut v: Vec<u32> = (0..n as u32).collect();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for i in (1..n).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    v
+}
+
+fn fill(t: &mut Tracker, n: usize, v6: bool) -> Vec<Vec<u8>> {
+    let mut hits = Vec::with_capacity(n);
+    for i in 0..n as u32 {
+        let [syn, synack, ack, data] = handshake(i, v6);
+        t.process(SEC, 0, &syn);
+        t.process(SEC, 0, &synack);
+        let r = t.process(SEC, 0, &ack);
+        assert_eq!(r.info, CtInfo::Established);
+        hits.push(data);
+    }
+    t.drain_events(&mut |_| {});
+    hits
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    println!("flows: {n}");
+
+    // Hit path.
+    let mut t = Tracker::new(config(n, false, false), 42);
+    let t0 = Instant::now();
+    let hits = fill(&mut t, n, false);
+    let setup = t0.elapsed();
+    assert_eq!(t.len(), n);
+    let order = shuffled(n);
+    let rounds = 3;
+    let mut best = f64::MAX;
+    for r in 0..rounds {
+        let start = Instant::now();
+        let now = 2 * SEC + r as u64;
+        let mut est = 0usize;
+        for &i in &order {
+            if t.process(now, 0, &hits[i as usize]).info == CtInfo::Established {
+                est += 1;
+            }
+        }
+        let el = start.elapsed().as_secs_f64();
+        assert_eq!(est, n);
+        best = best.min(el);
+    }
+    let hit_pps = n as f64 / best;
+
+    // The same with process_batch (32 packets per call).
+    let mut bbest = f64::MAX;
+    let mut out = [ctkit_engine::Verdict {
+        info: CtInfo::Invalid,
+        reply: false,
+        dropped: false,
+    }; 32];
+    for r in 0..rounds {
+        let start = Instant::now();
+        let now = 3 * SEC + r as u64;
+        let mut est = 0usize;
+        for chunk in order.chunks(32) {
+            let batch: Vec<&[u8]> = chunk.iter().map(|&i| hits[i as usize].as_slice()).collect();
+            t.process_batch(now, 0, &batch, &mut out[..batch.len()]);
+            est += out[..batch.len()]
+                .iter()
+                .filter(|v| v.info == CtInfo::Established)
+                .count();
+        }
+        bbest = bbest.min(start.elapsed().as_secs_f64());
+        assert_eq!(est, n);
+    }
+    let batch_pps = n as f64 / bbest;
+    let bytes4 = t.memory_bytes() as f64 / n as f64;
+
+    // Anchor: HashMap<5-tuple, [u8; 64]> lookup + write, same packet order, header parse
+    // reduced to reading the fields.
+    type FiveTuple = ([u8; 4], [u8; 4], u16, u16, u8);
+    let mut anchor: HashMap<FiveTuple, [u8; 64]> = HashMap::with_capacity(n);
+    let key = |p: &[u8]| {
+        (
+            [p[12], p[13], p[14], p[15]],
+            [p[16], p[17], p[18], p[19]],
+            u16::from_be_bytes([p[20], p[21]]),
+            u16::from_be_bytes([p[22], p[23]]),
+            p[9],
+        )
+    };
+    for h in &hits {
+        anchor.insert(key(h), [0u8; 64]);
+    }
+    let mut abest = f64::MAX;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        let mut found = 0usize;
+        for &i in &order {
+            if let Some(s) = anchor.get_mut(&key(&hits[i as usize])) {
+                s[0] = s[0].wrapping_add(1);
+                found += 1;
+            }
+        }
+        abest = abest.min(start.elapsed().as_secs_f64());
+        assert_eq!(found, n);
+    }
+    let anchor_pps = n as f64 / abest;
+    drop(anchor);
+    drop(t);
+
+    // New flows: SYNs of distinct flows into an empty table (events off, then on).
+    let syns: Vec<Vec<u8>> = (0..n as u32)
+        .map(|i| handshake(i, false)[0].clone())
+        .collect();
+    let mut new_rates = Vec::new();
+    for events in [false, true] {
+        let mut t = Tracker::new(config(n, events, false), 43);
+        let start = Instant::now();
+        for s in &syns {
+            t.process(SEC, 0, s);
+        }
+        let el = start.elapsed().as_secs_f64();
+        let mut ev = 0usize;
+        t.drain_events(&mut |_| ev += 1);
+        assert_eq!(t.len(), n);
+        new_rates.push((events, n as f64 / el, ev));
+    }
+
+    // Bytes per flow: IPv6, and IPv4 with accounting.
+    let m = n.min(200_000);
+    let mut t6 = Tracker::new(config(m, false, false), 44);
+    fill(&mut t6, m, true);
+    let bytes6 = t6.memory_bytes() as f64 / m as f64;
+    drop(t6);
+    let mut ta = Tracker::new(config(m, false, true), 45);
+    fill(&mut ta, m, false);
+    let bytes_acct = ta.memory_bytes() as f64 / m as f64;
+
+    println!("setup (3 packets per flow): {:.2} s", setup.as_secs_f64());
+    println!("| measure | ctkit engine | anchor (HashMap, no TCP logic) | ratio |");
+    println!("|---|---|---|---|");
+    println!(
+        "| hit path, established TCP, {n} live flows, shuffled | {:.2} M pkt/s | {:.2} M pkt/s | {:.2} |",
+        hit_pps / 1e6,
+        anchor_pps / 1e6,
+        hit_pps / anchor_pps
+    );
+    println!(
+        "| hit path with process_batch (32) | {:.2} M pkt/s | {:.2} M pkt/s | {:.2} |",
+        batch_pps / 1e6,
+        anchor_pps / 1e6,
+        batch_pps / anchor_pps
+    );
+    for (events, rate, ev) in new_rates {
+        println!(
+            "| new flows (SYN), events {} ({ev} events) | {:.2} M flows/s | | |",
+            if events { "on" } else { "off" },
+            rate / 1e6
+        );
+    }
+    println!("| bytes per IPv4 TCP flow (index + slab) | {bytes4:.1} B | | |");
+    println!("| bytes per IPv6 TCP flow ({m} flows) | {bytes6:.1} B | | |");
+    println!(
+        "| bytes per IPv4 TCP flow with nf_conntrack_acct=1 ({m} flows) | {bytes_acct:.1} B | | |"
+    );
+}
