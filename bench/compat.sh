@@ -3,7 +3,7 @@
 # and `cat /proc/net/nf_conntrack`, on a table of N IPv4 TCP entries in a private network
 # namespace. Prints a markdown table (ratios are ctkit / anchor; < 1 means ctkit is faster).
 #
-#   sudo bench/compat.sh [N]        # default N=1000000
+#   sudo bench/compat.sh [N]        # default N=1000000; ROUNDS=3 runs of -R and -D per tool
 #
 # Needs root, /usr/sbin/conntrack, GNU time. Raises nf_conntrack_max (global, initial namespace)
 # under the project-wide test lock and restores it on exit.
@@ -52,20 +52,27 @@ with open(f"{work}/all.txt", "w") as a, open(f"{work}/port80.txt", "w") as h:
             h.write(line)
 PY
 
-# measure LABEL CMD... : prints "seconds maxrss_kb" of one run
+# measure CMD... : prints "seconds maxrss_kb user_s sys_s" of one run
 measure() {
-  /usr/bin/time -f "%e %M" -o "$WORK/time" ip netns exec "$NS" "$@" >/dev/null 2>&1 || true
+  /usr/bin/time -f "%e %M %U %S" -o "$WORK/time" ip netns exec "$NS" "$@" >/dev/null 2>&1 || true
   tail -n 1 "$WORK/time"
 }
-# best of 3 runs (read-only commands): the lowest time, the highest RSS
+# best of 3 runs (read-only commands): the fastest run (its user/sys), the highest RSS
 best3() {
   local a b c
   a=$(measure "$@"); b=$(measure "$@"); c=$(measure "$@")
-  printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -n -k1,1 | head -n 1 | cut -d' ' -f1 | tr '\n' ' '
-  printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -n -k2,2 | tail -n 1 | cut -d' ' -f2
+  pick "$a" "$b" "$c"
+}
+# pick RUN...: the fastest run with the highest RSS of all
+pick() {
+  local best maxrss
+  best=$(printf '%s\n' "$@" | sort -n -k1,1 | head -n 1)
+  maxrss=$(printf '%s\n' "$@" | sort -n -k2,2 | tail -n 1 | cut -d' ' -f2)
+  echo "$best" | awk -v r="$maxrss" '{print $1, r, $3, $4}'
 }
 secs() { echo "$1" | cut -d' ' -f1; }
 rss() { echo "$1" | cut -d' ' -f2; }
+cpu() { echo "$1" | awk '{print $3 " / " $4}'; }
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b>0 else 'n/a')" "$1" "$2"; }
 count() { in_ns "$ORACLE" -C; }
 
@@ -73,30 +80,41 @@ echo "# ctkit compat benchmark: N=$N IPv4 TCP entries"
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(date -u +%F)"
 echo
-echo "| operation | anchor | anchor s | ctkit s | ratio | ctkit peak RSS |"
-echo "|---|---|---|---|---|---|"
+echo "| operation | anchor | anchor s | ctkit s | ratio | anchor user / sys s | ctkit user / sys s | ctkit peak RSS |"
+echo "|---|---|---|---|---|---|---|---|"
+row() { # LABEL ANCHOR A C
+  echo "| $1 | $2 | $(secs "$3") | $(secs "$4") | $(ratio "$(secs "$4")" "$(secs "$3")") | $(cpu "$3") | $(cpu "$4") | $(rss "$4") KB |"
+}
 
-# -R load: anchor first, flush, then ctkit.
-a=$(measure "$ORACLE" -R "$WORK/all.txt"); an=$(count)
-in_ns "$ORACLE" -F 2>/dev/null
-c=$(measure "$CTKIT" -R "$WORK/all.txt"); cn=$(count)
-echo "| -R load ($an / $cn entries) | conntrack -R | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
+# -R load, best of ROUNDS (default 3) per tool: anchor, flush, ctkit, flush.
+ROUNDS=${ROUNDS:-3}
+ra=(); rc=()
+for _ in $(seq "$ROUNDS"); do
+  in_ns "$ORACLE" -F 2>/dev/null
+  ra+=("$(measure "$ORACLE" -R "$WORK/all.txt")"); an=$(count)
+  in_ns "$ORACLE" -F 2>/dev/null
+  rc+=("$(measure "$CTKIT" -R "$WORK/all.txt")"); cn=$(count)
+done
+row "-R load ($an / $cn entries)" "conntrack -R" "$(pick "${ra[@]}")" "$(pick "${rc[@]}")"
 
 # Listing (best of three runs each, interleaved per tool).
 a=$(best3 "$ORACLE" -L)
 p=$(best3 cat /proc/net/nf_conntrack)
 c=$(best3 "$CTKIT" -L)
-echo "| -L > /dev/null | conntrack -L | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
-echo "| -L > /dev/null | cat /proc/net/nf_conntrack | $(secs "$p") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$p")") | |"
+row "-L > /dev/null" "conntrack -L" "$a" "$c"
+row "-L > /dev/null" "cat /proc/net/nf_conntrack" "$p" "$c"
 
 # Count and stats.
-a=$(best3 "$ORACLE" -C); c=$(best3 "$CTKIT" -C)
-echo "| -C | conntrack -C | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
-a=$(best3 "$ORACLE" -S); c=$(best3 "$CTKIT" -S)
-echo "| -S | conntrack -S | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
+row "-C" "conntrack -C" "$(best3 "$ORACLE" -C)" "$(best3 "$CTKIT" -C)"
+row "-S" "conntrack -S" "$(best3 "$ORACLE" -S)" "$(best3 "$CTKIT" -S)"
 
-# Filtered delete of half the table: anchor, reload that half, ctkit.
-a=$(measure "$ORACLE" -D -p tcp --dport 80); after_a=$(count)
-in_ns "$ORACLE" -R "$WORK/port80.txt" >/dev/null 2>&1
-c=$(measure "$CTKIT" -D -p tcp --dport 80); after_c=$(count)
-echo "| -D -p tcp --dport 80 ($((N / 2)) matches; left $after_a / $after_c) | conntrack -D | $(secs "$a") | $(secs "$c") | $(ratio "$(secs "$c")" "$(secs "$a")") | $(rss "$c") KB |"
+# Filtered delete of half the table, best of ROUNDS: anchor, reload that half, ctkit,
+# reload that half.
+da=(); dc=()
+for _ in $(seq "$ROUNDS"); do
+  da+=("$(measure "$ORACLE" -D -p tcp --dport 80)"); after_a=$(count)
+  in_ns "$ORACLE" -R "$WORK/port80.txt" >/dev/null 2>&1
+  dc+=("$(measure "$CTKIT" -D -p tcp --dport 80)"); after_c=$(count)
+  in_ns "$ORACLE" -R "$WORK/port80.txt" >/dev/null 2>&1
+done
+row "-D -p tcp --dport 80 ($((N / 2)) matches; left $after_a / $after_c)" "conntrack -D" "$(pick "${da[@]}")" "$(pick "${dc[@]}")"

@@ -343,6 +343,45 @@ fn delete_with_filters_matches_oracle() {
     }
 }
 
+/// Filters whose tuple part goes to the kernel as CTA_FILTER (ports, IPv4 addresses, per
+/// family for `-D` without one) or stays in userspace (IPv6 addresses: the kernel inverts
+/// them, see ctkit-ctnetlink's `dump_tuple_filter_ipv6_address_match_is_inverted_by_the_kernel`):
+/// same entries listed and deleted as the oracle.
+#[test]
+fn tuple_filters_pushed_to_the_kernel_match_oracle() {
+    if !require_plain("tuple_filters_pushed_to_the_kernel_match_oracle") {
+        return;
+    }
+    let cases: &[&[&str]] = &[
+        &["-L", "-f", "ipv6", "-s", "2001:db8:1::1"],
+        &[
+            "-L",
+            "-f",
+            "ipv6",
+            "-s",
+            "2001:db8:1::1",
+            "-p",
+            "tcp",
+            "--dport",
+            "22",
+        ],
+        &["-L", "-s", "2001:db8:1::2", "-p", "udp", "--sport", "5000"],
+        &["-L", "-s", "192.0.2.1", "-p", "tcp", "--sport", "1001"],
+        &["-L", "-f", "ipv4", "-p", "udp", "--dport", "53"],
+        &["-L", "-f", "ipv4", "-p", "tcp", "--reply-port-src", "80"],
+        &["-L", "-d", "198.51.100.1", "-p", "tcp"],
+        &["-L", "-r", "198.51.100.2", "-q", "192.0.2.3"],
+        &["-D", "-p", "tcp", "--dport", "80"],
+        &["-D", "-f", "ipv6", "-p", "udp", "--sport", "5000"],
+        &["-D", "-s", "2001:db8:1::1", "-p", "tcp"],
+        &["-D", "-p", "udp", "--sport", "53000", "--dport", "53"],
+        &["-D", "-d", "198.51.100.2", "-p", "udp", "--dport", "53"],
+    ];
+    for args in cases {
+        diff_mutating(LOAD, args);
+    }
+}
+
 #[test]
 fn delete_matching_nothing_exits_1_like_oracle() {
     if !require_plain("delete_matching_nothing_exits_1_like_oracle") {

@@ -185,6 +185,19 @@ impl Builder {
         Builder::default()
     }
 
+    /// An empty builder with room for `bytes` bytes.
+    pub fn with_capacity(bytes: usize) -> Builder {
+        Builder {
+            buf: Vec::with_capacity(bytes),
+            msg_start: 0,
+        }
+    }
+
+    /// Appends complete messages built elsewhere.
+    pub fn extend_from(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
     /// The bytes built so far (zero or more complete messages).
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf
@@ -217,6 +230,13 @@ impl Builder {
         self.buf.push(family);
         self.buf.push(crate::uapi::NFNETLINK_V0);
         self.buf.extend_from_slice(&res_id.to_be_bytes());
+    }
+
+    /// Clears `flags` in the `nlmsg_flags` of the message starting at byte `start`.
+    pub fn clear_flags(&mut self, start: usize, flags: u16) {
+        let at = start + 6;
+        let old = u16::from_ne_bytes([self.buf[at], self.buf[at + 1]]);
+        self.buf[at..at + 2].copy_from_slice(&(old & !flags).to_ne_bytes());
     }
 
     /// Finishes the current message by writing its length.

@@ -37,6 +37,32 @@ pub struct DumpRequest {
     pub status: Option<(u32, u32)>,
     /// `CTA_ZONE` (dump filter on kernel 6.8+).
     pub zone: Option<u16>,
+    /// `CTA_FILTER` with `CTA_TUPLE_ORIG`/`CTA_TUPLE_REPLY` (kernel 5.8+; `family` must be
+    /// `AF_INET` or `AF_INET6`, else the kernel answers `EOPNOTSUPP`).
+    pub tuple: Option<TupleFilter>,
+}
+
+/// The tuple part of a kernel dump filter: the fields named by each direction's flags
+/// (`CTA_FILTER_F_*`) must equal the given tuple's. The kernel checks ports and ICMP fields
+/// only with `CTA_FILTER_F_CTA_PROTO_NUM`, and (6.18 and every kernel since 5.8) inverts
+/// IPv6 address matches (`!ipv6_addr_cmp`): don't set the address flags for IPv6.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TupleFilter {
+    /// `CTA_FILTER_ORIG_FLAGS` (0: no original-tuple filter).
+    pub orig_flags: u32,
+    /// The original-tuple values.
+    pub orig: ctkit_model::Tuple,
+    /// `CTA_FILTER_REPLY_FLAGS` (0: no reply-tuple filter).
+    pub reply_flags: u32,
+    /// The reply-tuple values.
+    pub reply: ctkit_model::Tuple,
+}
+
+impl TupleFilter {
+    /// Whether any field is filtered.
+    pub fn is_empty(&self) -> bool {
+        self.orig_flags == 0 && self.reply_flags == 0
+    }
 }
 
 /// `IPCTNL_MSG_CT_GET_STATS`: the global counters.
@@ -252,6 +278,21 @@ impl Conn {
             if let Some(z) = req.zone {
                 self.b.put_be16(CTA_ZONE, z);
             }
+            if let Some(t) = req.tuple.filter(|t| !t.is_empty()) {
+                if t.orig_flags != 0 {
+                    crate::tuple::emit_tuple(&mut self.b, CTA_TUPLE_ORIG, &t.orig);
+                }
+                if t.reply_flags != 0 {
+                    crate::tuple::emit_tuple(&mut self.b, CTA_TUPLE_REPLY, &t.reply);
+                }
+                let n = self.b.begin_nest(CTA_FILTER);
+                // NLA_U32: host byte order.
+                self.b
+                    .put(CTA_FILTER_ORIG_FLAGS, &t.orig_flags.to_ne_bytes());
+                self.b
+                    .put(CTA_FILTER_REPLY_FLAGS, &t.reply_flags.to_ne_bytes());
+                self.b.end_nest(n);
+            }
         }
         self.b.end_msg();
         let mut flow = std::mem::take(&mut self.flow);
@@ -413,6 +454,77 @@ impl Conn {
         self.finish_and_ack(seq)
     }
 
+    /// Sends `datagram` (complete messages from [`encode_mutation`], each with `NLM_F_ACK`
+    /// and its own sequence number) in one `sendmsg`, then reads until `count` ACKs or
+    /// errors have arrived, calling `on_result(seq, result)` for each, in arrival order
+    /// (the kernel answers in message order).
+    pub fn send_acked(
+        &mut self,
+        datagram: &[u8],
+        count: usize,
+        mut on_result: impl FnMut(u32, Result<()>),
+    ) -> Result<()> {
+        self.sock.send(datagram)?;
+        let mut left = count;
+        while left > 0 {
+            self.sock.recv(&mut self.rbuf)?;
+            for m in MsgIter::new(&self.rbuf) {
+                let m = m?;
+                if m.kind() != NLMSG_ERROR {
+                    continue;
+                }
+                left = left.saturating_sub(1);
+                let code = m.error_code()?;
+                let r = if code < 0 {
+                    Err(kernel_error(&m, code))
+                } else {
+                    Ok(())
+                };
+                on_result(m.error_seq(), r);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `datagram` (complete messages from [`encode_mutation`] with `ack = false`, each
+    /// with its own sequence number) in one `sendmsg` and returns the kernel's error replies
+    /// as `(seq, error)`, in message order; a message without one succeeded. The kernel runs
+    /// every message of the datagram inside `sendmsg` and queues an error reply for each
+    /// failure before it returns, so the queue is drained without waiting.
+    ///
+    /// `complete` is false when the receive queue overflowed (`ENOBUFS`): the replies kept
+    /// are the earliest ones (the queue drops the newest), so everything up to the last
+    /// reply returned is still exact. Give the socket a receive buffer that holds a
+    /// datagram's worth of error replies (each echoes its request).
+    pub fn send_quiet(&mut self, datagram: &[u8]) -> Result<QuietReplies> {
+        self.sock.send(datagram)?;
+        let mut out = QuietReplies {
+            errors: Vec::new(),
+            complete: true,
+        };
+        loop {
+            match self.sock.try_recv(&mut self.rbuf) {
+                Ok(Some(_)) => {}
+                Ok(None) => return Ok(out),
+                Err(e) if e.is_enobufs() => {
+                    out.complete = false;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            for m in MsgIter::new(&self.rbuf) {
+                let m = m?;
+                if m.kind() != NLMSG_ERROR {
+                    continue;
+                }
+                let code = m.error_code()?;
+                if code < 0 {
+                    out.errors.push((m.error_seq(), kernel_error(&m, code)));
+                }
+            }
+        }
+    }
+
     /// Starts a batch of mutations sent many per `sendmsg`.
     pub fn batch(&mut self) -> Batch<'_> {
         self.b.clear();
@@ -567,6 +679,34 @@ pub fn parse_exp_cpu_stats(m: &NlMsg<'_>) -> Result<ExpCpuStats> {
         }
     }
     Ok(s)
+}
+
+/// Appends one complete mutation message to `b`, with `NLM_F_ACK` for
+/// [`Conn::send_acked`] or without for [`Conn::send_quiet`]: messages can be built ahead of
+/// time and sent later.
+pub fn encode_mutation(
+    b: &mut Builder,
+    kind: Mutation,
+    family: u8,
+    f: &Flow,
+    x: &EmitExtras,
+    seq: u32,
+    ack: bool,
+) {
+    let start = b.len();
+    push_mutation(b, kind, family, f, x, seq);
+    if !ack {
+        b.clear_flags(start, NLM_F_ACK);
+    }
+}
+
+/// What [`Conn::send_quiet`] read back.
+#[derive(Debug)]
+pub struct QuietReplies {
+    /// `(seq, error)` of each refused message, in message order.
+    pub errors: Vec<(u32, Error)>,
+    /// False when replies were lost to a full receive queue (only the earliest were kept).
+    pub complete: bool,
 }
 
 /// Appends one mutation message to `b`.

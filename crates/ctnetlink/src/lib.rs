@@ -4,7 +4,9 @@
 //!   [`ctkit_model::Flow`] per entry, no allocation per entry), [`Conn::get`],
 //!   [`Conn::mutate`] (create/update/delete with ACK), [`Conn::batch`] (many messages per
 //!   `sendmsg`), [`Conn::flush`], [`Conn::stats`], [`Conn::stats_cpu`], and the expectation
-//!   subsystem (`*_expect`).
+//!   subsystem (`*_expect`). Dumps take kernel filters ([`DumpRequest`], [`TupleFilter`] for
+//!   `CTA_FILTER`). Messages built ahead with [`encode_mutation`] go out with
+//!   [`Conn::send_acked`] or, without ACKs, [`Conn::send_quiet`] (only refusals come back).
 //! - [`EventSocket`]: NEW/UPDATE/DESTROY and expectation events.
 //! - [`attr`], [`msg`]: the zero-copy wire layer, usable on captured bytes.
 //!
@@ -32,7 +34,10 @@ pub mod tuple;
 #[allow(missing_docs)]
 pub mod uapi;
 
-pub use conn::{Batch, Conn, DumpRequest, GlobalStats, Mutation, Table, BATCH_MAX_MSGS};
+pub use conn::{
+    encode_mutation, Batch, Conn, DumpRequest, GlobalStats, Mutation, QuietReplies, Table,
+    TupleFilter, BATCH_MAX_MSGS,
+};
 pub use error::{Error, Result};
 pub use event::{Event, EventSocket, EventType};
 pub use flow::EmitExtras;

@@ -100,6 +100,19 @@ impl Socket {
     /// Receives one datagram into `buf` (its capacity is the limit), returning its length.
     /// A datagram larger than the buffer is an [`Error::Truncated`].
     pub fn recv(&self, buf: &mut Vec<u8>) -> Result<usize> {
+        self.recv_flags(buf, 0)
+    }
+
+    /// [`Socket::recv`] without waiting: `Ok(None)` when nothing is queued.
+    pub fn try_recv(&self, buf: &mut Vec<u8>) -> Result<Option<usize>> {
+        match self.recv_flags(buf, libc::MSG_DONTWAIT) {
+            Ok(n) => Ok(Some(n)),
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn recv_flags(&self, buf: &mut Vec<u8>, flags: libc::c_int) -> Result<usize> {
         buf.clear();
         let cap = buf.capacity();
         loop {
@@ -109,7 +122,7 @@ impl Socket {
                     self.fd.as_raw_fd(),
                     buf.as_mut_ptr() as *mut libc::c_void,
                     cap,
-                    libc::MSG_TRUNC,
+                    libc::MSG_TRUNC | flags,
                 )
             };
             if r < 0 {

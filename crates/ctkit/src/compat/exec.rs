@@ -2,17 +2,19 @@
 //! ctkit-ctnetlink, printing exactly what conntrack 1.4.7 prints (`do_command_ct` in
 //! conntrack-tools src/conntrack.c).
 //!
-//! Where ctkit is faster by design: dumps stream through one reused `Flow`; `-D` queues the
-//! deletes of a filtered dump on a second socket, [`ctkit_ctnetlink::BATCH_MAX_MSGS`] per
-//! `sendmsg`, instead of one round trip per entry; `-R` sends consecutive create lines in
-//! batches too.
+//! Where ctkit is faster by design: dumps stream through one reused `Flow`; the tuple part of
+//! a -L/-D filter the kernel can check exactly goes into `CTA_FILTER` (always rechecked
+//! here); `-D` queues the deletes of the dump on a second socket,
+//! [`ctkit_ctnetlink::BATCH_MAX_MSGS`] per `sendmsg` and without ACKs (the kernel answers
+//! only refused deletes), instead of one round trip per entry; `-R` runs through
+//! [`crate::compat::loadplan`].
 
 use crate::compat::error::CompatError;
 use crate::compat::messages;
 use crate::compat::request::{Attrs, Command, CompatRequest, LabelModify, OutputFlags, Table};
 use ctkit_ctnetlink::{
     Conn, DumpRequest, EmitExtras, Error as NlError, Event, EventSocket, EventType, Mutation,
-    Table as NlTable,
+    Table as NlTable, TupleFilter,
 };
 use ctkit_model::format::{self, EventKind, JsonOptions, SaveOptions, TextOptions, XmlOptions};
 use ctkit_model::{Flow, LabelMap, Labels, Status};
@@ -231,8 +233,13 @@ fn fail(e: CompatError) -> ExitCode {
 
 /// Maps a netlink error to conntrack's `Operation failed: …` (exit 1).
 fn nl_fail(e: &NlError, req: &CompatRequest) -> CompatError {
+    nl_fail_cmd(e, req.command, req.table)
+}
+
+/// [`nl_fail`] for a command known without its request.
+pub(crate) fn nl_fail_cmd(e: &NlError, command: Command, table: Table) -> CompatError {
     match e.errno() {
-        Some(errno) => messages::operation_failed(errno, req.command, req.table),
+        Some(errno) => messages::operation_failed(errno, command, table),
         None => CompatError::other(format!("Operation failed: {e}")),
     }
 }
@@ -320,16 +327,121 @@ pub fn run_batch(reqs: &[CompatRequest]) -> Result<(), CompatError> {
     Ok(())
 }
 
-/// The kernel-side part of a -L/-D selection: family, mark and (kernel 6.8+) zone. Every
-/// result is rechecked by the userspace filter, so a kernel that ignores a filter only costs
-/// time.
+/// The kernel-side part of a -L/-D selection: family, mark, (kernel 6.8+) zone and, when
+/// the family is known, the tuple fields [`kernel_tuple_filter`] can push. Every result is
+/// rechecked by the userspace filter, so a kernel that ignores a filter only costs time.
 fn dump_request(req: &CompatRequest) -> DumpRequest {
+    let family = req.family.af();
     DumpRequest {
-        family: req.family.af(),
+        family,
         zero_counters: req.zero,
         mark: req.mark.map(|m| (m.value & m.mask, m.mask)),
         zone: req.filter.zone.filter(|z| *z != 0),
+        tuple: kernel_tuple_filter(&req.filter, family),
         ..DumpRequest::default()
+    }
+}
+
+/// The dumps of a `-D`: [`dump_request`], or, when no family is given but tuple fields could
+/// be filtered in the kernel (which needs a family), one dump per family, each filtered.
+/// Only the order of the printed entries differs from one unfiltered dump (hash order
+/// either way).
+fn delete_dumps(req: &CompatRequest) -> Vec<DumpRequest> {
+    let d = dump_request(req);
+    if d.family != 0 {
+        return vec![d];
+    }
+    let per_family: Vec<DumpRequest> = [libc::AF_INET as u8, libc::AF_INET6 as u8]
+        .into_iter()
+        .map(|family| DumpRequest {
+            family,
+            tuple: kernel_tuple_filter(&req.filter, family),
+            ..d
+        })
+        .collect();
+    if per_family.iter().all(|d| d.tuple.is_some()) {
+        per_family
+    } else {
+        vec![d]
+    }
+}
+
+/// The `CTA_FILTER` part of the userspace filter that the kernel can check exactly: the
+/// protocol and ports of a port protocol (TCP, UDP, UDP-Lite, SCTP, DCCP) and IPv4
+/// addresses (exact ones, not CIDR), on either tuple. It only ever drops entries the
+/// userspace filter drops too. IPv6 addresses stay in userspace: the kernel inverts their
+/// match (`ctnetlink_filter_match_tuple`, 6.18), which a recheck could not undo (the entry
+/// wanted would never arrive). `None` without a family (the kernel refuses CTA_FILTER on
+/// AF_UNSPEC) or when nothing can be pushed.
+pub(crate) fn kernel_tuple_filter(
+    f: &ctkit_model::filter::FlowFilter,
+    family: u8,
+) -> Option<TupleFilter> {
+    use ctkit_ctnetlink::uapi::*;
+    if !f.compare || (family != libc::AF_INET as u8 && family != libc::AF_INET6 as u8) {
+        return None;
+    }
+    let side = |m: &ctkit_model::filter::TupleMatch| {
+        let mut t = ctkit_model::Tuple::default();
+        let mut flags = 0;
+        if family == libc::AF_INET as u8 {
+            if let Some(a @ std::net::IpAddr::V4(_)) = m.src {
+                t.src = a;
+                flags |= CTA_FILTER_F_CTA_IP_SRC;
+            }
+            if let Some(a @ std::net::IpAddr::V4(_)) = m.dst {
+                t.dst = a;
+                flags |= CTA_FILTER_F_CTA_IP_DST;
+            }
+        }
+        if let Some(p) = m.proto.filter(|p| ctkit_model::proto::has_ports(*p)) {
+            t.proto = p;
+            flags |= CTA_FILTER_F_CTA_PROTO_NUM;
+            if let Some(sp) = m.sport {
+                t.sport = sp;
+                flags |= CTA_FILTER_F_CTA_PROTO_SRC_PORT;
+            }
+            if let Some(dp) = m.dport {
+                t.dport = dp;
+                flags |= CTA_FILTER_F_CTA_PROTO_DST_PORT;
+            }
+        }
+        (flags, t)
+    };
+    let (orig_flags, orig) = side(&f.orig);
+    let (reply_flags, reply) = side(&f.reply);
+    let t = TupleFilter {
+        orig_flags,
+        orig,
+        reply_flags,
+        reply,
+    };
+    (!t.is_empty()).then_some(t)
+}
+
+/// [`Conn::dump`] that falls back to a dump without the tuple filter when the kernel
+/// refuses it (before 5.8: `EINVAL`/`EOPNOTSUPP` at dump start, before any entry).
+fn dump_with_fallback(
+    conn: &mut Conn,
+    table: NlTable,
+    d: &DumpRequest,
+    mut f: impl FnMut(&Flow) -> ControlFlow<()>,
+) -> Result<(), NlError> {
+    let mut seen = false;
+    let r = conn.dump(table, d, |fl| {
+        seen = true;
+        f(fl)
+    });
+    match r {
+        Err(e)
+            if d.tuple.is_some()
+                && !seen
+                && matches!(e.errno(), Some(libc::EINVAL | libc::EOPNOTSUPP)) =>
+        {
+            let plain = DumpRequest { tuple: None, ..*d };
+            conn.dump(table, &plain, f)
+        }
+        r => r,
     }
 }
 
@@ -358,7 +470,7 @@ fn list(req: &CompatRequest) -> Result<u8, CompatError> {
     let mut p = Printer::new(req);
     let mut out = Out::new();
     let mut n = 0u64;
-    let r = conn.dump(table, &dreq, |f| {
+    let r = dump_with_fallback(&mut conn, table, &dreq, |f| {
         if filter.matches(f) {
             p.flow(&mut out.buf, f, &Record::LISTING);
             n += 1;
@@ -383,7 +495,7 @@ pub fn dry_run_delete(req: &CompatRequest) -> ExitCode {
         p.xml_header = false;
         let mut out = Out::new();
         let mut n = 0u64;
-        conn.dump(NlTable::Conntrack, &dump_request(req), |f| {
+        dump_with_fallback(&mut conn, NlTable::Conntrack, &dump_request(req), |f| {
             if req.filter.matches(f) {
                 p.flow(&mut out.buf, f, &Record::DELETED);
                 n += 1;
@@ -406,7 +518,7 @@ pub fn dry_run_delete(req: &CompatRequest) -> ExitCode {
 }
 
 /// The flow to create from the template: a missing direction is the inverse of the other.
-fn creation_flow(req: &CompatRequest) -> Flow {
+pub(crate) fn creation_flow(req: &CompatRequest) -> Flow {
     let a = req.ct.attrs;
     let mut f = req.ct.flow;
     let orig = a.has(Attrs::ORIG_SRC) || a.has(Attrs::ORIG_DST);
@@ -458,7 +570,7 @@ fn creation_flow(req: &CompatRequest) -> Flow {
     f
 }
 
-fn create_family(f: &Flow) -> u8 {
+pub(crate) fn create_family(f: &Flow) -> u8 {
     ctkit_ctnetlink::tuple::tuple_af(&f.orig)
 }
 
@@ -545,54 +657,29 @@ fn get(req: &CompatRequest) -> Result<u8, CompatError> {
 
 fn delete(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
     let mut dumper = open(req)?;
-    let mut deleter = open(req)?;
-    let mut p = Printer::new(req);
-    p.xml_header = false;
-    let mut out = Out::new();
-    let mut n = 0u64;
-    let mut pending: Vec<Flow> = Vec::with_capacity(ctkit_ctnetlink::BATCH_MAX_MSGS);
-    let mut base = 0u64;
-    let mut failed: Option<NlError> = None;
+    let deleter = open(req)?;
+    let _ = deleter.socket().set_rcvbuf(DELETE_RCVBUF);
+    let mut d = Deleter {
+        conn: deleter,
+        wire: ctkit_ctnetlink::attr::Builder::new(),
+        pending: Vec::with_capacity(ctkit_ctnetlink::BATCH_MAX_MSGS),
+        printer: Printer::new(req),
+        out: Out::new(),
+        n: 0,
+        failed: None,
+    };
+    d.printer.xml_header = false;
     let mut io_err: Option<NlError> = None;
-    {
-        let mut batch = deleter.batch();
-        let mut on_result = |i: u64, r: Result<(), NlError>, pending: &[Flow], base: u64| match r {
-            Ok(()) => {
-                let f = &pending[(i - base) as usize];
-                p.flow(&mut out.buf, f, &Record::DELETED);
-                n += 1;
-                out.maybe_flush();
-                ControlFlow::Continue(())
-            }
-            Err(e) if e.is_not_found() => ControlFlow::Continue(()),
-            Err(e) => {
-                failed = Some(e);
-                ControlFlow::Break(())
-            }
-        };
-        let r = dumper.dump(NlTable::Conntrack, &dump_request(req), |f| {
+    for dreq in delete_dumps(req) {
+        if d.failed.is_some() || io_err.is_some() {
+            break;
+        }
+        let r = dump_with_fallback(&mut dumper, NlTable::Conntrack, &dreq, |f| {
             if !req.filter.matches(f) {
                 return ControlFlow::Continue(());
             }
-            pending.push(*f);
-            let fam = ctkit_ctnetlink::tuple::tuple_af(&f.orig);
-            let pend = &pending;
-            let b = base;
-            match batch.push(
-                Mutation::Delete,
-                fam,
-                f,
-                &EmitExtras::default(),
-                &mut |i, r| on_result(i, r, pend, b),
-            ) {
-                Ok(ControlFlow::Continue(())) => {
-                    if pending.len() == ctkit_ctnetlink::BATCH_MAX_MSGS {
-                        base += ctkit_ctnetlink::BATCH_MAX_MSGS as u64;
-                        pending.clear();
-                    }
-                    ControlFlow::Continue(())
-                }
-                Ok(ControlFlow::Break(())) => ControlFlow::Break(()),
+            match d.push(f) {
+                Ok(flow) => flow,
                 Err(e) => {
                     io_err = Some(e);
                     ControlFlow::Break(())
@@ -602,23 +689,106 @@ fn delete(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
         if let Err(e) = r {
             io_err.get_or_insert(e);
         }
-        let pend = &pending;
-        let b = base;
-        if let Err(e) = batch.flush(&mut |i, r| on_result(i, r, pend, b)) {
-            io_err.get_or_insert(e);
+    }
+    if d.failed.is_none() && io_err.is_none() {
+        if let Err(e) = d.flush() {
+            io_err = Some(e);
         }
     }
-    out.flush();
-    if let Some(e) = failed.or(io_err) {
+    d.out.flush();
+    if let Some(e) = d.failed.or(io_err) {
         return Err(nl_fail(&e, req));
     }
     if interactive {
-        summary(req, n);
-        if n == 0 {
+        summary(req, d.n);
+        if d.n == 0 {
             return Ok(1);
         }
     }
     Ok(0)
+}
+
+/// Receive buffer of the deleting socket: a datagram's worth of error replies must fit.
+const DELETE_RCVBUF: usize = 4 << 20;
+
+/// `-D`'s deleting side: entries of the dump are queued as `IPCTNL_MSG_CT_DELETE` messages
+/// without `NLM_F_ACK` ([`Conn::send_quiet`]) and sent [`ctkit_ctnetlink::BATCH_MAX_MSGS`]
+/// per `sendmsg` while the dump goes on; the kernel answers only the deletes it refused, so
+/// every other entry of the datagram is printed and counted as deleted. An entry that was
+/// gone already (`ENOENT`) is skipped, as conntrack does; any other error stops.
+struct Deleter {
+    conn: Conn,
+    wire: ctkit_ctnetlink::attr::Builder,
+    pending: Vec<Flow>,
+    printer: Printer,
+    out: Out,
+    n: u64,
+    failed: Option<NlError>,
+}
+
+impl Deleter {
+    fn push(&mut self, f: &Flow) -> Result<ControlFlow<()>, NlError> {
+        ctkit_ctnetlink::encode_mutation(
+            &mut self.wire,
+            Mutation::Delete,
+            ctkit_ctnetlink::tuple::tuple_af(&f.orig),
+            f,
+            &EmitExtras::default(),
+            self.pending.len() as u32,
+            false,
+        );
+        self.pending.push(*f);
+        if self.pending.len() == ctkit_ctnetlink::BATCH_MAX_MSGS {
+            self.flush()?;
+        }
+        Ok(if self.failed.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    }
+
+    fn flush(&mut self) -> Result<(), NlError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let r = self.conn.send_quiet(self.wire.as_bytes());
+        self.wire.clear();
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                self.pending.clear();
+                return Err(e);
+            }
+        };
+        // With lost replies, only entries up to the last reply kept are known.
+        let known = if r.complete {
+            self.pending.len()
+        } else {
+            r.errors.last().map_or(0, |(seq, _)| *seq as usize + 1)
+        };
+        let mut errors = r.errors.into_iter().peekable();
+        for (i, f) in self.pending.iter().enumerate().take(known) {
+            if let Some((_, e)) = errors.next_if(|(seq, _)| *seq as usize == i) {
+                if e.is_not_found() {
+                    continue;
+                }
+                self.failed = Some(e);
+                break;
+            }
+            self.printer.flow(&mut self.out.buf, f, &Record::DELETED);
+            self.n += 1;
+            self.out.maybe_flush();
+        }
+        let lost = known < self.pending.len() && self.failed.is_none();
+        self.pending.clear();
+        if lost {
+            return Err(NlError::Io(std::io::Error::from_raw_os_error(
+                libc::ENOBUFS,
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// conntrack's `-U`: for each selected entry, the original tuple plus the template's meta

@@ -12,13 +12,13 @@ use crate::compat::options::{ArgKind, LongOpt};
 
 /// What one `getopt_long` call returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Next {
+pub enum Next<'a> {
     /// An option: its value and its argument, if one was taken.
     Opt {
         /// The option's `val` (short letter, or merged protocol value).
         val: u32,
-        /// `optarg`.
-        arg: Option<String>,
+        /// `optarg`, borrowed from the argument vector.
+        arg: Option<&'a str>,
     },
     /// `:`: a required argument is missing.
     MissingArg,
@@ -28,11 +28,11 @@ pub enum Next {
     End,
 }
 
-/// Parser state over an owned, permutable argv (element 0 is the program name).
+/// Parser state over a permutable vector of borrowed words (element 0 is the program name).
 #[derive(Debug)]
-pub struct Getopt {
+pub struct Getopt<'a> {
     /// The argument vector; permuted in place as glibc does.
-    pub argv: Vec<String>,
+    pub argv: Vec<&'a str>,
     /// `optind`: index of the next element to scan. Callers may advance it.
     pub optind: usize,
     nextchar: Option<(usize, usize)>,
@@ -41,10 +41,10 @@ pub struct Getopt {
     require_order: bool,
 }
 
-impl Getopt {
+impl<'a> Getopt<'a> {
     /// Starts a scan (`optind = 0` re-initialisation). `posixly_correct` mirrors the
     /// `POSIXLY_CORRECT` environment variable.
-    pub fn new(argv: Vec<String>, posixly_correct: bool) -> Getopt {
+    pub fn new(argv: Vec<&'a str>, posixly_correct: bool) -> Getopt<'a> {
         Getopt {
             argv,
             optind: 1,
@@ -58,7 +58,7 @@ impl Getopt {
     /// `argv[optind - 1]`, what conntrack quotes in its getopt error messages.
     pub fn previous(&self) -> &str {
         let i = self.optind.saturating_sub(1);
-        self.argv.get(i).map(String::as_str).unwrap_or("")
+        self.argv.get(i).copied().unwrap_or("")
     }
 
     fn is_nonoption(&self, i: usize) -> bool {
@@ -75,8 +75,9 @@ impl Getopt {
         self.last_nonopt = c;
     }
 
-    /// One `getopt_long(argc, argv, shortopts, longopts, NULL)` call.
-    pub fn next(&mut self, shortopts: &str, longopts: &[LongOpt]) -> Next {
+    /// One `getopt_long(argc, argv, shortopts, longopts, NULL)` call; `longopts` is the
+    /// concatenation of the given tables, in order.
+    pub fn next(&mut self, shortopts: &str, longopts: &[&[LongOpt]]) -> Next<'a> {
         let argc = self.argv.len();
         let short = shortopts.strip_prefix(':').unwrap_or(shortopts);
         let exhausted = match self.nextchar {
@@ -132,10 +133,10 @@ impl Getopt {
         self.short_option(short)
     }
 
-    fn short_option(&mut self, short: &str) -> Next {
+    fn short_option(&mut self, short: &str) -> Next<'a> {
         let argc = self.argv.len();
         let (i, p) = self.nextchar.expect("scanning a word");
-        let word = &self.argv[i];
+        let word: &'a str = self.argv[i];
         // Options are ASCII; a non-ASCII byte is simply an unknown option.
         let c = word.as_bytes()[p];
         let c_len = word[p..].chars().next().map(char::len_utf8).unwrap_or(1);
@@ -146,7 +147,7 @@ impl Getopt {
             self.optind += 1;
         }
         let spec = if c.is_ascii() && c != b':' && c != b';' {
-            short.find(c as char)
+            short.bytes().position(|b| b == c)
         } else {
             None
         };
@@ -157,7 +158,7 @@ impl Getopt {
         if rest.first() == Some(&b':') {
             let optional = rest.get(1) == Some(&b':');
             let arg = if !at_end {
-                let a = self.argv[i][np..].to_string();
+                let a = &word[np..];
                 self.optind += 1;
                 Some(a)
             } else if optional {
@@ -166,7 +167,7 @@ impl Getopt {
                 self.nextchar = None;
                 return Next::MissingArg;
             } else {
-                let a = self.argv[self.optind].clone();
+                let a = self.argv[self.optind];
                 self.optind += 1;
                 Some(a)
             };
@@ -179,17 +180,18 @@ impl Getopt {
         }
     }
 
-    fn long_option(&mut self, longopts: &[LongOpt]) -> Next {
+    fn long_option(&mut self, longopts: &[&[LongOpt]]) -> Next<'a> {
         let argc = self.argv.len();
-        let word = &self.argv[self.optind][2..];
-        let (name, value) = match word.find('=') {
+        let word: &'a str = &self.argv[self.optind][2..];
+        let (name, value) = match word.bytes().position(|b| b == b'=') {
             Some(eq) => (&word[..eq], Some(&word[eq + 1..])),
             None => (word, None),
         };
-        let mut found: Option<&LongOpt> = longopts.iter().find(|o| o.name == name);
+        let all = || longopts.iter().flat_map(|t| t.iter());
+        let mut found: Option<&LongOpt> = exact(longopts, name);
         if found.is_none() {
             let mut ambiguous = false;
-            for o in longopts.iter().filter(|o| o.name.starts_with(name)) {
+            for o in all().filter(|o| o.name.starts_with(name)) {
                 match found {
                     None => found = Some(o),
                     Some(f) if f.arg != o.arg || f.val != o.val => ambiguous = true,
@@ -211,10 +213,10 @@ impl Getopt {
         self.nextchar = None;
         let arg = match (value, opt.arg) {
             (Some(_), ArgKind::None) => return Next::Unknown,
-            (Some(v), _) => Some(v.to_string()),
+            (Some(v), _) => Some(v),
             (None, ArgKind::Required) => {
                 if self.optind < argc {
-                    let a = self.argv[self.optind].clone();
+                    let a = self.argv[self.optind];
                     self.optind += 1;
                     Some(a)
                 } else {
@@ -227,23 +229,38 @@ impl Getopt {
     }
 }
 
+/// The first option named exactly `name` (length and first byte are compared before the
+/// name: most candidates are rejected without a `memcmp`).
+fn exact<'o>(longopts: &[&'o [LongOpt]], name: &str) -> Option<&'o LongOpt> {
+    let n = name.as_bytes();
+    let first = *n.first()?;
+    for table in longopts {
+        for o in table.iter() {
+            let b = o.name.as_bytes();
+            if b.len() == n.len() && b[0] == first && b == n {
+                return Some(o);
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::compat::options::{GENERIC_LONG_OPTS, GETOPT_STR};
 
-    fn argv(s: &[&str]) -> Vec<String> {
+    fn argv<'a>(s: &[&'a str]) -> Vec<&'a str> {
         std::iter::once("conntrack")
             .chain(s.iter().copied())
-            .map(String::from)
             .collect()
     }
 
-    fn all(args: &[&str]) -> (Vec<Next>, Getopt) {
+    fn all<'a>(args: &[&'a str]) -> (Vec<Next<'a>>, Getopt<'a>) {
         let mut g = Getopt::new(argv(args), false);
         let mut out = vec![];
         loop {
-            let n = g.next(GETOPT_STR, GENERIC_LONG_OPTS);
+            let n = g.next(GETOPT_STR, &[GENERIC_LONG_OPTS]);
             let end = n == Next::End;
             out.push(n);
             if end || out.len() > 20 {
@@ -253,11 +270,8 @@ mod tests {
         (out, g)
     }
 
-    fn opt(c: char, arg: Option<&str>) -> Next {
-        Next::Opt {
-            val: c as u32,
-            arg: arg.map(String::from),
-        }
+    fn opt(c: char, arg: Option<&str>) -> Next<'_> {
+        Next::Opt { val: c as u32, arg }
     }
 
     #[test]
@@ -294,8 +308,8 @@ mod tests {
     #[test]
     fn missing_argument_reports_the_option_word() {
         let mut g = Getopt::new(argv(&["-L", "-s"]), false);
-        assert_eq!(g.next(GETOPT_STR, GENERIC_LONG_OPTS), opt('L', None));
-        assert_eq!(g.next(GETOPT_STR, GENERIC_LONG_OPTS), Next::MissingArg);
+        assert_eq!(g.next(GETOPT_STR, &[GENERIC_LONG_OPTS]), opt('L', None));
+        assert_eq!(g.next(GETOPT_STR, &[GENERIC_LONG_OPTS]), Next::MissingArg);
         assert_eq!(g.previous(), "-s");
     }
 
@@ -303,8 +317,8 @@ mod tests {
     fn unknown_short_inside_a_cluster_reports_previous_word() {
         // conntrack -L -xs → "unknown option `-L'" (oracle).
         let mut g = Getopt::new(argv(&["-L", "-xs"]), false);
-        g.next(GETOPT_STR, GENERIC_LONG_OPTS);
-        assert_eq!(g.next(GETOPT_STR, GENERIC_LONG_OPTS), Next::Unknown);
+        g.next(GETOPT_STR, &[GENERIC_LONG_OPTS]);
+        assert_eq!(g.next(GETOPT_STR, &[GENERIC_LONG_OPTS]), Next::Unknown);
         assert_eq!(g.previous(), "-L");
     }
 
@@ -315,17 +329,17 @@ mod tests {
         let (out, _) = all(&["--src", "1"]);
         assert_eq!(out[0], opt('s', Some("1")));
         let mut g = Getopt::new(argv(&["--la", "x"]), false);
-        assert_eq!(g.next(GETOPT_STR, GENERIC_LONG_OPTS), Next::Unknown);
+        assert_eq!(g.next(GETOPT_STR, &[GENERIC_LONG_OPTS]), Next::Unknown);
         assert_eq!(g.previous(), "--la");
         let mut g = Getopt::new(argv(&["--foo"]), false);
-        assert_eq!(g.next(GETOPT_STR, GENERIC_LONG_OPTS), Next::Unknown);
+        assert_eq!(g.next(GETOPT_STR, &[GENERIC_LONG_OPTS]), Next::Unknown);
         assert_eq!(g.previous(), "--foo");
     }
 
     #[test]
     fn value_for_a_flag_is_unknown() {
         let mut g = Getopt::new(argv(&["--zero=1"]), false);
-        assert_eq!(g.next(GETOPT_STR, GENERIC_LONG_OPTS), Next::Unknown);
+        assert_eq!(g.next(GETOPT_STR, &[GENERIC_LONG_OPTS]), Next::Unknown);
         assert_eq!(g.previous(), "--zero=1");
     }
 
@@ -339,16 +353,19 @@ mod tests {
     #[test]
     fn caller_may_consume_next_word() {
         let mut g = Getopt::new(argv(&["x", "-L", "expect", "-o", "xml"]), false);
-        assert_eq!(g.next(GETOPT_STR, GENERIC_LONG_OPTS), opt('L', None));
+        assert_eq!(g.next(GETOPT_STR, &[GENERIC_LONG_OPTS]), opt('L', None));
         assert_eq!(g.argv[g.optind], "expect");
         g.optind += 1;
-        assert_eq!(g.next(GETOPT_STR, GENERIC_LONG_OPTS), opt('o', Some("xml")));
-        assert_eq!(g.next(GETOPT_STR, GENERIC_LONG_OPTS), Next::End);
+        assert_eq!(
+            g.next(GETOPT_STR, &[GENERIC_LONG_OPTS]),
+            opt('o', Some("xml"))
+        );
+        assert_eq!(g.next(GETOPT_STR, &[GENERIC_LONG_OPTS]), Next::End);
     }
 
     #[test]
     fn posixly_correct_stops_at_first_word() {
         let mut g = Getopt::new(argv(&["x", "-L"]), true);
-        assert_eq!(g.next(GETOPT_STR, GENERIC_LONG_OPTS), Next::End);
+        assert_eq!(g.next(GETOPT_STR, &[GENERIC_LONG_OPTS]), Next::End);
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::compat::error::CompatError;
 use crate::compat::options::CmdRow;
-use crate::compat::parse::{parse, ParseEnv, ParseState};
+use crate::compat::parse::{parse_words, ParseEnv, ParseState};
 use crate::compat::request::{CompatRequest, OutputFlags};
 use std::io::Read;
 
@@ -15,70 +15,122 @@ const MAX_PARAM: usize = 1024;
 /// `fgets` buffer size in `ct_parse_file`: longer lines are read in pieces.
 const LINE_BUF: usize = 10240;
 
-fn add_argv(argv: &mut Vec<String>, what: &[u8]) -> Result<(), CompatError> {
-    if argv.len() + 1 >= MAX_ARGC {
-        return Err(CompatError::param("too many arguments"));
-    }
-    argv.push(match std::str::from_utf8(what) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(what).into_owned(),
-    });
-    Ok(())
+/// The words of one line, unescaped into one reused buffer (no allocation per word).
+#[derive(Debug, Default)]
+pub struct Words {
+    buf: Vec<u8>,
+    /// End offset in `buf` of each word.
+    ends: Vec<usize>,
+    /// Per-word lossy copies, only for a line that is not valid UTF-8.
+    lossy: Vec<String>,
 }
 
-/// Splits one line as `add_param_to_argv` does: blanks separate words, `"…"` quotes with `\`
-/// escaping inside, a closing quote ends the word.
-pub fn split_line(argv: &mut Vec<String>, line: &[u8]) -> Result<(), CompatError> {
-    let mut param: Vec<u8> = Vec::new();
-    let mut quote_open = false;
-    let mut escaped = false;
-    let push = |param: &mut Vec<u8>, c: u8| -> Result<(), CompatError> {
-        param.push(c);
-        if param.len() >= MAX_PARAM {
-            return Err(CompatError::param("Parameter too long!"));
+impl Words {
+    /// Forgets the previous line.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
+    }
+
+    fn end_word(&mut self, before: usize) -> Result<(), CompatError> {
+        // `argv` holds the program name too: MAX_ARGC counts it.
+        if before + self.ends.len() + 1 >= MAX_ARGC {
+            return Err(CompatError::param("too many arguments"));
         }
+        self.ends.push(self.buf.len());
         Ok(())
-    };
-    for &c in line {
-        if c == 0 {
-            break;
-        }
-        if quote_open {
-            if escaped {
-                push(&mut param, c)?;
-                escaped = false;
-                continue;
-            } else if c == b'\\' {
-                escaped = true;
-                continue;
-            } else if c == b'"' {
-                quote_open = false;
-            } else {
-                push(&mut param, c)?;
-                continue;
+    }
+
+    /// Splits one line as `add_param_to_argv` does: blanks separate words, `"…"` quotes with
+    /// `\` escaping inside, a closing quote ends the word. `before` words (the program name)
+    /// precede these in argv.
+    pub fn split(&mut self, line: &[u8], before: usize) -> Result<(), CompatError> {
+        let mut start = self.buf.len();
+        let mut quote_open = false;
+        let mut escaped = false;
+        for &c in line {
+            if c == 0 {
+                break;
             }
-        } else if c == b'"' {
-            quote_open = true;
-            continue;
-        }
-        match c {
-            b'"' => {}
-            b' ' | b'\t' | b'\n' => {
-                if param.is_empty() {
+            if quote_open {
+                if escaped {
+                    escaped = false;
+                } else if c == b'\\' {
+                    escaped = true;
+                    continue;
+                } else if c == b'"' {
+                    quote_open = false;
+                    // The closing quote ends the word, even an empty one.
+                    self.end_word(before)?;
+                    start = self.buf.len();
                     continue;
                 }
+            } else {
+                match c {
+                    b'"' => {
+                        quote_open = true;
+                        continue;
+                    }
+                    b' ' | b'\t' | b'\n' => {
+                        if self.buf.len() > start {
+                            self.end_word(before)?;
+                            start = self.buf.len();
+                        }
+                        continue;
+                    }
+                    _ => {}
+                }
             }
-            _ => {
-                push(&mut param, c)?;
-                continue;
+            self.buf.push(c);
+            if self.buf.len() - start >= MAX_PARAM {
+                return Err(CompatError::param("Parameter too long!"));
             }
         }
-        add_argv(argv, &param)?;
-        param.clear();
+        if self.buf.len() > start {
+            self.end_word(before)?;
+        }
+        Ok(())
     }
-    if !param.is_empty() {
-        add_argv(argv, &param)?;
+
+    /// `progname` followed by the words, borrowed (a word that is not valid UTF-8 is
+    /// converted lossily, as before).
+    pub fn argv<'a>(&'a mut self, progname: &'a str) -> Vec<&'a str> {
+        let mut v = Vec::with_capacity(self.ends.len() + 1);
+        v.push(progname);
+        // Concatenated words may be valid UTF-8 where a single one is not (a character cut
+        // by a word boundary): then each word is converted on its own, as before.
+        match std::str::from_utf8(&self.buf)
+            .ok()
+            .filter(|t| self.ends.iter().all(|&e| t.is_char_boundary(e)))
+        {
+            Some(text) => {
+                let mut s = 0;
+                for &e in &self.ends {
+                    v.push(&text[s..e]);
+                    s = e;
+                }
+            }
+            None => {
+                self.lossy.clear();
+                let mut s = 0;
+                for &e in &self.ends {
+                    self.lossy
+                        .push(String::from_utf8_lossy(&self.buf[s..e]).into_owned());
+                    s = e;
+                }
+                v.extend(self.lossy.iter().map(String::as_str));
+            }
+        }
+        v
     }
+}
+
+/// Splits one line into owned words, appended to `argv` (see [`Words::split`]).
+pub fn split_line(argv: &mut Vec<String>, line: &[u8]) -> Result<(), CompatError> {
+    let mut w = Words::default();
+    w.split(line, argv.len())?;
+    let words = w.argv("");
+    argv.extend(words[1..].iter().map(|s| s.to_string()));
     Ok(())
 }
 
@@ -128,12 +180,38 @@ pub fn parse_each(
     progname: &str,
     env: &ParseEnv,
     state: &mut ParseState,
-    mut sink: impl FnMut(CompatRequest, usize) -> Result<(), CompatError>,
+    sink: impl FnMut(CompatRequest, usize) -> Result<(), CompatError>,
 ) -> Result<(), CompatError> {
-    let mut unsupported: Option<CompatError> = None;
-    let mut argv = Vec::new();
+    let r = parse_range(data, 0, progname, env, state, sink);
+    match r.stopped.or(r.unsupported) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// What [`parse_range`] found.
+#[derive(Debug, Default)]
+pub struct RangeResult {
+    /// The error that stopped parsing (a bad line, or one `sink` refused).
+    pub stopped: Option<CompatError>,
+    /// The first line whose command `-R` does not allow (reported after every line).
+    pub unsupported: Option<CompatError>,
+}
+
+/// [`parse_each`] over `data` whose first line is line `first_line + 1` of the file
+/// (`data` must start at a line boundary).
+pub fn parse_range(
+    data: &[u8],
+    first_line: usize,
+    progname: &str,
+    env: &ParseEnv,
+    state: &mut ParseState,
+    mut sink: impl FnMut(CompatRequest, usize) -> Result<(), CompatError>,
+) -> RangeResult {
+    let mut out = RangeResult::default();
+    let mut words = Words::default();
     for (n, raw) in fgets_lines(data).into_iter().enumerate() {
-        let lineno = n + 1;
+        let lineno = first_line + n + 1;
         let start = raw
             .iter()
             .position(|&c| c != b' ' && c != b'\t')
@@ -146,10 +224,18 @@ pub fn parse_each(
             e.line = Some(lineno);
             e
         };
-        argv.clear();
-        add_argv(&mut argv, progname.as_bytes()).map_err(with_line)?;
-        split_line(&mut argv, line).map_err(with_line)?;
-        let req = parse(std::mem::take(&mut argv), env, state).map_err(with_line)?;
+        words.clear();
+        if let Err(e) = words.split(line, 1) {
+            out.stopped = Some(with_line(e));
+            return out;
+        }
+        let req = match parse_words(words.argv(progname), env, state) {
+            Ok(r) => r,
+            Err(e) => {
+                out.stopped = Some(with_line(e));
+                return out;
+            }
+        };
         let ok = matches!(
             req.row,
             CmdRow::CtCreate
@@ -158,20 +244,30 @@ pub fn parse_each(
                 | CmdRow::CtDelete
                 | CmdRow::CtFlush
         );
-        if !ok && unsupported.is_none() {
+        if !ok && out.unsupported.is_none() {
             let mut e = CompatError::param(format!(
                 "Cannot use command `{}' with --load-file",
                 unsupported_name(&req)
             ));
             e.line = Some(lineno);
-            unsupported = Some(e);
+            out.unsupported = Some(e);
         }
-        sink(req, lineno)?;
+        if let Err(e) = sink(req, lineno) {
+            out.stopped = Some(e);
+            return out;
+        }
     }
-    match unsupported {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    out
+}
+
+/// How many lines (`fgets` pieces) `data` holds.
+pub fn count_lines(data: &[u8]) -> usize {
+    fgets_lines(data).len()
+}
+
+/// The last line (`fgets` piece) of `data`, empty when there is none.
+pub fn last_line(data: &[u8]) -> &[u8] {
+    fgets_lines(data).last().copied().unwrap_or(&[])
 }
 
 /// Parses file contents into requests (all lines first; errors carry their line number).
@@ -259,6 +355,114 @@ mod tests {
             split_line(&mut v, many.as_bytes()).unwrap_err().message,
             "too many arguments"
         );
+    }
+
+    /// The splitter before words were borrowed (one `String` per word), kept as the
+    /// reference the one-buffer splitter must agree with.
+    fn reference_split(argv: &mut Vec<String>, line: &[u8]) -> Result<(), CompatError> {
+        fn add(argv: &mut Vec<String>, what: &[u8]) -> Result<(), CompatError> {
+            if argv.len() + 1 >= MAX_ARGC {
+                return Err(CompatError::param("too many arguments"));
+            }
+            argv.push(String::from_utf8_lossy(what).into_owned());
+            Ok(())
+        }
+        let mut param: Vec<u8> = Vec::new();
+        let (mut quote_open, mut escaped) = (false, false);
+        let push = |param: &mut Vec<u8>, c: u8| -> Result<(), CompatError> {
+            param.push(c);
+            if param.len() >= MAX_PARAM {
+                return Err(CompatError::param("Parameter too long!"));
+            }
+            Ok(())
+        };
+        for &c in line {
+            if c == 0 {
+                break;
+            }
+            if quote_open {
+                if escaped {
+                    push(&mut param, c)?;
+                    escaped = false;
+                    continue;
+                } else if c == b'\\' {
+                    escaped = true;
+                    continue;
+                } else if c == b'"' {
+                    quote_open = false;
+                } else {
+                    push(&mut param, c)?;
+                    continue;
+                }
+            } else if c == b'"' {
+                quote_open = true;
+                continue;
+            }
+            match c {
+                b'"' => {}
+                b' ' | b'\t' | b'\n' => {
+                    if param.is_empty() {
+                        continue;
+                    }
+                }
+                _ => {
+                    push(&mut param, c)?;
+                    continue;
+                }
+            }
+            add(argv, &param)?;
+            param.clear();
+        }
+        if !param.is_empty() {
+            add(argv, &param)?;
+        }
+        Ok(())
+    }
+
+    fn both(line: &[u8]) -> (Result<Vec<String>, String>, Result<Vec<String>, String>) {
+        let mut a = vec!["conntrack".to_string()];
+        let ra = reference_split(&mut a, line)
+            .map(|_| a)
+            .map_err(|e| e.message);
+        let mut b = vec!["conntrack".to_string()];
+        let rb = split_line(&mut b, line).map(|_| b).map_err(|e| e.message);
+        (ra, rb)
+    }
+
+    #[test]
+    fn one_buffer_splitter_agrees_with_the_reference_on_edge_cases() {
+        let long = "a".repeat(1100);
+        let many = "a ".repeat(300);
+        let cases: Vec<&[u8]> = vec![
+            b"-I -s 1.2.3.4 -p tcp --sport 1\n",
+            b"\"\" \"a b\"c \"x\\\"y\" \"unterminated",
+            b"a\0b c",
+            b"\xc3 \xa9 caf\xc3\xa9 \xff\xfe",
+            b"\"\xc3\"\xa9",
+            long.as_bytes(),
+            many.as_bytes(),
+            b"",
+            b"   \t\n",
+        ];
+        for c in cases {
+            let (a, b) = both(c);
+            assert_eq!(a, b, "{:?}", String::from_utf8_lossy(c));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_buffer_splitter_agrees_with_the_reference(
+            line in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    b' ', b'\t', b'\n', b'"', b'\\', b'a', b'-', b'0', 0xc3, 0xa9, 0xff, 0,
+                ]),
+                0..64,
+            )
+        ) {
+            let (a, b) = both(&line);
+            proptest::prop_assert_eq!(a, b);
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod getopt;
 pub mod inet;
 pub mod labelmap;
 pub mod loadfile;
+pub mod loadplan;
 pub mod messages;
 pub mod netdb;
 pub mod options;
@@ -82,8 +83,8 @@ pub fn main(argv: Vec<String>) -> ExitCode {
 }
 
 /// `-R`: every line is parsed and validated first (nothing touches the kernel before that),
-/// then the file is parsed again and run in chunks, so memory stays bounded on
-/// million-line files.
+/// building a [`loadplan::Plan`] that runs without parsing again; a file with many lines
+/// other than creates is parsed again instead and run in chunks, so memory stays bounded.
 fn load_file(
     file: &str,
     progname: &str,
@@ -97,22 +98,33 @@ fn load_file(
             return ExitCode::from(e.exit_code());
         }
     };
-    let mut state = initial.clone();
     // Errors conntrack raises only when it reaches a line (deferred ones) are raised here too,
     // before anything runs: no request reaches the kernel from a file with a bad line.
-    let checked = loadfile::parse_each(&data, progname, env, &mut state, |r, _| {
-        match r.deferred_error {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    });
+    // Meanwhile the plan encodes each create line once (see `loadplan`).
+    let v = loadplan::validate(&data, progname, env, &initial);
+    let state = v.state;
     messages::print_warnings(&state.warnings);
-    if let Err(e) = checked {
-        messages::print_error(&e);
-        return ExitCode::from(e.exit_code());
-    }
+    let plan = match v.plan {
+        Ok(p) => p,
+        Err(e) => {
+            messages::print_error(&e);
+            return ExitCode::from(e.exit_code());
+        }
+    };
     // conntrack's output mask is one global: every line runs with the final union.
     let output = request::OutputFlags(state.output);
+    if let Some(mut plan) = plan {
+        drop(data);
+        plan.set_output(output);
+        return match plan.run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                messages::print_error(&e);
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
+    // The streaming way (many non-create lines): parse again while running.
     // Second pass: a scoped thread parses chunks while this thread runs the previous one.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<request::CompatRequest>>(2);
     let data = &data;

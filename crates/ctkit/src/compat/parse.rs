@@ -73,6 +73,15 @@ impl Default for ParseState {
 }
 
 impl ParseState {
+    /// Whether parsing a line from `self` or from `other` gives the same result: equal in
+    /// everything but the collected warnings.
+    pub fn same_for_parsing(&self, other: &ParseState) -> bool {
+        self.last_proto == other.last_proto
+            && self.output == other.output
+            && self.labelmap == other.labelmap
+            && self.labelmap_path == other.labelmap_path
+    }
+
     /// `labelmap_init`: load once; each failed attempt prints `nfct_labelmap_new: <strerror>`.
     fn labelmap_init(&mut self) {
         if self.labelmap.is_some() {
@@ -331,11 +340,12 @@ enum Tmpl {
     Mask,
 }
 
-struct Parser<'a> {
+struct Parser<'a, 'w> {
     env: &'a ParseEnv,
     state: &'a mut ParseState,
-    g: Getopt,
-    opts: Vec<LongOpt>,
+    g: Getopt<'w>,
+    /// The long options the `-p` handlers added (after [`GENERIC_LONG_OPTS`]).
+    extra: Vec<LongOpt>,
     offset: u32,
     cmd: Option<Cmd>,
     options: OptionSet,
@@ -355,7 +365,7 @@ struct Parser<'a> {
     label_modify: Option<Labels>,
 }
 
-impl Parser<'_> {
+impl<'w> Parser<'_, 'w> {
     fn tmpl(&mut self, t: Tmpl) -> &mut CtTemplate {
         match t {
             Tmpl::Ct => &mut self.ct,
@@ -365,8 +375,9 @@ impl Parser<'_> {
     }
 
     fn long_name(&self, c: char) -> &'static str {
-        self.opts
+        GENERIC_LONG_OPTS
             .iter()
+            .chain(self.extra.iter())
             .find(|o| o.val == c as u32)
             .map(|o| o.name)
             .unwrap_or("unknown")
@@ -463,20 +474,19 @@ impl Parser<'_> {
 
     /// conntrack's `get_optional_arg`: nothing if getopt attached a value, else the next word
     /// unless it starts with `-` or `!`.
-    fn optional_arg(&mut self, attached: &Option<String>) -> Option<String> {
+    fn optional_arg(&mut self, attached: Option<&str>) -> Option<&'w str> {
         if attached.is_some() {
             return None;
         }
-        let w = self.g.argv.get(self.g.optind)?;
+        let w: &'w str = self.g.argv.get(self.g.optind)?;
         if w.starts_with('-') || w.starts_with('!') {
             return None;
         }
-        let w = w.clone();
         self.g.optind += 1;
         Some(w)
     }
 
-    fn check_type(&mut self, attached: &Option<String>) -> Result<Table, CompatError> {
+    fn check_type(&mut self, attached: Option<&str>) -> Result<Table, CompatError> {
         let Some(t) = self.optional_arg(attached) else {
             return Ok(Table::Conntrack);
         };
@@ -486,7 +496,7 @@ impl Parser<'_> {
             ("dying", Table::Dying),
             ("unconfirmed", Table::Unconfirmed),
         ] {
-            if name.starts_with(t.as_str()) {
+            if name.starts_with(t) {
                 return Ok(table);
             }
         }
@@ -501,7 +511,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn command(&mut self, c: char, attached: &Option<String>) -> Result<(), CompatError> {
+    fn command(&mut self, c: char, attached: Option<&str>) -> Result<(), CompatError> {
         let table = self.check_type(attached)?;
         if c == 'L' {
             let (lookup, keep) = match table {
@@ -717,14 +727,14 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn nat_option(&mut self, c: char, attached: &Option<String>) -> Result<(), CompatError> {
+    fn nat_option(&mut self, c: char, attached: Option<&str>) -> Result<(), CompatError> {
         if let Some(col) = Col::of_val(c) {
             self.options.set(col);
         }
         let Some(arg) = self.optional_arg(attached) else {
             return Ok(());
         };
-        let (address, port) = split_address_and_port(&arg)?;
+        let (address, port) = split_address_and_port(arg)?;
         let addr = self.addr_opt(c, &address, Tmpl::Ct, None)?;
         let port = port.map(|p| atoi(&p) as u16);
         let sides: &[char] = match c {
@@ -752,7 +762,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn label_option(&mut self, c: char, arg: Option<String>) -> Result<(), CompatError> {
+    fn label_option(&mut self, c: char, arg: Option<&str>) -> Result<(), CompatError> {
         if let Some(col) = Col::of_val(c) {
             self.options.set(col);
         }
@@ -763,14 +773,14 @@ impl Parser<'_> {
             ));
         }
         let arg = if c == '>' {
-            match self.optional_arg(&arg) {
+            match self.optional_arg(arg) {
                 Some(a) => a,
                 None => return Ok(()),
             }
         } else {
             arg.unwrap_or_default()
         };
-        let l = self.labels_from(&arg)?;
+        let l = self.labels_from(arg)?;
         let slot = if c == 'l' {
             &mut self.label_filter
         } else {
@@ -784,30 +794,30 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn generic(&mut self, c: char, arg: Option<String>) -> Result<(), CompatError> {
-        let a = || arg.clone().unwrap_or_default();
+    fn generic(&mut self, c: char, arg: Option<&str>) -> Result<(), CompatError> {
+        let a = || arg.unwrap_or_default();
         match c {
             'L' | 'I' | 'D' | 'G' | 'F' | 'E' | 'V' | 'h' | 'C' | 'S' | 'U' | 'A' => {
-                self.command(c, &arg)?
+                self.command(c, arg)?
             }
             's' | 'd' | 'r' | 'q' => {
-                self.addr_opt(c, &a(), Tmpl::Ct, Some(Tmpl::Mask))?;
+                self.addr_opt(c, a(), Tmpl::Ct, Some(Tmpl::Mask))?;
             }
             '[' | ']' => {
-                self.addr_opt(c, &a(), Tmpl::Exp, Some(Tmpl::Mask))?;
+                self.addr_opt(c, a(), Tmpl::Exp, Some(Tmpl::Mask))?;
             }
             '{' | '}' => {
-                self.addr_opt(c, &a(), Tmpl::Mask, None)?;
+                self.addr_opt(c, a(), Tmpl::Mask, None)?;
             }
             'p' => {
                 self.options.set(Col::Proto);
                 let name = a();
-                let Some(p) = findproto(self.env, &name) else {
+                let Some(p) = findproto(self.env, name) else {
                     return Err(CompatError::param(format!("`{name}' unsupported protocol")));
                 };
                 self.offset += 256;
                 let offset = self.offset;
-                self.opts
+                self.extra
                     .extend(proto_spec(p.handler).opts.iter().map(|o| LongOpt {
                         val: o.val + offset,
                         ..*o
@@ -819,13 +829,13 @@ impl Parser<'_> {
             }
             't' => {
                 self.options.set(Col::Timeout);
-                self.ct.flow.timeout = Some(atol(&a()) as u32);
+                self.ct.flow.timeout = Some(atol(a()) as u32);
                 self.ct.attrs.set(Attrs::TIMEOUT);
             }
             'u' => {
                 self.options.set(Col::Status);
                 parse_status(
-                    &a(),
+                    a(),
                     &mut self.status,
                     &mut self.status_mask,
                     &mut self.state.warnings,
@@ -837,7 +847,7 @@ impl Parser<'_> {
             'e' => {
                 self.options.set(Col::EventMask);
                 parse_list(
-                    &a(),
+                    a(),
                     &EVENT_NAMES,
                     &mut self.event_mask,
                     &mut self.state.warnings,
@@ -846,7 +856,7 @@ impl Parser<'_> {
             'o' => {
                 self.options.set(Col::Output);
                 let mut out = self.state.output;
-                let r = parse_list(&a(), &OUTPUT_NAMES, &mut out, &mut self.state.warnings);
+                let r = parse_list(a(), &OUTPUT_NAMES, &mut out, &mut self.state.warnings);
                 self.state.output = out;
                 r?;
                 if out & OutputFlags::LABELS != 0 {
@@ -859,9 +869,9 @@ impl Parser<'_> {
                 }
             }
             'z' => self.options.set(Col::Zero),
-            'n' | 'g' | 'j' => self.nat_option(c, &arg)?,
+            'n' | 'g' | 'j' => self.nat_option(c, arg)?,
             'w' | '(' | ')' => {
-                let v = strtoul(&a(), 0).value as u16;
+                let v = strtoul(a(), 0).value as u16;
                 let col = Col::of_val(c).expect("zone column");
                 self.options.set(col);
                 match c {
@@ -880,7 +890,7 @@ impl Parser<'_> {
                 }
             }
             'i' | 'c' => {
-                let v = strtoul(&a(), 0).value as u32;
+                let v = strtoul(a(), 0).value as u32;
                 if c == 'i' {
                     self.options.set(Col::Id);
                     self.ct.flow.id = Some(v);
@@ -893,7 +903,7 @@ impl Parser<'_> {
             }
             'm' => {
                 self.options.set(Col::Mark);
-                self.mark = Some(parse_mark(&a()));
+                self.mark = Some(parse_mark(a()));
             }
             'l' | '<' | '>' => self.label_option(c, arg)?,
             'a' => self
@@ -912,7 +922,7 @@ impl Parser<'_> {
                 }
             }
             'b' => {
-                self.buffer_size = Some(atol(&a()) as u64);
+                self.buffer_size = Some(atol(a()) as u64);
                 self.options.set(Col::BufferSize);
             }
             LABELMAP_VAL => {
@@ -926,7 +936,7 @@ impl Parser<'_> {
 
     fn run(&mut self) -> Result<(), CompatError> {
         loop {
-            match self.g.next(GETOPT_STR, &self.opts) {
+            match self.g.next(GETOPT_STR, &[GENERIC_LONG_OPTS, &self.extra]) {
                 Next::End => return Ok(()),
                 Next::MissingArg => {
                     return Err(CompatError::param(format!(
@@ -941,7 +951,7 @@ impl Parser<'_> {
                     )))
                 }
                 Next::Opt { val, arg } if val >= 256 => {
-                    self.proto_option(val, arg.as_deref().unwrap_or(""))?
+                    self.proto_option(val, arg.unwrap_or(""))?
                 }
                 Next::Opt { val, arg } => {
                     let c = char::from_u32(val).unwrap_or('\0');
@@ -1020,11 +1030,20 @@ pub fn parse(
     env: &ParseEnv,
     state: &mut ParseState,
 ) -> Result<CompatRequest, CompatError> {
+    parse_words(argv.iter().map(String::as_str).collect(), env, state)
+}
+
+/// [`parse`] over borrowed words (the `-R` loader splits each line into one buffer).
+pub fn parse_words(
+    argv: Vec<&str>,
+    env: &ParseEnv,
+    state: &mut ParseState,
+) -> Result<CompatRequest, CompatError> {
     let mut p = Parser {
         env,
         g: Getopt::new(argv, env.posixly_correct),
         state,
-        opts: GENERIC_LONG_OPTS.to_vec(),
+        extra: Vec::new(),
         offset: 0,
         cmd: None,
         options: OptionSet::default(),
@@ -1044,10 +1063,10 @@ pub fn parse(
         label_modify: None,
     };
     p.run()?;
-    finish(p)
+    finish(&mut p)
 }
 
-fn finish(mut p: Parser<'_>) -> Result<CompatRequest, CompatError> {
+fn finish(p: &mut Parser<'_, '_>) -> Result<CompatRequest, CompatError> {
     let cmd = p.cmd.unwrap_or(Cmd {
         command: Command::Help,
         table: Table::Conntrack,
@@ -1092,9 +1111,13 @@ fn finish(mut p: Parser<'_>) -> Result<CompatRequest, CompatError> {
     if cmd.command != Command::Help {
         if let Some(h) = p.state.last_proto.filter(|h| *h != ProtoHandler::Unknown) {
             let spec = proto_spec(h);
-            let prow: Vec<u8> = (0..spec.num_opts).map(|i| spec.cell(cmd.row, i)).collect();
+            let mut prow = [0u8; 32];
+            for (i, cell) in prow.iter_mut().enumerate().take(spec.num_opts) {
+                *cell = spec.cell(cmd.row, i);
+            }
+            let prow = &prow[..spec.num_opts.min(32)];
             let pairs = spec.paired.then_some([0b11, 0b1100]);
-            match opt_check(p.l4flags, &prow, spec.num_opts, spec.optflags, pairs)? {
+            match opt_check(p.l4flags, prow, spec.num_opts, spec.optflags, pairs)? {
                 None => {}
                 Some(1) => return Err(CompatError::param(spec.pair_msg_reply)),
                 Some(_) => return Err(CompatError::param(spec.pair_msg_orig)),
@@ -1156,7 +1179,7 @@ fn finish(mut p: Parser<'_>) -> Result<CompatRequest, CompatError> {
     } else {
         None
     };
-    let filter = build_filter(&p, filters);
+    let filter = build_filter(p, filters);
     let expect = (cmd.table == Table::Expect).then(|| Expect {
         master: p.ct.flow.orig,
         tuple: p.exp.flow.orig,
@@ -1256,7 +1279,7 @@ fn tuple_match(t: &CtTemplate, orig: bool) -> TupleMatch {
     }
 }
 
-fn build_filter(p: &Parser<'_>, filters: bool) -> FlowFilter {
+fn build_filter(p: &Parser<'_, '_>, filters: bool) -> FlowFilter {
     let ct = &p.ct;
     let a = ct.attrs;
     let mut orig = tuple_match(ct, true);
