@@ -179,6 +179,8 @@ fn lenient_skips_malformed_lines_and_says_how_many() {
 fn captures_unknown_formats_and_missing_files_are_clear_errors() {
     let dir = std::env::temp_dir().join(format!("ctkit-list-from-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    // Captures are read by the capture reader (a truncated one is its error); see replay_cli.rs
+    // for whole captures as a source.
     let pcap = dir.join("x.pcap");
     std::fs::write(&pcap, [0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0]).unwrap();
     let notes = dir.join("notes.txt");
@@ -188,7 +190,7 @@ fn captures_unknown_formats_and_missing_files_are_clear_errors() {
     assert_eq!(
         r.stderr,
         format!(
-            "ctkit: list: {}: a packet capture (pcap/pcapng): reading flows from captures is not available in this build (use `ctkit replay`)\n",
+            "ctkit: list: {}: record 0 at byte 0: truncated (the input ends inside it)\n",
             pcap.display()
         )
     );
@@ -199,7 +201,7 @@ fn captures_unknown_formats_and_missing_files_are_clear_errors() {
     assert_eq!(r.code, 1);
     assert!(
         r.stderr
-            .starts_with("ctkit: list: standard input: a packet capture (pcap/pcapng)"),
+            .starts_with("ctkit: list: standard input: record 1 at byte 0: truncated"),
         "{}",
         r.stderr
     );
