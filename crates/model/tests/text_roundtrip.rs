@@ -1,185 +1,27 @@
 //! Parser tests: arbitrary flow → default/extended line → parse → line is identical; real
 //! oracle and /proc lines parse; malformed lines give typed errors, never panics.
 
-use ctkit_model::flow::{Counters, HelperName, Labels, SecCtx, Timestamp};
+use ctkit_model::flow::Counters;
 use ctkit_model::format::{write_flow, EventKind, TextOptions, Userspace};
-use ctkit_model::protoinfo::{DccpInfo, ProtoInfo, SctpInfo, TcpInfo};
 use ctkit_model::text::{parse_flow_line, parse_proc_line, ParseError, ParseErrorKind};
-use ctkit_model::{Flow, LabelMap, Status, Tuple};
+use ctkit_model::{Flow, LabelMap, Status};
 use proptest::prelude::*;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
-const MAP: &[u8] = b"0 zero\n1 one\n5 five\n127 last\n";
+mod common;
 
-fn addr(v6: bool) -> impl Strategy<Value = IpAddr> {
-    if v6 {
-        prop_oneof![
-            any::<u128>().prop_map(|x| IpAddr::V6(Ipv6Addr::from(x))),
-            any::<u32>().prop_map(|x| IpAddr::V6(Ipv4Addr::from(x).to_ipv6_mapped())),
-            (0u128..70000).prop_map(|x| IpAddr::V6(Ipv6Addr::from(x))),
-        ]
-        .boxed()
-    } else {
-        any::<u32>()
-            .prop_map(|x| IpAddr::V4(Ipv4Addr::from(x)))
-            .boxed()
-    }
-}
+use common::{Gen, MAP};
 
-fn tuple(v6: bool, proto: u8) -> impl Strategy<Value = Tuple> {
-    (
-        addr(v6),
-        addr(v6),
-        any::<u16>(),
-        any::<u16>(),
-        any::<u8>(),
-        any::<u8>(),
-        any::<u16>(),
-        proptest::option::of(any::<u16>()),
-    )
-        .prop_map(move |(src, dst, sport, dport, t, c, id, zone)| {
-            let mut tp = Tuple {
-                src,
-                dst,
-                proto,
-                zone,
-                ..Tuple::default()
-            };
-            match proto {
-                1 | 58 => {
-                    tp.icmp_type = t;
-                    tp.icmp_code = c;
-                    tp.icmp_id = id;
-                }
-                6 | 17 | 136 | 132 | 33 | 47 => {
-                    tp.sport = sport;
-                    tp.dport = dport;
-                }
-                _ => {}
-            }
-            tp
-        })
-}
-
+/// Flows as the kernel reports them (the shared strategy of the dump parser tests, kept to
+/// what the default and extended text formats carry: common status bits, a reply tuple,
+/// plain helper/secctx names, kernel-like timestamps).
 fn flow() -> impl Strategy<Value = Flow> {
-    (
-        any::<bool>(),
-        prop_oneof![
-            Just(6u8),
-            Just(17),
-            Just(1),
-            Just(58),
-            Just(132),
-            Just(33),
-            Just(47),
-            Just(136),
-            any::<u8>()
-        ],
-    )
-        .prop_flat_map(|(v6, p)| {
-            (
-                tuple(v6, p),
-                tuple(v6, p),
-                proptest::option::of(any::<u32>()),
-                proptest::option::of(0u8..12),
-                (
-                    proptest::option::of(any::<(u64, u64)>()),
-                    proptest::option::of(any::<(u64, u64)>()),
-                ),
-                (any::<bool>(), 0u8..4),
-                (
-                    proptest::option::of(any::<u32>()),
-                    proptest::option::of(any::<u32>()),
-                    proptest::option::of(any::<u16>()),
-                ),
-                (
-                    proptest::option::of(any::<u32>()),
-                    proptest::option::of(any::<u32>()),
-                    proptest::option::of(0u64..1_000_000),
-                ),
-                (
-                    proptest::option::of("[a-z0-9_-]{1,10}"),
-                    proptest::option::of("[a-z_:]{1,20}"),
-                ),
-                proptest::option::of(proptest::collection::vec(
-                    prop_oneof![Just(0u32), Just(1), Just(5), Just(127), Just(3)],
-                    0..4,
-                )),
-            )
-                .prop_map(
-                    move |(
-                        o,
-                        r,
-                        timeout,
-                        state,
-                        (co, cr),
-                        (seen, assured),
-                        (mark, secmark, zone),
-                        (usec, id, delta),
-                        (helper, secctx),
-                        labels,
-                    )| {
-                        let mut status = Status::CONFIRMED;
-                        if seen {
-                            status |= Status::SEEN_REPLY;
-                        }
-                        status |= [
-                            Status(0),
-                            Status::ASSURED,
-                            Status::OFFLOAD,
-                            Status::HW_OFFLOAD,
-                        ][assured as usize];
-                        let protoinfo = state.and_then(|s| match p {
-                            6 => Some(ProtoInfo::Tcp(TcpInfo {
-                                state: Some(s.min(9)),
-                                ..TcpInfo::default()
-                            })),
-                            132 => Some(ProtoInfo::Sctp(SctpInfo {
-                                state: Some(s.min(9)),
-                                ..SctpInfo::default()
-                            })),
-                            33 => Some(ProtoInfo::Dccp(DccpInfo {
-                                state: Some(s.min(9)),
-                                ..DccpInfo::default()
-                            })),
-                            _ => None,
-                        });
-                        Flow {
-                            orig: o,
-                            reply: r,
-                            has_orig: true,
-                            has_reply: true,
-                            status: Some(status),
-                            timeout,
-                            mark,
-                            secmark,
-                            zone,
-                            use_count: usec,
-                            id,
-                            counters_orig: co.map(|(packets, bytes)| Counters { packets, bytes }),
-                            counters_reply: cr.map(|(packets, bytes)| Counters { packets, bytes }),
-                            protoinfo,
-                            helper: helper.map(|h| HelperName::new(&h)),
-                            secctx: secctx.map(|s| SecCtx::new(&s)),
-                            labels: labels.map(|bits| {
-                                let mut l = Labels {
-                                    len: 16,
-                                    ..Labels::default()
-                                };
-                                for b in bits {
-                                    l.set(b);
-                                }
-                                l
-                            }),
-                            timestamp: delta.map(|d| Timestamp {
-                                start: 5_000_000_000,
-                                stop: Some(5_000_000_000 + d * 1_000_000_000),
-                            }),
-                            ..Flow::default()
-                        }
-                    },
-                )
-        })
+    common::flow(Gen {
+        any_status: false,
+        optional_reply: false,
+        wild_strings: false,
+        any_timestamp: false,
+    })
 }
 
 fn print(f: &Flow, o: &TextOptions<'_>) -> String {
