@@ -1046,48 +1046,10 @@ impl Tracker {
             count += 1;
             next_run += (e - next_run) / count;
         };
-        let mut victims4 = Vec::new();
-        for (i, e) in self.v4.entries.iter().enumerate() {
-            if e.aux & crate::table::AUX_FREE != 0 {
-                continue;
-            }
-            if expired(e.expires, at_ms) {
-                victims4.push(i as u32);
-                continue;
-            }
-            acc(e.expires.wrapping_sub(at_ms));
-            if max95 != 0 && gc_can_early_drop(e) {
-                victims4.push(i as u32);
-            }
-        }
-        let mut victims6 = Vec::new();
-        for (i, e) in self.v6.entries.iter().enumerate() {
-            if e.aux & crate::table::AUX_FREE != 0 {
-                continue;
-            }
-            if expired(e.expires, at_ms) {
-                victims6.push(i as u32);
-                continue;
-            }
-            acc(e.expires.wrapping_sub(at_ms));
-            if max95 != 0 && gc_can_early_drop(e) {
-                victims6.push(i as u32);
-            }
-        }
-        for i in victims4 {
-            let e = &self.v4.entries[i as usize];
-            if !expired(e.expires, at_ms) && (self.len() as u64) < max95 {
-                continue;
-            }
-            self.delete::<[u8; 4]>(at, i);
-        }
-        for i in victims6 {
-            let e = &self.v6.entries[i as usize];
-            if !expired(e.expires, at_ms) && (self.len() as u64) < max95 {
-                continue;
-            }
-            self.delete::<[u8; 16]>(at, i);
-        }
+        let victims4 = gc_scan(&self.v4.entries, at_ms, max95 != 0, &mut acc);
+        let victims6 = gc_scan(&self.v6.entries, at_ms, max95 != 0, &mut acc);
+        self.gc_reap::<[u8; 4]>(at, at_ms, victims4, max95);
+        self.gc_reap::<[u8; 16]>(at, at_ms, victims6, max95);
         self.expire_expectations(at_ms);
         for x in &self.expects {
             min_left = min_left.min(x.expires.wrapping_sub(at_ms));
@@ -1099,6 +1061,43 @@ impl Tracker {
         let next_run = (next_run - 1).max(1);
         next_run as u64 * TICK_NS
     }
+
+    /// Deletes one family's GC victims: the expired ones, and the early-drop candidates while
+    /// the table is still at or above 95 % of max.
+    fn gc_reap<A: Fam>(&mut self, at: Nanos, at_ms: u32, victims: Vec<u32>, max95: u64) {
+        for i in victims {
+            let expires = A::table(self).entries[i as usize].expires;
+            if !expired(expires, at_ms) && (self.len() as u64) < max95 {
+                continue;
+            }
+            self.delete::<A>(at, i);
+        }
+    }
+}
+
+/// One family's slab scanned by a GC pass: the expired entries and, with `early_drop`, the
+/// ones `gc_worker` may evict under pressure; every live entry's time left goes to `acc`.
+fn gc_scan<A>(
+    entries: &[Entry<A>],
+    at_ms: u32,
+    early_drop: bool,
+    acc: &mut impl FnMut(u32),
+) -> Vec<u32> {
+    let mut victims = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if e.aux & crate::table::AUX_FREE != 0 {
+            continue;
+        }
+        if expired(e.expires, at_ms) {
+            victims.push(i as u32);
+            continue;
+        }
+        acc(e.expires.wrapping_sub(at_ms));
+        if early_drop && gc_can_early_drop(e) {
+            victims.push(i as u32);
+        }
+    }
+    victims
 }
 
 /// The protocol's packet function (`nf_conntrack_handle_packet`).
