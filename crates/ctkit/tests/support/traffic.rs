@@ -98,6 +98,18 @@ elif role in ('udp-reply', 'udp-noreply', 'udp-closed'):
         except socket.timeout:
             result = 'timeout'
     print(result, flush=True)
+elif role == 'tcp-fill':
+    conns = []
+    while True:
+        try:
+            c = socket.create_connection((addr, port), timeout=float(arg or '0.3'))
+        except OSError:
+            break
+        c.sendall(b'x')
+        c.recv(1)
+        conns.append(c)
+    print(len(conns), flush=True)
+    sys.stdin.read()
 elif role == 'ftp-pasv':
     c = socket.create_connection((addr, port), timeout=5)
     f = c.makefile('rb')
@@ -157,6 +169,16 @@ pub fn tcp_close(ns: &Netns, addr: &str, port: u16, bytes: usize) {
 /// is dropped.
 pub fn tcp_hold(ns: &Netns, addr: &str, port: u16, bytes: usize) {
     assert_eq!(start(ns, "tcp-hold", addr, port, &bytes.to_string()), "up");
+}
+
+/// Opens connections one after the other, each exchanging one byte (ESTABLISHED and ASSURED,
+/// so neither early drop nor the GC may evict them), until a connect gets no answer within
+/// 0.3 s (its SYN was dropped: the table is full); holds them until `ns` is dropped and
+/// returns how many were opened.
+pub fn tcp_fill(ns: &Netns, addr: &str, port: u16) -> usize {
+    let n = start(ns, "tcp-fill", addr, port, "0.3");
+    n.parse()
+        .unwrap_or_else(|_| panic!("tcp-fill printed {n:?}"))
 }
 
 /// Sends one UDP datagram from source port `sport` (0 = any) and waits for the echo.
