@@ -64,6 +64,7 @@ mod tcp;
 pub mod tracker;
 
 pub use config::{Config, ConfigError, Helper};
+pub use expect::ExpectEvent;
 pub use tracker::{CtInfo, Event, EventKind, Stats, Tracker, Verdict};
 
 /// Nanoseconds on the caller's time line.
