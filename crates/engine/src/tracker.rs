@@ -389,54 +389,83 @@ impl Tracker {
 
     /// Tracks a batch of packets of the same `now` and `zone`, in order, writing one verdict
     /// per packet into `out` (which must be as long as `pkts`). Same results as calling
-    /// [`Tracker::process`] on each; faster on large tables: a first pass hashes every
-    /// packet and touches its index slot and entry so that the cache misses of the batch
-    /// overlap (stable Rust has no prefetch without `unsafe`).
+    /// [`Tracker::process`] on each; faster on large tables: the cache misses of up to
+    /// [`Tracker::BATCH`] packets overlap (stable Rust has no prefetch without `unsafe`, so
+    /// the batch touches the lines with plain loads first, see `warm`).
     pub fn process_batch(&mut self, now: Nanos, zone: u16, pkts: &[&[u8]], out: &mut [Verdict]) {
-        // Stage 1: every packet's home slot (independent loads); stage 2: the entries those
-        // slots name (independent again). Then the packets run with their lines cached.
-        const STAGE: usize = 64;
-        let mut acc = 0u64;
-        for chunk in pkts.chunks(STAGE) {
-            let mut slots = [(0u8, 0u64); STAGE];
-            for (p, sl) in chunk.iter().zip(slots.iter_mut()) {
-                let Ok(l3) = packet::parse(p) else { continue };
-                let Some((sport, dport)) = proto::l4_ports(l3.proto, l3.l4) else {
-                    continue;
-                };
-                *sl = if l3.version == 4 {
-                    let k = Key::<[u8; 4]> {
-                        src: Addr::from_slice(l3.src),
-                        dst: Addr::from_slice(l3.dst),
-                        sport,
-                        dport,
-                        proto: l3.proto,
-                        zone,
-                    };
-                    (4, self.v4.touch_slot(self.key.hash(&k)))
-                } else {
-                    let k = Key::<[u8; 16]> {
-                        src: Addr::from_slice(l3.src),
-                        dst: Addr::from_slice(l3.dst),
-                        sport,
-                        dport,
-                        proto: l3.proto,
-                        zone,
-                    };
-                    (6, self.v6.touch_slot(self.key.hash(&k)))
-                };
-            }
-            for &(fam, slot) in &slots[..chunk.len()] {
-                acc ^= match fam {
-                    4 => self.v4.touch_entry(slot),
-                    6 => self.v6.touch_entry(slot),
-                    _ => 0,
-                };
+        for (chunk, outc) in pkts.chunks(Self::BATCH).zip(out.chunks_mut(Self::BATCH)) {
+            self.warm(zone, chunk.iter().copied());
+            for (p, o) in chunk.iter().zip(outc.iter_mut()) {
+                *o = self.process(now, zone, p);
             }
         }
+    }
+
+    /// Tracks a batch of packets each at its own time (a capture's timestamps, in order, not
+    /// decreasing), in `zone`, writing one verdict per packet into `out` (as long as
+    /// `pkts`). Same results as calling [`Tracker::process`] on each in turn (garbage
+    /// collection included: it runs up to each packet's time before that packet), with the
+    /// cache misses overlapped as in [`Tracker::process_batch`]. The entry point for
+    /// replaying captures.
+    pub fn process_batch_at(&mut self, zone: u16, pkts: &[(Nanos, &[u8])], out: &mut [Verdict]) {
+        for (chunk, outc) in pkts.chunks(Self::BATCH).zip(out.chunks_mut(Self::BATCH)) {
+            self.warm(zone, chunk.iter().map(|&(_, p)| p));
+            for (&(now, p), o) in chunk.iter().zip(outc.iter_mut()) {
+                *o = self.process(now, zone, p);
+            }
+        }
+    }
+
+    /// Packets per warm-up round of the batch entry points.
+    pub const BATCH: usize = 64;
+
+    /// Brings the index slots and entries of up to [`Tracker::BATCH`] packets into the
+    /// cache: stage 1 loads every packet's home slot (independent loads), stage 2 the
+    /// entries those slots name (independent again).
+    fn warm<'p>(&self, zone: u16, pkts: impl Iterator<Item = &'p [u8]>) {
+        let mut slots = [(0u8, 0u64); Self::BATCH];
+        for (p, s) in pkts.zip(slots.iter_mut()) {
+            *s = self.home_slot(zone, p);
+        }
+        let mut acc = 0u64;
+        for &(fam, slot) in &slots {
+            acc ^= match fam {
+                4 => self.v4.touch_entry(slot),
+                6 => self.v6.touch_entry(slot),
+                _ => 0,
+            };
+        }
         std::hint::black_box(acc);
-        for (p, o) in pkts.iter().zip(out.iter_mut()) {
-            *o = self.process(now, zone, p);
+    }
+
+    /// A packet's family and home index slot (`(0, 0)` when it has no tuple).
+    fn home_slot(&self, zone: u16, p: &[u8]) -> (u8, u64) {
+        let Ok(l3) = packet::parse(p) else {
+            return (0, 0);
+        };
+        let Some((sport, dport)) = proto::l4_ports(l3.proto, l3.l4) else {
+            return (0, 0);
+        };
+        if l3.version == 4 {
+            let k = Key::<[u8; 4]> {
+                src: Addr::from_slice(l3.src),
+                dst: Addr::from_slice(l3.dst),
+                sport,
+                dport,
+                proto: l3.proto,
+                zone,
+            };
+            (4, self.v4.touch_slot(self.key.hash(&k)))
+        } else {
+            let k = Key::<[u8; 16]> {
+                src: Addr::from_slice(l3.src),
+                dst: Addr::from_slice(l3.dst),
+                sport,
+                dport,
+                proto: l3.proto,
+                zone,
+            };
+            (6, self.v6.touch_slot(self.key.hash(&k)))
         }
     }
 

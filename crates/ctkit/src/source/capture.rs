@@ -42,8 +42,9 @@ impl CaptureSource {
             let mut cfg = Config::kernel_defaults();
             driver::events_off(&mut cfg);
             let mut t = Tracker::new(cfg, 0);
-            let prog = driver::replay(&mut cap, &mut t, 0, None, |_, _| ControlFlow::Continue(()))
-                .map_err(|e| SourceError::Other(format!("{}: {e}", self.name)))?;
+            let prog =
+                driver::replay_batched(&mut cap, &mut t, 0, None, |_, _| ControlFlow::Continue(()))
+                    .map_err(|e| SourceError::Other(format!("{}: {e}", self.name)))?;
             self.replayed = Some((t, prog.last_ns));
         }
         self.replayed

@@ -74,7 +74,7 @@ fn print(
     let cap_err = |e: ctkit_capture::CaptureError| format!("{}: {e}", a.capture);
     match a.mode {
         Mode::Events if a.expect => {
-            driver::replay(cap, t, a.zone, None, |t, _| {
+            driver::replay_batched(cap, t, a.zone, None, |t, _| {
                 t.drain_events(&mut |_| {});
                 let buf = out.buf();
                 t.drain_expect_events(&mut |e| output::write_expect_event(buf, e, &a.view));
@@ -83,7 +83,7 @@ fn print(
             .map_err(cap_err)?;
         }
         Mode::Events => {
-            driver::replay(cap, t, a.zone, None, |t, _| {
+            driver::replay_batched(cap, t, a.zone, None, |t, _| {
                 let buf = out.buf();
                 t.drain_events(&mut |e| output::write_event(buf, e, &a.view));
                 ControlFlow::Continue(())
@@ -91,7 +91,7 @@ fn print(
             .map_err(cap_err)?;
         }
         Mode::PerPacket => {
-            driver::replay(cap, t, a.zone, None, |t, s| {
+            driver::replay_batched(cap, t, a.zone, None, |t, s| {
                 t.drain_events(&mut |_| {});
                 output::write_packet(out.buf(), s, a.view.json);
                 ControlFlow::Continue(())
@@ -99,7 +99,7 @@ fn print(
             .map_err(cap_err)?;
         }
         Mode::Table => {
-            let prog = driver::replay(cap, t, a.zone, None, |t, _| {
+            let prog = driver::replay_batched(cap, t, a.zone, None, |t, _| {
                 t.drain_events(&mut |_| {});
                 ControlFlow::Continue(())
             })

@@ -1424,6 +1424,46 @@ fn test_process_batch_gives_the_same_results_as_process() {
 }
 
 #[test]
+fn test_process_batch_at_keeps_each_packets_time_and_equals_process() {
+    // A handshake, 100 UDP flows over 100 ms, then a packet 100 s later: by then the
+    // unreplied UDP entries (30 s) have expired, and GC (passes at most 60 s apart), run up
+    // to that packet's time inside the batch, destroys them before it.
+    let mut pkts: Vec<(u64, Vec<u8>)> = vec![
+        (T0, c2s(CISN, 0, SYN, b"")),
+        (T0 + 1_000, s2c(SISN, CISN + 1, SYN | ACK, b"")),
+        (T0 + 2_000, c2s(CISN + 1, SISN + 1, ACK, b"")),
+    ];
+    for i in 0..100u16 {
+        let at = T0 + 3_000 + i as u64 * 1_000_000;
+        pkts.push((at, build::udp(cli(), srv(), 1000 + i, 53, b"q")));
+    }
+    pkts.push((T0 + 100 * SEC, c2s(CISN + 1, SISN + 1, FIN | ACK, b"")));
+    let refs: Vec<(u64, &[u8])> = pkts.iter().map(|(t, p)| (*t, p.as_slice())).collect();
+    let mut a = tracker();
+    let mut b = tracker();
+    let va: Vec<Verdict> = refs.iter().map(|&(t, p)| a.process(t, 0, p)).collect();
+    let mut vb = vec![Verdict::of(CtInfo::Invalid, false); refs.len()];
+    b.process_batch_at(0, &refs, &mut vb);
+    assert_eq!(va, vb);
+    assert_eq!(a.stats(), b.stats());
+    let end = T0 + 100 * SEC;
+    assert_eq!(flows(&a, end), flows(&b, end));
+    assert_eq!(b.len(), 1, "only the TCP connection is left");
+    let times = |t: &mut Tracker| {
+        let mut v = Vec::new();
+        t.drain_events(&mut |e| v.push((e.at, e.kind)));
+        v
+    };
+    let (ea, eb) = (times(&mut a), times(&mut b));
+    assert_eq!(ea, eb);
+    // Every NEW carries its own packet's time; the 100 DESTROYs come before the FIN's UPDATE.
+    assert_eq!(eb[3], (T0 + 3_000, EventKind::New));
+    assert_eq!(eb[102], (T0 + 3_000 + 99_000_000, EventKind::New));
+    assert_eq!(eb.last().unwrap(), &(end, EventKind::Update));
+    assert_eq!(eb.iter().filter(|e| e.1 == EventKind::Destroy).count(), 100);
+}
+
+#[test]
 fn test_timeouts_follow_the_sysctls_set_by_name() {
     let mut cfg = Config::kernel_defaults();
     cfg.set("net.netfilter.nf_conntrack_tcp_timeout_established", "3600")
