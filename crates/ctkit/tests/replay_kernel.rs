@@ -1359,25 +1359,37 @@ fn table_full_counts_entries_drops_and_early_drops_as_the_kernel() {
     if !gate(NAME) {
         return;
     }
+    // Below 100, `nf_conntrack_max / 100 * 95` is 0: the GC worker never evicts for early
+    // drop (kernel and engine alike), whenever it runs between the flood and `-C`.
     const MAX: u64 = 64;
+    const _: () = assert!(MAX < 100);
     let topo = Topo::new(false);
     traffic::tcp_server(&topo.p, "::", 7000);
     let rec = Recording::start(&topo.t, false);
-    // 60 ASSURED TCP entries (never early-dropped), then 20 unreplied UDP flows from P: 4 fit,
-    // the rest find the table full (early drop finds no victim: the only unassured entries
-    // are 4 among the kernel's 262144 buckets, so the counts do not depend on the hash seed).
+    // MAX ASSURED, ESTABLISHED TCP entries fill T's table: early drop never takes them, nor
+    // may the GC (`gc_worker_can_early_drop` is false for them), so the counts cannot
+    // depend on the kernel's hash seed nor on when its GC runs. Then 20 unreplied UDP flows
+    // from P: each runs early drop, which finds no victim, and is dropped.
+    let many = MAX.to_string();
     assert_eq!(
         topo.t
-            .spawn_ready(&["python3", "-c", PY, "tcp-many", P4, "7000", "60"]),
+            .spawn_ready(&["python3", "-c", PY, "tcp-many", P4, "7000", &many]),
         "up"
+    );
+    assert_eq!(
+        topo.t
+            .exec_ok(&[oracle_bin().to_str().unwrap(), "-C"])
+            .trim(),
+        many,
+        "T holds exactly the MAX connections (harness check)"
     );
     let stats = {
         let t0 = Instant::now();
         let _lock = GlobalLock::acquire();
         eprintln!("{NAME}: waited {:?} for the global lock", t0.elapsed());
         let _max = RestoreValue::set("/proc/sys/net/netfilter/nf_conntrack_max", &MAX.to_string());
-        // P sends them into T (captured before T's conntrack sees them; T answers with
-        // port unreachable, RELATED): packets T's table refuses are still in the capture.
+        // P sends them into T (captured before T's conntrack sees them): packets T's table
+        // refuses are still in the capture.
         let out = topo
             .p
             .exec_ok(&["python3", "-c", PY, "udp-many", T4, "9100", "20"]);
@@ -1419,7 +1431,11 @@ fn table_full_counts_entries_drops_and_early_drops_as_the_kernel() {
         v["drop"].as_u64().unwrap_or(u64::MAX),
         v["early_drop"].as_u64().unwrap_or(u64::MAX),
     );
-    assert_eq!(want.0, MAX, "kernel count (harness check)\n{kstats}");
+    assert_eq!(
+        want,
+        (MAX, 20, 0),
+        "kernel (count, drop, early_drop) (harness check)\n{kstats}"
+    );
     assert_eq!(
         got,
         want,
