@@ -56,7 +56,7 @@ impl Expectation {
     /// source port, the mask (`ctnetlink_exp_dump_mask`: source address and port from the
     /// mask, every destination bit set), the master's original tuple, seconds left, class 0,
     /// no flags, the helper's name.
-    pub(crate) fn to_model(&self, now_ms: u32, id: u32) -> Expect {
+    pub(crate) fn as_model(&self, now_ms: u32, id: u32) -> Expect {
         let addr = |b: &[u8; 16]| -> IpAddr {
             if self.fam == 4 {
                 IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
@@ -173,7 +173,7 @@ impl Tracker {
         if !self.d.events {
             return;
         }
-        let expect = x.to_model(ms(at), self.expect_id(x));
+        let expect = x.as_model(ms(at), self.expect_id(x));
         self.expect_events.push(ExpectEvent { kind, at, expect });
     }
 

@@ -1027,8 +1027,8 @@ R rst    | IV | CL | CL | CL | CL | CL | CL | CL | CL | CL
             }
             checked += 1;
             for old in [SS, SR, ES, FW, CW, LA, TW, CL, S2] {
-                for dir in 0..2 {
-                    let want = kernel[dir][index as usize][old as usize];
+                for (dir, by_class) in kernel.iter().enumerate() {
+                    let want = by_class[index as usize][old as usize];
                     let mut sim = Sim::into(old);
                     // A SYN (or SYN/ACK) from a side that already sent one is its
                     // retransmission; otherwise a fresh one.

@@ -516,7 +516,7 @@ impl Tracker {
         let now_ms = ms(now);
         for x in &self.expects {
             if !expired(x.expires, now_ms) {
-                f(&x.to_model(now_ms, self.expect_id(x)));
+                f(&x.as_model(now_ms, self.expect_id(x)));
             }
         }
     }
