@@ -1,7 +1,7 @@
 //! A packet capture as a [`FlowSource`]: the capture is replayed through the userspace
-//! tracker (kernel defaults, zone 0, event generation off, the same loop as `ctkit replay`)
-//! the first time flows or counters are asked for, then the final table is scanned, timeouts
-//! relative to the last packet; the counters are the engine's (`nf_conntrack_count`,
+//! tracker (kernel defaults, zone 0, a random hash seed, event generation off, the same loop
+//! as `ctkit replay`) the first time flows or counters are asked for, then the final table
+//! is scanned, timeouts relative to the last packet; the counters are the engine's (`nf_conntrack_count`,
 //! `nf_conntrack_max` and the per-CPU names of `conntrack -S`). The input is read once (it
 //! may be standard input), so the replayed table is kept for later scans; the source is not
 //! live.
@@ -41,7 +41,7 @@ impl CaptureSource {
         if let Some(mut cap) = self.input.take() {
             let mut cfg = Config::kernel_defaults();
             driver::events_off(&mut cfg);
-            let mut t = Tracker::new(cfg, 0);
+            let mut t = Tracker::new(cfg, crate::views::replay::args::random_seed());
             let prog =
                 driver::replay_batched(&mut cap, &mut t, 0, None, |_, _| ControlFlow::Continue(()))
                     .map_err(|e| SourceError::Other(format!("{}: {e}", self.name)))?;

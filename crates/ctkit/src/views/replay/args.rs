@@ -103,7 +103,9 @@ fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
         .map_err(|_| format!("{flag}: `{v}' is not a valid number"))
 }
 
-fn random_seed() -> u64 {
+/// A hash seed nobody can predict (the table is then hash-flooding resistant), as the kernel
+/// draws `nf_conntrack_hash_rnd`.
+pub fn random_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(
