@@ -1272,6 +1272,22 @@ fn zone_set_by_the_ruleset_is_replayed_with_zone() {
     });
 }
 
+/// Expectations carry the master's zone (`zone=` in `-L expect` and `-E expect`), and the
+/// data connection that uses one is tracked in that zone.
+#[test]
+fn ftp_passive_in_a_zone() {
+    if !gate("ftp_passive_in_a_zone") {
+        return;
+    }
+    let topo = Topo::with(Some(21), Some(7));
+    topo.server("ftp-server", P4, 21, "2121");
+    differential("ftp_zone", &topo, &["--zone", "7"], |t| {
+        assert_eq!(t.client("ftp", P4, 21, "PASV"), "done");
+        let argv = ["python3", "-c", PY, "ftp-hold", P4, "21", ""];
+        assert_eq!(t.t.spawn_ready(&argv), "held");
+    });
+}
+
 #[test]
 fn icmpv6_port_unreachable_for_a_live_udp_flow() {
     if !gate("icmpv6_port_unreachable_for_a_live_udp_flow") {
