@@ -143,14 +143,25 @@ elif role == 'ftp':
         while d.recv(65536):
             pass
         d.close()
+    elif mode == 'EPSV':
+        c.sendall(b'EPSV\r\n')
+        dport = int(f.readline().decode().split('|')[3])
+        d = socket.create_connection((addr, dport), timeout=5)
+        while d.recv(65536):
+            pass
+        d.close()
     else:
-        l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        l = socket.socket(af, socket.SOCK_STREAM)
         l.bind((c.getsockname()[0], 0))
         l.listen(1)
         l.settimeout(5)
-        h = c.getsockname()[0].replace('.', ',')
         p = l.getsockname()[1]
-        c.sendall(('PORT %s,%d,%d\r\n' % (h, p >> 8, p & 255)).encode())
+        if mode == 'EPRT':
+            cmd = 'EPRT |2|%s|%d|\r\n' % (c.getsockname()[0], p)
+        else:
+            h = c.getsockname()[0].replace('.', ',')
+            cmd = 'PORT %s,%d,%d\r\n' % (h, p >> 8, p & 255)
+        c.sendall(cmd.encode())
         f.readline()
         d, _ = l.accept()
         while d.recv(65536):
@@ -244,6 +255,24 @@ def ftp(c):
             dc.sendall(b'hello over data\r\n')
             dc.close()
             d.close()
+            c.sendall(b'226 done\r\n')
+        elif cmd.startswith(b'EPSV'):
+            d = socket.socket(af, socket.SOCK_STREAM)
+            d.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            d.bind((addr, int(arg)))
+            d.listen(1)
+            c.sendall(('229 Entering Extended Passive Mode (|||%d|)\r\n' % int(arg)).encode())
+            dc, _ = d.accept()
+            dc.sendall(b'hello over data\r\n')
+            dc.close()
+            d.close()
+            c.sendall(b'226 done\r\n')
+        elif cmd.startswith(b'EPRT'):
+            n = cmd[5:].decode().split('|')
+            c.sendall(b'200 EPRT ok\r\n')
+            dc = socket.create_connection((n[2], int(n[3])), timeout=5)
+            dc.sendall(b'hello over data\r\n')
+            dc.close()
             c.sendall(b'226 done\r\n')
         elif cmd.startswith(b'PORT'):
             n = cmd[5:].decode().split(',')
@@ -1239,6 +1268,21 @@ fn ftp_passive_expectation_pending_while_the_control_connection_lives() {
     differential("ftp_pending", &topo, &[], |t| {
         let argv = ["python3", "-c", PY, "ftp-hold", P4, "21", ""];
         assert_eq!(t.t.spawn_ready(&argv), "held");
+    });
+}
+
+/// FTP over IPv6: the helper's `229 (|||port|)` (passive) and `EPRT |2|addr|port|` (active)
+/// expectations, 128-bit masks included.
+#[test]
+fn ftp_ipv6_epsv_and_eprt_data_connections_are_related() {
+    if !gate("ftp_ipv6_epsv_and_eprt_data_connections_are_related") {
+        return;
+    }
+    let topo = Topo::new(true);
+    topo.server("ftp-server", P6, 21, "2121");
+    differential("ftp_ipv6", &topo, &[], |t| {
+        assert_eq!(t.client("ftp", P6, 21, "EPSV"), "done");
+        assert_eq!(t.client("ftp", P6, 21, "EPRT"), "done");
     });
 }
 
