@@ -169,7 +169,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             e.to_string(),
-            "x: record 0 at byte 0: truncated (the input ends inside it)"
+            "x: file header: truncated (the input ends inside it)"
         );
     }
 
