@@ -43,6 +43,18 @@ impl ViewArgs {
     pub fn matches(&self, flow: &Flow) -> bool {
         self.filter.matches(flow)
     }
+
+    /// Opens the source `--from` names, lenient when `--lenient` was given.
+    pub fn open_source(
+        &self,
+    ) -> Result<Box<dyn ctkit_model::FlowSource>, ctkit_model::SourceError> {
+        crate::source::open_with(
+            &self.from,
+            &crate::source::OpenOptions {
+                lenient: self.lenient,
+            },
+        )
+    }
 }
 
 /// Splits `--flag=value` into its parts.
@@ -134,10 +146,7 @@ pub fn parse_view_args(args: &[String], value_flags: &[&str]) -> Result<ViewArgs
         };
         match flag {
             "--from" => from = SourceSpec::parse(&value("--from")?),
-            "--lenient" => {
-                lenient = true;
-                crate::source::set_lenient(true);
-            }
+            "--lenient" => lenient = true,
             "--json" => json = true,
             "--proto" | "-p" => proto = Some(value("--proto")?),
             f if value_flags.contains(&f) => {

@@ -308,7 +308,7 @@ pub fn main(args: &[String]) -> ExitCode {
         Ok(o) => o,
         Err(e) => return fail(&e),
     };
-    let mut src = match source::open(&va.from) {
+    let mut src = match va.open_source() {
         Ok(s) => s,
         Err(e) => return fail(&e.to_string()),
     };
