@@ -44,17 +44,25 @@ impl SourceSpec {
 }
 
 /// How a source is opened.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpenOptions {
     /// Skip malformed lines of text sources and count them (`ScanReport::skipped`) instead of
     /// failing on the first.
     pub lenient: bool,
+    /// The dumps of a scan and what the kernel may filter in each (`--from kernel` only;
+    /// every entry is still rechecked by the view's filter). Empty: one dump of the whole
+    /// table.
+    pub kernel_dumps: Vec<ctkit_ctnetlink::DumpRequest>,
 }
 
 /// Opens the source `spec` names with explicit options.
 pub fn open_with(spec: &SourceSpec, o: &OpenOptions) -> Result<Box<dyn FlowSource>, SourceError> {
     match spec {
-        SourceSpec::Kernel => Ok(Box::new(kernel::KernelSource::open()?)),
+        SourceSpec::Kernel => {
+            let mut k = kernel::KernelSource::open()?;
+            k.set_requests(o.kernel_dumps.clone());
+            Ok(Box::new(k))
+        }
         SourceSpec::Proc => Ok(Box::new(proc::ProcSource::open(o.lenient)?)),
         SourceSpec::Stdin | SourceSpec::File(_) => file::open(spec, o),
     }

@@ -304,9 +304,7 @@ fn interactive(a: TopArgs) -> ExitCode {
     }
     let (tx, rx) = std::sync::mpsc::channel();
     let spec = a.view.from.clone();
-    let options = crate::source::OpenOptions {
-        lenient: a.view.lenient,
-    };
+    let options = a.view.open_options();
     let filter = a.view.filtered.then_some(a.view.filter);
     let threads = collect::start(
         Box::new(move || crate::source::open_with(&spec, &options)),
