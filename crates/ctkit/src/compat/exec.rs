@@ -342,12 +342,23 @@ fn dump_request(req: &CompatRequest) -> DumpRequest {
     }
 }
 
-/// The dumps of a `-D`: [`dump_request`], or, when no family is given but tuple fields could
-/// be filtered in the kernel (which needs a family), one dump per family, each filtered.
-/// Only the order of the printed entries differs from one unfiltered dump (hash order
-/// either way).
+/// The dumps of a `-D`: [`family_dumps`] of its [`dump_request`].
 fn delete_dumps(req: &CompatRequest) -> Vec<DumpRequest> {
-    let d = dump_request(req);
+    family_dumps(&req.filter, dump_request(req))
+}
+
+/// `d` with the tuple fields of `filter` the kernel can check ([`kernel_tuple_filter`]), or,
+/// when `d` names no family but tuple fields could be filtered in the kernel (which needs a
+/// family), one dump per family, each filtered. Only the order of the entries differs from
+/// one unfiltered dump (hash order either way).
+pub(crate) fn family_dumps(
+    filter: &ctkit_model::filter::FlowFilter,
+    d: DumpRequest,
+) -> Vec<DumpRequest> {
+    let d = DumpRequest {
+        tuple: kernel_tuple_filter(filter, d.family),
+        ..d
+    };
     if d.family != 0 {
         return vec![d];
     }
@@ -355,7 +366,7 @@ fn delete_dumps(req: &CompatRequest) -> Vec<DumpRequest> {
         .into_iter()
         .map(|family| DumpRequest {
             family,
-            tuple: kernel_tuple_filter(&req.filter, family),
+            tuple: kernel_tuple_filter(filter, family),
             ..d
         })
         .collect();
@@ -421,7 +432,7 @@ pub(crate) fn kernel_tuple_filter(
 
 /// [`Conn::dump`] that falls back to a dump without the tuple filter when the kernel
 /// refuses it (before 5.8: `EINVAL`/`EOPNOTSUPP` at dump start, before any entry).
-fn dump_with_fallback(
+pub(crate) fn dump_with_fallback(
     conn: &mut Conn,
     table: NlTable,
     d: &DumpRequest,

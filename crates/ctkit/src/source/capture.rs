@@ -113,7 +113,7 @@ impl FlowSource for CaptureSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::{open, SourceSpec};
+    use crate::source::{open_with, OpenOptions, SourceSpec};
     use ctkit_capture::write;
 
     /// A UDP datagram 192.0.2.1:5000 → 192.0.2.2:53 (raw IPv4, checksum 0 = none).
@@ -140,7 +140,8 @@ mod tests {
         write::pcap_record(&mut f, 1_000_000_000, &udp(), false, true);
         let path = std::env::temp_dir().join(format!("ctkit-src-{}.pcap", std::process::id()));
         std::fs::write(&path, &f).unwrap();
-        let mut src = open(&SourceSpec::File(path.to_str().unwrap().into())).unwrap();
+        let spec = SourceSpec::File(path.to_str().unwrap().into());
+        let mut src = open_with(&spec, &OpenOptions::default()).unwrap();
         assert!(src.describe().starts_with("capture "));
         assert!(!src.is_live());
         let mut seen = Vec::new();
@@ -170,7 +171,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             e.to_string(),
-            "x: record 0 at byte 0: truncated (the input ends inside it)"
+            "x: file header: truncated (the input ends inside it)"
         );
     }
 

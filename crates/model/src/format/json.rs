@@ -70,6 +70,13 @@ impl<'o> Obj<'o> {
         let o = self.key(k);
         wr::u64_dec(o, v);
     }
+    fn int(&mut self, k: &str, v: i32) {
+        let o = self.key(k);
+        if v < 0 {
+            o.push(b'-');
+        }
+        wr::u64_dec(o, v.unsigned_abs() as u64);
+    }
     fn str(&mut self, k: &str, v: &str) {
         let o = self.key(k);
         json_str(o, v);
@@ -232,6 +239,25 @@ pub fn write_flow_json(out: &mut Vec<u8>, f: &Flow, opts: &JsonOptions<'_>) {
             t.num("stop", stop);
         }
         t.end();
+    }
+    for (key, adj) in [
+        ("seq_adj_orig", f.seq_adj_orig),
+        ("seq_adj_reply", f.seq_adj_reply),
+    ] {
+        if let Some(a) = adj {
+            let mut s = Obj::new(o.key(key));
+            s.num("correction_pos", a.correction_pos as u64);
+            s.int("offset_before", a.offset_before);
+            s.int("offset_after", a.offset_after);
+            s.end();
+        }
+    }
+    if let Some(p) = f.synproxy {
+        let mut s = Obj::new(o.key("synproxy"));
+        s.num("isn", p.isn as u64);
+        s.num("its", p.its as u64);
+        s.num("tsoff", p.tsoff as u64);
+        s.end();
     }
     if let Some(us) = opts.userspace {
         let mut u = Obj::new(o.key("userspace"));
