@@ -9,7 +9,7 @@
 
 use crate::config::Helper;
 use crate::table::{Addr, Key};
-use crate::tracker::{expired, ms, EventKind, Fam, Tracker, HZ};
+use crate::tracker::{expired, ms, EventKind, Fam, Tracker, HZ, TICK_NS};
 use crate::Nanos;
 use ctkit_model::{Expect, HelperName, Tuple};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -145,10 +145,22 @@ impl Tracker {
         self.unlink_expectations_where(now, |x| x.fam == fam && x.master == idx);
     }
 
-    /// Timed-out expectations go.
+    /// Timed-out expectations go, in expiry order, each stamped with its expiry (the start
+    /// of its jiffy: the kernel's per-expectation timer fires then), seconds left 0.
     pub(crate) fn expire_expectations(&mut self, now: Nanos) {
         let now_ms = ms(now);
-        self.unlink_expectations_where(now, |x| expired(x.expires, now_ms));
+        let oldest_due = |t: &Tracker| {
+            (0..t.expects.len())
+                .filter(|&i| expired(t.expects[i].expires, now_ms))
+                .min_by_key(
+                    |&i| std::cmp::Reverse(now_ms.wrapping_sub(t.expects[i].expires) as i32),
+                )
+        };
+        while let Some(i) = oldest_due(self) {
+            let ago = now_ms.wrapping_sub(self.expects[i].expires) as u64;
+            let at = (now - now % TICK_NS).saturating_sub(ago * TICK_NS);
+            self.unlink_expectation(at, i);
+        }
     }
 
     /// Every expectation `gone` selects goes, oldest first.
@@ -168,6 +180,22 @@ impl Tracker {
         let x = self.expects.remove(i);
         self.stats.expect_delete += 1;
         self.push_expect_event(EventKind::Destroy, now, &x);
+        self.expect_next = self.earliest_expiry();
+    }
+
+    /// The earliest expiry among the expectations (the wrapping clock's order, from the
+    /// first one).
+    fn earliest_expiry(&self) -> u32 {
+        let Some(first) = self.expects.first() else {
+            return 0;
+        };
+        self.expects.iter().fold(first.expires, |m, x| {
+            if (x.expires.wrapping_sub(m) as i32) < 0 {
+                x.expires
+            } else {
+                m
+            }
+        })
     }
 
     /// Queues an expectation event (when events are on, as for entries).
@@ -224,6 +252,7 @@ impl Tracker {
         self.expect_serial += 1;
         x.serial = self.expect_serial;
         self.expects.push(x);
+        self.expect_next = self.earliest_expiry();
         self.stats.expect_create += 1;
         self.push_expect_event(EventKind::New, now, &x);
         true

@@ -286,6 +286,8 @@ pub struct Tracker {
     pub(crate) ext: HashMap<(u8, u32), Ext>,
     pub(crate) expects: Vec<Expectation>,
     pub(crate) expect_events: Vec<ExpectEvent>,
+    /// The earliest expiry (jiffies) among `expects` (meaningless when it is empty).
+    pub(crate) expect_next: u32,
     pub(crate) stats: Stats,
     events: Vec<Event>,
     pub(crate) gc: Gc,
@@ -349,6 +351,7 @@ impl Tracker {
             ext: HashMap::new(),
             expects: Vec::new(),
             expect_events: Vec::new(),
+            expect_next: 0,
             stats: Stats::default(),
             events: Vec::new(),
             gc: Gc::default(),
@@ -1041,6 +1044,10 @@ impl Tracker {
 
     /// Runs the GC worker at every due time up to `now`.
     fn run_gc_until(&mut self, now: Nanos) {
+        // Expectations have their own timers in the kernel: each goes at its expiry.
+        if !self.expects.is_empty() && expired(self.expect_next, ms(now)) {
+            self.expire_expectations(now);
+        }
         let next = match self.gc.next {
             Some(n) => n,
             None => {

@@ -1629,3 +1629,18 @@ fn test_ftp_second_port_replaces_the_first_expectation_and_master_death_removes_
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert!(ev[0].starts_with("[DESTROY] ") && ev[0].contains("dport=40001 "));
 }
+
+#[test]
+fn test_ftp_expectation_times_out_at_its_own_expiry_not_at_the_next_gc_pass() {
+    let (mut t, c, s) = ftp_control_flow();
+    v(&mut t, T0, &ftp_c2s(c, s, b"PORT 192,0,2,1,156,64\r\n"));
+    expect_events(&mut t);
+    // The next packet comes 400 s later: the expectation went at T0 + 300 s exactly.
+    let late = T0 + 400 * SEC + 123;
+    v(&mut t, late, &ftp_s2c(s, c, b"200 ok\r\n"));
+    let mut at = Vec::new();
+    t.drain_expect_events(&mut |e| at.push((e.kind, e.at, e.expect.timeout)));
+    assert_eq!(at, [(EventKind::Destroy, T0 + 300 * SEC, Some(0))]);
+    assert_eq!(t.expect_count(), 0);
+    assert_eq!(t.stats().expect_delete, 1);
+}
