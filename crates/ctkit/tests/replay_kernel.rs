@@ -481,14 +481,14 @@ struct Listener {
     child: Child,
     out: std::sync::Arc<std::sync::Mutex<String>>,
     reader: std::thread::JoinHandle<()>,
-    /// `expect_create + expect_delete` of T when it started: every later expectation
-    /// event is one of those counted after it.
-    base: u64,
+    /// T's `(expect_new, expect_create, expect_delete)` when it started: every later
+    /// expectation event is one of the creations and deletions counted after it.
+    base: (u64, u64, u64),
 }
 
 impl Listener {
     /// Starts `argv` in `t` and collects its standard output.
-    fn spawn(t: &Netns, argv: &[&str], base: u64) -> Listener {
+    fn spawn(t: &Netns, argv: &[&str], base: (u64, u64, u64)) -> Listener {
         let mut child = t
             .command(argv)
             .stdout(Stdio::piped())
@@ -524,9 +524,9 @@ fn subscribed(t: &Netns, groups: &str) -> bool {
     })
 }
 
-/// T's `expect_create + expect_delete` over every CPU (`conntrack -S expect`): the number
-/// of expectation events the kernel has raised.
-fn expect_event_count(t_name: &str) -> u64 {
+/// T's `(expect_new, expect_create, expect_delete)` summed over every CPU (`conntrack -S
+/// expect`); creations plus deletions are the expectation events the kernel has raised.
+fn expect_stats(t_name: &str) -> (u64, u64, u64) {
     let out = Command::new("ip")
         .args(["netns", "exec", t_name])
         .arg(oracle_bin())
@@ -535,7 +535,11 @@ fn expect_event_count(t_name: &str) -> u64 {
         .expect("conntrack -S expect");
     assert!(out.status.success(), "conntrack -S expect: {out:?}");
     let s = String::from_utf8_lossy(&out.stdout);
-    stat_sum(&s, "expect_create") + stat_sum(&s, "expect_delete")
+    (
+        stat_sum(&s, "expect_new"),
+        stat_sum(&s, "expect_create"),
+        stat_sum(&s, "expect_delete"),
+    )
 }
 
 /// The source address of the end-marker entry.
@@ -589,7 +593,7 @@ impl Recording {
     /// listening).
     fn start(t: &Netns, expect: bool) -> Recording {
         let expect = expect.then(|| {
-            let base = expect_event_count(t.name());
+            let base = expect_stats(t.name());
             let ct = oracle_bin();
             let l = Listener::spawn(
                 t,
@@ -683,13 +687,16 @@ impl Recording {
         (pcap, events)
     }
 
-    /// [`Recording::stop`], plus the expectation event lines when they were recorded (that
-    /// listener has no marker: it ends once it has printed as many lines as T's counters
-    /// say expectations were created and deleted).
-    fn stop_all(mut self) -> (PathBuf, String, Option<String>) {
+    /// [`Recording::stop`], plus, when expectations were recorded, their event lines and
+    /// T's expectation counters over the recording (that listener has no marker: it ends
+    /// once it has printed as many lines as T's counters say expectations were created and
+    /// deleted).
+    fn stop_all(mut self) -> (PathBuf, String, Option<(String, (u64, u64, u64))>) {
         let t_name = self.t_name.clone();
         let expect_events = self.expect.take().map(|l| {
-            let want = expect_event_count(&t_name) - l.base;
+            let now = expect_stats(&t_name);
+            let delta = (now.0 - l.base.0, now.1 - l.base.1, now.2 - l.base.2);
+            let want = delta.1 + delta.2;
             let out = l.out.clone();
             wait_for(
                 "conntrack -E expect to print every expectation event",
@@ -699,7 +706,7 @@ impl Recording {
             let _ = l.child.wait_with_output();
             let _ = l.reader.join();
             let text = out.lock().unwrap().clone();
-            text
+            (text, delta)
         });
         let in_t = |argv: &[&str]| {
             let out = Command::new("ip")
@@ -966,14 +973,30 @@ fn differential_with(
             support::diff::line_diff(&kt, &ot)
         );
     }
-    if let (Some(kernel_ev), Some(kernel_list)) = (kernel_expect_events, kernel_expects) {
+    if let (Some((kernel_ev, kernel_counts)), Some(kernel_list)) =
+        (kernel_expect_events, kernel_expects)
+    {
+        let mut args = replay_args.to_vec();
+        args.extend(["--what-if", "--json"]);
+        let v: serde_json::Value =
+            serde_json::from_str(replay(&topo.t, &pcap, &args).trim()).expect("what-if JSON");
+        let n = |k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+        let ours_counts = (n("expect_new"), n("expect_create"), n("expect_delete"));
+        if ours_counts != kernel_counts {
+            report += &format!(
+                "(expect_new, expect_create, expect_delete): kernel {kernel_counts:?}, replay {ours_counts:?}\n"
+            );
+        }
         let mut args = replay_args.to_vec();
         args.push("--expect");
         let ours_list = replay(&topo.t, &pcap, &args);
         args.push("--events");
         let ours_ev = replay(&topo.t, &pcap, &args);
         if std::env::var_os("CTKIT_REPLAY_SHOW").is_some() {
-            eprintln!("{name}: kernel expectation events:\n{kernel_ev}kernel expectations:\n{kernel_list}");
+            eprintln!(
+                "{name}: kernel expectation events:\n{kernel_ev}kernel expectations:\n{kernel_list}\
+                 kernel (expect_new, expect_create, expect_delete): {kernel_counts:?}, replay {ours_counts:?}"
+            );
         }
         if let Err(e) = compare_expect_lines(&kernel_ev, &ours_ev, 0.0) {
             report += &format!("expectation events: {e}");
