@@ -483,12 +483,12 @@ struct Listener {
     reader: std::thread::JoinHandle<()>,
     /// T's `(expect_new, expect_create, expect_delete)` when it started: every later
     /// expectation event is one of the creations and deletions counted after it.
-    base: (u64, u64, u64),
+    base: ExpectStats,
 }
 
 impl Listener {
     /// Starts `argv` in `t` and collects its standard output.
-    fn spawn(t: &Netns, argv: &[&str], base: (u64, u64, u64)) -> Listener {
+    fn spawn(t: &Netns, argv: &[&str], base: ExpectStats) -> Listener {
         let mut child = t
             .command(argv)
             .stdout(Stdio::piped())
@@ -524,9 +524,12 @@ fn subscribed(t: &Netns, groups: &str) -> bool {
     })
 }
 
+/// `(expect_new, expect_create, expect_delete)`.
+type ExpectStats = (u64, u64, u64);
+
 /// T's `(expect_new, expect_create, expect_delete)` summed over every CPU (`conntrack -S
 /// expect`); creations plus deletions are the expectation events the kernel has raised.
-fn expect_stats(t_name: &str) -> (u64, u64, u64) {
+fn expect_stats(t_name: &str) -> ExpectStats {
     let out = Command::new("ip")
         .args(["netns", "exec", t_name])
         .arg(oracle_bin())
@@ -691,7 +694,7 @@ impl Recording {
     /// T's expectation counters over the recording (that listener has no marker: it ends
     /// once it has printed as many lines as T's counters say expectations were created and
     /// deleted).
-    fn stop_all(mut self) -> (PathBuf, String, Option<(String, (u64, u64, u64))>) {
+    fn stop_all(mut self) -> (PathBuf, String, Option<(String, ExpectStats)>) {
         let t_name = self.t_name.clone();
         let expect_events = self.expect.take().map(|l| {
             let now = expect_stats(&t_name);
