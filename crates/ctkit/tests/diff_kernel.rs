@@ -212,6 +212,20 @@ fn ftp_expectations_match_oracle() {
             &["-L", "-p", "tcp", "--dport", "21", "-o", "extended"],
         ],
     );
+    // -o json (ours) also covers the expect table: one object per expectation.
+    let out = support::run_ctkit(&lab.router, &["-L", "expect", "-o", "json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.ends_with("): 1 expectations have been shown.\n"),
+        "{}",
+        out.stderr
+    );
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON line");
+    assert_eq!(v["proto"], "tcp", "{v}");
+    assert_eq!(v["expected"]["dst"], SERVER4, "{v}");
+    assert_eq!(v["expected"]["dport"], 2121, "{v}");
+    assert_eq!(v["master"]["dport"], 21, "{v}");
+    assert_eq!(v["helper"], "ftp", "{v}");
 }
 
 /// An FTP `PORT` command through SNAT: the router's FTP NAT helper rewrites the client's

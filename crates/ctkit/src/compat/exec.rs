@@ -1008,9 +1008,12 @@ fn list_expect(req: &CompatRequest) -> Result<u8, CompatError> {
     let mut out = Out::new();
     let mut n = 0u64;
     let xml = req.output.has(OutputFlags::XML);
+    let json = req.output.has(OutputFlags::JSON);
     let o = format::expect::ExpectOptions::default();
     conn.dump_expect(req.family.af(), |e| {
-        if xml {
+        if json {
+            format::write_expect_json(&mut out.buf, e, &JsonOptions::default());
+        } else if xml {
             if n == 0 {
                 out.buf
                     .extend_from_slice(format::expect::EXPECT_XML_HEADER.as_bytes());
@@ -1039,7 +1042,11 @@ fn get_expect(req: &CompatRequest) -> Result<u8, CompatError> {
     conn.get_expect(req.family.af(), &key, &mut e)
         .map_err(|err| nl_fail(&err, req))?;
     let mut out = Out::new();
-    format::write_expect(&mut out.buf, &e, &format::expect::ExpectOptions::default());
+    if req.output.has(OutputFlags::JSON) {
+        format::write_expect_json(&mut out.buf, &e, &JsonOptions::default());
+    } else {
+        format::write_expect(&mut out.buf, &e, &format::expect::ExpectOptions::default());
+    }
     summary(req, 1);
     Ok(0)
 }
@@ -1165,12 +1172,22 @@ fn events(req: &CompatRequest) -> Result<u8, CompatError> {
                 }
                 Event::Expect { kind, expect, .. } => {
                     let k = event_kind(kind);
-                    let o = format::expect::ExpectOptions {
-                        event: Some(k),
-                        event_time: req.output.has(OutputFlags::TIMESTAMP).then_some(t),
-                        ..Default::default()
-                    };
-                    format::write_expect(&mut out, expect, &o);
+                    let event_time = req.output.has(OutputFlags::TIMESTAMP).then_some(t);
+                    if req.output.has(OutputFlags::JSON) {
+                        let o = JsonOptions {
+                            event: Some(k),
+                            event_time,
+                            ..JsonOptions::default()
+                        };
+                        format::write_expect_json(&mut out, expect, &o);
+                    } else {
+                        let o = format::expect::ExpectOptions {
+                            event: Some(k),
+                            event_time,
+                            ..Default::default()
+                        };
+                        format::write_expect(&mut out, expect, &o);
+                    }
                 }
             }
             // Each event is written as it arrives, even into a pipe.
