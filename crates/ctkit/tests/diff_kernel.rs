@@ -145,6 +145,13 @@ fn mark_and_zone_filters_match_oracle() {
             &["-L", "--reply-zone", "7"],
             &["-L", "-o", "save", "-w", "7"],
             &["-L", "-o", "xml", "-m", "42"],
+            // Tuple zones compare non-strictly: absent (zone set for both directions) = 0.
+            &["-L", "--orig-zone", "0"],
+            &["-L", "--reply-zone", "0", "-w", "7"],
+            &["-L", "--orig-zone", "0", "-p", "udp"],
+            // -c is not compared by nfct_cmp: it never filters.
+            &["-L", "-c", "1"],
+            &["-L", "--secmark", "0", "-p", "tcp"],
         ],
     );
 }
@@ -210,8 +217,59 @@ fn ftp_expectations_match_oracle() {
             &["-L", "expect", "-f", "ipv6"],
             &["-L", "-p", "tcp", "--dport", "21"],
             &["-L", "-p", "tcp", "--dport", "21", "-o", "extended"],
+            // -G expect looks the -s/-d/-p tuple up as an expected tuple (masked).
+            &[
+                "-G",
+                "expect",
+                "-s",
+                CLIENT4,
+                "-d",
+                SERVER4,
+                "-p",
+                "tcp",
+                "--sport",
+                "7",
+                "--dport",
+                "2121",
+                "--reply-port-src",
+                "0",
+                "--reply-port-dst",
+                "0",
+            ],
+            &[
+                "-G",
+                "expect",
+                "-s",
+                CLIENT4,
+                "-d",
+                SERVER4,
+                "-p",
+                "tcp",
+                "--sport",
+                "0",
+                "--dport",
+                "2122",
+                "--reply-port-src",
+                "0",
+                "--reply-port-dst",
+                "0",
+            ],
         ],
     );
+    // 1.4.7 stamps listed expectations with -o timestamp too.
+    let stamps = Norm {
+        stamps: true,
+        ..Norm::DUMP
+    };
+    for args in [
+        &["-L", "expect", "-o", "timestamp"][..],
+        &["-L", "expect", "-o", "xml,timestamp"][..],
+        &["-L", "expect", "-o", "extended,timestamp,id"][..],
+    ] {
+        let want = diff_readonly_with(&lab.router, args, stamps);
+        assert!(want.stdout.contains("proto=6") || want.stdout.contains("<when>"));
+        assert!(want.stdout.starts_with('[') || want.stdout.starts_with('<'));
+    }
     // -o json (ours) also covers the expect table: one object per expectation.
     let out = support::run_ctkit(&lab.router, &["-L", "expect", "-o", "json"]);
     assert_eq!(out.code, 0, "{out:?}");

@@ -95,8 +95,6 @@ pub struct FlowFilter {
     pub dccp_state: Option<u8>,
     /// `ATTR_ZONE`.
     pub zone: Option<u16>,
-    /// `ATTR_SECMARK`.
-    pub secmark: Option<u32>,
     /// `-m VALUE/MASK`: `(mark & mask) == value`, entry must carry a mark (`filter_mark`).
     pub mark: Option<(u32, u32)>,
     /// `-n`.
@@ -310,9 +308,9 @@ impl FlowFilter {
         }
         cmp(want.src, gate(present, have.src), mask, ip_eq)
             && cmp(want.dst, gate(present, have.dst), mask, ip_eq)
-            && cmp(want.zone, have.zone.filter(|_| present), mask, |a, b| {
-                a == b
-            })
+            // ATTR_ORIG_ZONE/ATTR_REPL_ZONE compare non-strictly: an entry without
+            // CTA_TUPLE_ZONE (the kernel sends it only for a one-direction zone) reads as 0.
+            && cmp(want.zone, Some(have.zone.unwrap_or(0)), mask, |a, b| a == b)
     }
 
     fn meta_ok(&self, f: &Flow) -> bool {
@@ -339,7 +337,8 @@ impl FlowFilter {
             && cmp(self.dccp_state, dccp, true, |a, b| a == b)
             // The kernel omits CTA_ZONE for zone 0: an entry without it is in zone 0.
             && cmp(self.zone, Some(f.zone.unwrap_or(0)), true, |a, b| a == b)
-            && cmp(self.secmark, f.secmark, true, |a, b| a == b)
+        // ATTR_SECMARK is not part of nfct_cmp (compare.c has no cmp_secmark): `-c` never
+        // filters, so it is not in this struct.
     }
 
     /// `nfct_cmp(obj, ct, NFCT_CMP_ALL | NFCT_CMP_MASK)`.
@@ -529,6 +528,27 @@ mod tests {
         assert!(!flt.matches(&f));
         f.orig.zone = Some(1);
         assert!(flt.matches(&f));
+    }
+
+    #[test]
+    fn tuple_zone_missing_reads_as_zero() {
+        // conntrack 1.4.7: `--orig-zone 0` lists entries without CTA_TUPLE_ZONE,
+        // `--orig-zone 7` does not (even when CTA_ZONE is 7).
+        let mut flt = FlowFilter {
+            compare: true,
+            ..FlowFilter::default()
+        };
+        let mut f = tcp_flow();
+        f.zone = Some(7);
+        flt.orig.zone = Some(0);
+        assert!(flt.matches(&f));
+        flt.orig.zone = Some(7);
+        assert!(!flt.matches(&f));
+        flt.orig.zone = None;
+        flt.reply.zone = Some(0);
+        assert!(flt.matches(&f));
+        f.reply.zone = Some(3);
+        assert!(!flt.matches(&f));
     }
 
     #[test]

@@ -1009,8 +1009,16 @@ fn list_expect(req: &CompatRequest) -> Result<u8, CompatError> {
     let mut n = 0u64;
     let xml = req.output.has(OutputFlags::XML);
     let json = req.output.has(OutputFlags::JSON);
-    let o = format::expect::ExpectOptions::default();
+    // conntrack 1.4.7 stamps listed expectations too with -o timestamp: the receive time
+    // before each text line, `<when>` in XML.
+    let stamp = req.output.has(OutputFlags::TIMESTAMP);
     conn.dump_expect(req.family.af(), |e| {
+        let now = now_us();
+        let o = format::expect::ExpectOptions {
+            event_time: (stamp && !xml).then_some(now),
+            when: (stamp && xml).then_some(now.0),
+            ..Default::default()
+        };
         if json {
             format::write_expect_json(&mut out.buf, e, &JsonOptions::default());
         } else if xml {
@@ -1037,7 +1045,10 @@ fn list_expect(req: &CompatRequest) -> Result<u8, CompatError> {
 
 fn get_expect(req: &CompatRequest) -> Result<u8, CompatError> {
     let mut conn = open(req)?;
-    let key = req.expect.unwrap_or_default();
+    // conntrack sends the -s/-d/-p tuple (the kernel looks it up as an expected tuple,
+    // under the expectation's mask), as for -D expect.
+    let mut key = req.expect.unwrap_or_default();
+    key.tuple = req.ct.flow.orig;
     let mut e = ctkit_model::Expect::default();
     conn.get_expect(req.family.af(), &key, &mut e)
         .map_err(|err| nl_fail(&err, req))?;

@@ -1326,7 +1326,6 @@ fn build_filter(p: &Parser<'_, '_>, filters: bool) -> FlowFilter {
         sctp_state: sctp,
         dccp_state: dccp,
         zone: ct.flow.zone,
-        secmark: ct.flow.secmark,
         mark: p.mark.map(|m| (m.value, m.mask)),
         src_nat: o.has(Col::SrcNat).then(|| nat(ct.snat_ip, ct.snat_port)),
         dst_nat: o.has(Col::DstNat).then(|| nat(ct.dnat_ip, ct.dnat_port)),

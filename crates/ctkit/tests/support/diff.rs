@@ -7,8 +7,8 @@ use std::path::Path;
 
 use super::netns::Netns;
 use super::normalize::{
-    normalize_banner, normalize_counters, normalize_ids, normalize_timeouts, normalize_use,
-    sort_lines,
+    normalize_banner, normalize_counters, normalize_ids, normalize_stamps, normalize_timeouts,
+    normalize_use, sort_lines,
 };
 use super::subject::{oracle_bin, subject_conntrack};
 
@@ -36,6 +36,8 @@ pub struct Norm {
     pub ids: bool,
     /// Sort stdout lines.
     pub sort: bool,
+    /// Replace `-o timestamp` stamps (`[sec.usec]` line prefixes, `<when>`).
+    pub stamps: bool,
 }
 
 impl Norm {
@@ -46,6 +48,7 @@ impl Norm {
         use_count: false,
         ids: false,
         sort: false,
+        stamps: false,
     };
     /// Nothing but the banner: for parameter errors and fixed outputs.
     pub const EXACT: Norm = Norm {
@@ -54,10 +57,14 @@ impl Norm {
         use_count: false,
         ids: false,
         sort: false,
+        stamps: false,
     };
 
     fn apply(self, s: &str) -> String {
         let mut s = normalize_banner(s);
+        if self.stamps {
+            s = normalize_stamps(&s);
+        }
         if self.timeouts {
             s = normalize_timeouts(&s);
         }

@@ -194,6 +194,25 @@ pub fn normalize_ids(s: &str) -> String {
     })
 }
 
+/// Replaces `-o timestamp` stamps: a leading `[sec.usec]` (flow events, zero padded) or
+/// `[sec    .usec  ]` (expectations, blank padded) becomes `[TS]`, and the content of
+/// `<when>…</when>` becomes `W` (the two tools read the clock at different moments).
+pub fn normalize_stamps(s: &str) -> String {
+    map_lines(s, |line| {
+        let line = replace_between(line, "<when>", "</when>", "W");
+        let stamp_end = line.strip_prefix('[').and_then(|rest| {
+            let end = rest.find(']')?;
+            let inner = &rest[..end];
+            let (a, b) = inner.split_once('.')?;
+            (is_number(a.trim_end()) && is_number(b.trim_end())).then_some(end + 2)
+        });
+        match stamp_end {
+            Some(e) => format!("[TS]{}", &line[e..]),
+            None => line,
+        }
+    })
+}
+
 /// Sorts lines (for outputs whose order depends on the namespace, e.g. two tables).
 pub fn sort_lines(s: &str) -> String {
     let mut lines: Vec<&str> = s.lines().collect();
@@ -221,6 +240,23 @@ fn map_lines(s: &str, f: impl Fn(&str) -> String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stamps_of_flows_and_expectations_become_tokens() {
+        assert_eq!(
+            normalize_stamps("[1796651161.000123]\t    [NEW] udp      17 30 src=x\n"),
+            "[TS]\t    [NEW] udp      17 30 src=x\n"
+        );
+        assert_eq!(
+            normalize_stamps("[1796651150.83159 ]\t288 proto=6 src=x\n"),
+            "[TS]\t288 proto=6 src=x\n"
+        );
+        assert_eq!(
+            normalize_stamps("<meta><when><hour>13</hour></when></meta>"),
+            "<meta><when>W</when></meta>"
+        );
+        assert_eq!(normalize_stamps("[NEW] tcp"), "[NEW] tcp");
+    }
 
     #[test]
     fn banner_of_both_tools_becomes_one_token() {
