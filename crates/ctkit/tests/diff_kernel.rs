@@ -104,6 +104,10 @@ fn list_filters_match_oracle() {
             &["-L", "-u", "!ASSURED"],
             &["-L", "-u", "SEEN_REPLY"],
             &["-L", "-u", "seen"],
+            // Repeated -u: the value accumulates, the kernel mask is the first one's.
+            &["-L", "-u", "ASSURED", "-u", "SEEN_REPLY"],
+            &["-L", "-u", "SEEN_REPLY", "-u", "ASSURED"],
+            &["-L", "-u", "!SEEN_REPLY", "-u", "!ASSURED"],
             &["-L", "-p", "icmp", "--icmp-type", "8"],
             &["-L", "-m", "0"],
             &["-L", "-o", "save", "-p", "udp", "-u", "UNREPLIED"],

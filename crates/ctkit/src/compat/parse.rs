@@ -840,6 +840,12 @@ impl<'w> Parser<'_, 'w> {
                     &mut self.status_mask,
                     &mut self.state.warnings,
                 )?;
+                // conntrack sets the kernel mask to the value only while it is still 0, so a
+                // second -u keeps the first one's mask (`-u ASSURED -u SEEN_REPLY` lists
+                // nothing: (status & ASSURED) == ASSURED|SEEN_REPLY never holds).
+                if self.status_mask == 0 {
+                    self.status_mask = self.status;
+                }
                 self.status_given = true;
                 self.ct.flow.status = Some(Status(self.status));
                 self.ct.attrs.set(Attrs::STATUS);
@@ -1166,11 +1172,7 @@ fn finish(p: &mut Parser<'_, '_>) -> Result<CompatRequest, CompatError> {
     }
     let status = p.status_given.then_some(StatusSpec {
         value: p.status,
-        kernel_mask: if p.status_mask == 0 {
-            p.status
-        } else {
-            p.status_mask
-        },
+        kernel_mask: p.status_mask,
     });
     let label_modify = if p.options.has(Col::AddLabel) {
         Some(LabelModify::Add(p.label_modify.unwrap_or_default()))

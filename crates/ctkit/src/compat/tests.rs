@@ -132,6 +132,15 @@ fn status_parsing_prefix_negation_unreplied() {
             kernel_mask: Status::ASSURED.0
         })
     );
+    // A second -u ORs into the value but keeps the first mask.
+    let r = ok("-L -u ASSURED -u SEEN_REPLY");
+    assert_eq!(
+        r.status,
+        Some(StatusSpec {
+            value: (Status::ASSURED | Status::SEEN_REPLY).0,
+            kernel_mask: Status::ASSURED.0
+        })
+    );
     assert_eq!(err("-L -u FOO,ASSURED").0, "Bad parameter `FOO,ASSURED'");
     assert_eq!(err("-L -u ASSURED,").0, "Bad parameter `'");
     assert_eq!(err("-L -u ,").0, "Bad parameter `,'");
