@@ -794,3 +794,167 @@ fn update_mark_of_whole_table_updates_every_entry() {
     let after = support::run_tool(&ns, support::oracle_bin(), &["-L", "-m", "7"], None);
     assert_eq!(after.stdout.lines().count(), 8, "{}", after.stdout);
 }
+
+/// `-E expect` of both tools on the router of an FTP lab while an expectation is created
+/// (PASV) and deleted (`-D expect`): stdout (stamps normalised) and stderr after SIGINT.
+fn expect_events_both(lab: &Lab, opts: &[&str]) -> (String, String, String, String) {
+    use std::process::Stdio;
+    let start = |bin: &std::path::Path| {
+        let mut argv = vec![bin.to_str().expect("utf-8 path"), "-E", "expect"];
+        argv.extend_from_slice(opts);
+        lab.router
+            .command(&argv)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn -E")
+    };
+    let subject = support::subject::subject_conntrack();
+    let a = start(support::oracle_bin());
+    let b = start(&subject);
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    traffic::ftp_control(&lab.client, SERVER4, 21, "PASV");
+    lab.settle();
+    let del = oracle(
+        &lab.router,
+        &[
+            "-D",
+            "expect",
+            "-s",
+            CLIENT4,
+            "-d",
+            SERVER4,
+            "-p",
+            "tcp",
+            "--sport",
+            "0",
+            "--dport",
+            "2121",
+            "--reply-port-src",
+            "0",
+            "--reply-port-dst",
+            "0",
+        ],
+    );
+    // 1.4.7 deletes it but counts 0: exit 1 (see `delete_expect_matches_oracle`).
+    assert_eq!(del.code, 1, "{opts:?} {del:?}");
+    assert_eq!(oracle(&lab.router, &["-L", "expect"]).stdout, "");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let stop = |c: std::process::Child| {
+        let pid = c.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill");
+        let out = c.wait_with_output().expect("wait -E");
+        assert_eq!(out.status.code(), Some(0));
+        let norm = Norm {
+            stamps: true,
+            timeouts: true,
+            ..Norm::EXACT
+        };
+        (
+            norm.apply(&String::from_utf8_lossy(&out.stdout)),
+            norm.apply(&String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    let (ao, ae) = stop(a);
+    let (bo, be) = stop(b);
+    (ao, ae, bo, be)
+}
+
+#[test]
+fn expect_events_match_oracle_in_text_and_xml() {
+    let opts = LabOptions {
+        ftp: true,
+        ..LabOptions::default()
+    };
+    let Some(lab) = lab("expect_events_match_oracle", opts) else {
+        return;
+    };
+    traffic::ftp_server(&lab.server, SERVER4, 21, 2121);
+    for opts in [
+        &[][..],
+        &["-o", "timestamp"][..],
+        &["-o", "xml"][..],
+        &["-o", "xml,timestamp"][..],
+    ] {
+        let (ao, ae, bo, be) = expect_events_both(&lab, opts);
+        assert_eq!((&bo, &be), (&ao, &ae), "conntrack -E expect {opts:?}");
+        // At least the NEW and the DESTROY of this round.
+        assert!(ao.contains("[NEW]") || ao.contains("type=\"new\""), "{ao}");
+        assert!(
+            ao.contains("DESTROY") || ao.contains("type=\"destroy\""),
+            "{ao}"
+        );
+        assert!(
+            ae.ends_with("expectation events have been shown.\n"),
+            "{opts:?}: {ae}"
+        );
+    }
+}
+
+/// `-D expect` deletes the expectation but 1.4.7 counts 0 (`0 expectations have been
+/// shown.`, exit 1); on a missing one, ENOENT. Each tool deletes its own expectation (a new
+/// PASV each time) and the table ends empty.
+#[test]
+fn delete_expect_matches_oracle() {
+    let opts = LabOptions {
+        ftp: true,
+        ..LabOptions::default()
+    };
+    let Some(lab) = lab("delete_expect_matches_oracle", opts) else {
+        return;
+    };
+    traffic::ftp_server(&lab.server, SERVER4, 21, 2121);
+    let del: &[&str] = &[
+        "-D",
+        "expect",
+        "-s",
+        CLIENT4,
+        "-d",
+        SERVER4,
+        "-p",
+        "tcp",
+        "--sport",
+        "0",
+        "--dport",
+        "2121",
+        "--reply-port-src",
+        "0",
+        "--reply-port-dst",
+        "0",
+    ];
+    let mut runs = Vec::new();
+    for bin in [
+        support::oracle_bin().to_path_buf(),
+        support::subject::subject_conntrack(),
+    ] {
+        traffic::ftp_control(&lab.client, SERVER4, 21, "PASV");
+        lab.settle();
+        assert_eq!(oracle_count(&lab.router, &["-L", "expect"]), 1);
+        let first = support::run_tool(&lab.router, &bin, del, None);
+        assert_eq!(oracle_count(&lab.router, &["-L", "expect"]), 0);
+        let again = support::run_tool(&lab.router, &bin, del, None);
+        runs.push((first, again));
+    }
+    let (want, got) = (&runs[0], &runs[1]);
+    for (w, g) in [(&want.0, &got.0), (&want.1, &got.1)] {
+        support::diff::assert_same(
+            "conntrack -D expect",
+            &support::RunResult {
+                stderr: support::normalize::normalize_banner(&w.stderr),
+                ..w.clone()
+            },
+            &support::RunResult {
+                stderr: support::normalize::normalize_banner(&g.stderr),
+                ..g.clone()
+            },
+        );
+    }
+    assert_eq!(
+        want.0.stderr,
+        "conntrack v1.4.7 (conntrack-tools): 0 expectations have been shown.\n"
+    );
+    assert_eq!((want.0.code, want.1.code), (1, 1));
+}

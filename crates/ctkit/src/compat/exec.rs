@@ -1068,8 +1068,10 @@ fn delete_expect(req: &CompatRequest) -> Result<u8, CompatError> {
     key.tuple = req.ct.flow.orig;
     conn.delete_expect(req.family.af(), &key)
         .map_err(|e| nl_fail(&e, req))?;
-    summary(req, 1);
-    Ok(0)
+    // conntrack 1.4.7 counts nothing for a deleted expectation: it says `0 expectations have
+    // been shown.` and exits 1, as for any command that counted 0 (-R rejects -D expect).
+    summary(req, 0);
+    Ok(1)
 }
 
 fn create_expect(req: &CompatRequest) -> Result<u8, CompatError> {
@@ -1138,7 +1140,12 @@ fn events(req: &CompatRequest) -> Result<u8, CompatError> {
             if signals.forever().next().is_some() {
                 let mut o = std::io::stdout().lock();
                 if xml_open.load(Ordering::SeqCst) {
-                    let _ = o.write_all(format::xml::XML_FOOTER.as_bytes());
+                    let footer = if table == Table::Expect {
+                        format::expect::EXPECT_XML_FOOTER
+                    } else {
+                        format::xml::XML_FOOTER
+                    };
+                    let _ = o.write_all(footer.as_bytes());
                 }
                 let _ = o.flush();
                 let n = counter.load(Ordering::SeqCst);
@@ -1191,6 +1198,17 @@ fn events(req: &CompatRequest) -> Result<u8, CompatError> {
                             ..JsonOptions::default()
                         };
                         format::write_expect_json(&mut out, expect, &o);
+                    } else if req.output.has(OutputFlags::XML) {
+                        // The `<expect>` document opens before the first record.
+                        if !xml_open.swap(true, Ordering::SeqCst) {
+                            out.extend_from_slice(format::expect::EXPECT_XML_HEADER.as_bytes());
+                        }
+                        let o = format::expect::ExpectOptions {
+                            event: Some(k),
+                            when: event_time.map(|t| t.0),
+                            ..Default::default()
+                        };
+                        format::write_expect_xml(&mut out, expect, &o);
                     } else {
                         let o = format::expect::ExpectOptions {
                             event: Some(k),

@@ -60,7 +60,8 @@ impl Norm {
         stamps: false,
     };
 
-    fn apply(self, s: &str) -> String {
+    /// Applies these normalisations (and the banner's) to `s`.
+    pub fn apply(self, s: &str) -> String {
         let mut s = normalize_banner(s);
         if self.stamps {
             s = normalize_stamps(&s);
