@@ -210,8 +210,10 @@ fn sctp_state_quirk_in_xml_and_save() {
     let mut f = flow(tuple("192.0.2.9", "192.0.2.10", 132, 7, 8), Status(0), 29);
     f.protoinfo = Some(ProtoInfo::Sctp(SctpInfo {
         state: Some(4),
-        vtag_orig: Some(1),
-        vtag_reply: Some(2),
+        // What the kernel holds after that -I: conntrack swaps the tags' bytes twice over
+        // (htonl in its sctp extension and in libnetfilter_conntrack), and back on -o save.
+        vtag_orig: Some(u32::from_be(1)),
+        vtag_reply: Some(u32::from_be(2)),
     }));
     // conntrack -L
     assert_eq!(text(&f, &TextOptions::default()), "sctp     132 29 ESTABLISHED src=192.0.2.9 dst=192.0.2.10 sport=7 dport=8 [UNREPLIED] src=192.0.2.10 dst=192.0.2.9 sport=8 dport=7 mark=0 use=1\n");

@@ -17,7 +17,7 @@ use ctkit_ctnetlink::{
     Table as NlTable, TupleFilter,
 };
 use ctkit_model::format::{self, EventKind, JsonOptions, SaveOptions, TextOptions, XmlOptions};
-use ctkit_model::{Flow, LabelMap, Labels, Status};
+use ctkit_model::{Flow, LabelMap, Labels, ProtoInfo, Status};
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::process::ExitCode;
@@ -810,12 +810,12 @@ fn update(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
     let mut changer = open(req)?;
     let a = req.ct.attrs;
     let mut n = 0u64;
-    let mut last: Option<Flow> = None;
     let mut err: Option<NlError> = None;
     let dreq = DumpRequest {
         family: req.family.af(),
         ..DumpRequest::default()
     };
+    let mut reprint = Reprint::new(req, interactive);
     let r = dumper.dump(NlTable::Conntrack, &dreq, |ct| {
         if !req.filter.matches_update(ct) {
             return ControlFlow::Continue(());
@@ -843,9 +843,9 @@ fn update(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
             t.status = Some(Status(new));
             changed |= new != old;
         }
-        if a.has(Attrs::TCP_STATE) {
+        if a.0 & PROTOINFO_ATTRS != 0 {
             t.protoinfo = req.ct.flow.protoinfo;
-            changed |= t.tcp_state() != ct.tcp_state();
+            changed |= protoinfo_changed(a, &req.ct.flow, ct);
         }
         let mut mask = None;
         if let Some(lm) = req.label_modify {
@@ -883,10 +883,23 @@ fn update(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
         match changer.mutate(Mutation::Update, fam, &t, &x) {
             Ok(()) => {
                 n += 1;
-                last = Some(t);
+                reprint.updated(&mut changer, n, t);
                 ControlFlow::Continue(())
             }
             Err(e) if e.is_not_found() => ControlFlow::Continue(()),
+            // conntrack's update_cb reports a refused update without the banner, then
+            // re-fetches, prints and counts the entry anyway (the kernel refuses, e.g., an
+            // SCTP state it cannot take: EINVAL).
+            Err(e) if interactive && e.errno().is_some() => {
+                let errno = e.errno().unwrap_or(0);
+                eprintln!(
+                    "Operation failed: {}",
+                    messages::err2str(errno, req.command, req.table)
+                );
+                n += 1;
+                reprint.updated(&mut changer, n, t);
+                ControlFlow::Continue(())
+            }
             Err(e) => {
                 err = Some(e);
                 ControlFlow::Break(())
@@ -896,25 +909,87 @@ fn update(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
     if let Some(e) = err.or(r.err()) {
         return Err(nl_fail(&e, req));
     }
-    // conntrack 1.4.7 re-fetches and prints the last entry it updated, with the command's
-    // family: without -f or an address that implies one, that GET is AF_UNSPEC, which the
-    // kernel refuses, and nothing is printed.
+    drop(reprint);
     if interactive {
-        if let Some(t) = last {
-            let mut f = Flow::default();
-            if changer.get(req.family.af(), &t, &mut f).is_ok() {
-                let mut p = Printer::new(req);
-                p.xml_header = false;
-                let mut out = Out::new();
-                p.flow(&mut out.buf, &f, &Record::LISTING);
-            }
-        }
         summary(req, n);
         if n == 0 {
             return Ok(1);
         }
     }
     Ok(0)
+}
+
+/// What conntrack 1.4.7's `-U` prints. Its update callback sends the UPDATE and then a GET
+/// with `print_cb` on one socket, each query reading one reply, while every entry queues
+/// three (UPDATE ack, GET entry, GET ack): replies drift, and only the GETs of the 1st, 4th,
+/// 7th… updated entry read an entry message, those of the 1st, 3rd, 5th… updated entry.
+/// Without a family (no -f, no address) its GET is AF_UNSPEC, which the kernel refuses, and
+/// nothing is printed.
+struct Reprint {
+    family: u8,
+    /// Odd-numbered updated entries whose print is still to come.
+    pending: std::collections::VecDeque<Flow>,
+    printer: Printer,
+    out: Out,
+}
+
+impl Reprint {
+    fn new(req: &CompatRequest, interactive: bool) -> Reprint {
+        let mut printer = Printer::new(req);
+        printer.xml_header = false;
+        Reprint {
+            family: if interactive { req.family.af() } else { 0 },
+            pending: std::collections::VecDeque::new(),
+            printer,
+            out: Out::new(),
+        }
+    }
+
+    /// The `n`-th entry (1-based) has been updated with template `t`.
+    fn updated(&mut self, conn: &mut Conn, n: u64, t: Flow) {
+        if self.family == 0 {
+            return;
+        }
+        if n % 2 == 1 {
+            self.pending.push_back(t);
+        }
+        if n % 3 == 1 {
+            if let Some(k) = self.pending.pop_front() {
+                let mut f = Flow::default();
+                if conn.get(self.family, &k, &mut f).is_ok() {
+                    self.printer.flow(&mut self.out.buf, &f, &Record::LISTING);
+                    self.out.maybe_flush();
+                }
+            }
+        }
+    }
+}
+
+/// The protocol-state options of `-U` (`--state`, `--orig-vtag`, `--reply-vtag`, `--role`).
+const PROTOINFO_ATTRS: u64 = Attrs::TCP_STATE
+    | Attrs::SCTP_STATE
+    | Attrs::SCTP_VTAG_ORIG
+    | Attrs::SCTP_VTAG_REPL
+    | Attrs::DCCP_STATE
+    | Attrs::DCCP_ROLE;
+
+/// Whether `-U`'s protocol options change `ct`, as `nfct_cmp(ALL|MASK)` sees it: the TCP,
+/// SCTP and DCCP states compare strictly (an entry without one differs); verification tags
+/// and the DCCP role are not compared at all.
+fn protoinfo_changed(a: Attrs, want: &Flow, ct: &Flow) -> bool {
+    fn states(f: &Flow) -> [Option<u8>; 3] {
+        match f.protoinfo {
+            Some(ProtoInfo::Tcp(t)) => [t.state, None, None],
+            Some(ProtoInfo::Sctp(s)) => [None, s.state, None],
+            Some(ProtoInfo::Dccp(d)) => [None, None, d.state],
+            None => [None; 3],
+        }
+    }
+    let (w, h) = (states(want), states(ct));
+    [Attrs::TCP_STATE, Attrs::SCTP_STATE, Attrs::DCCP_STATE]
+        .iter()
+        .zip(w.iter().zip(h.iter()))
+        .any(|(bit, (w, h))| a.has(*bit) && w != h)
 }
 
 fn flush(req: &CompatRequest) -> Result<u8, CompatError> {

@@ -608,7 +608,10 @@ impl<'w> Parser<'_, 'w> {
             }
             ProtoOpt::State => self.state_option(h, arg)?,
             ProtoOpt::OrigVtag | ProtoOpt::ReplVtag => {
-                let v = atoi(arg) as u32;
+                // conntrack's sctp extension applies htonl and libnetfilter_conntrack htonl
+                // again: the kernel gets the tag with its bytes swapped (on little-endian
+                // hosts). -o save prints it swapped back, so its lines round-trip.
+                let v = u32::from_be(atoi(arg) as u32);
                 let mut info = match self.ct.flow.protoinfo {
                     Some(ProtoInfo::Sctp(s)) => s,
                     _ => SctpInfo::default(),

@@ -197,11 +197,14 @@ fn proto_opts(out: &mut Vec<u8>, f: &Flow, p: u8) {
                     if let Some(n) = s.state.and_then(|v| super::SCTP_STATES.get(v as usize)) {
                         opt_str(out, b"--state ", n);
                     }
+                    // conntrack 1.4.7 prints the tags through ntohl twice (its sctp
+                    // extension and libnetfilter_conntrack): byte-swapped on little-endian
+                    // hosts, as it also reads them back with `-I`/`-R`.
                     if let Some(v) = s.vtag_orig {
-                        opt_u64(out, b"--orig-vtag ", v as u64);
+                        opt_u64(out, b"--orig-vtag ", u32::from_be(v) as u64);
                     }
                     if let Some(v) = s.vtag_reply {
-                        opt_u64(out, b"--reply-vtag ", v as u64);
+                        opt_u64(out, b"--reply-vtag ", u32::from_be(v) as u64);
                     }
                 }
                 (proto::IPPROTO_DCCP, Some(ProtoInfo::Dccp(d))) => {

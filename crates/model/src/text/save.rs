@@ -216,8 +216,10 @@ pub fn parse_save_into(line: &[u8], f: &mut Flow) -> Result<LineInfo, ParseError
             Opt::IcmpType => p.icmp[0] = Some(bytes::dec::<u8>(v).ok_or(bad(K::BadNumber))? as u16),
             Opt::IcmpCode => p.icmp[1] = Some(bytes::dec::<u8>(v).ok_or(bad(K::BadNumber))? as u16),
             Opt::IcmpId => p.icmp[2] = Some(num16()?),
-            Opt::OrigVtag => p.vtags[0] = Some(num32()?),
-            Opt::ReplyVtag => p.vtags[1] = Some(num32()?),
+            // Save lines carry the tags as conntrack 1.4.7 prints them (byte-swapped on
+            // little-endian hosts, see format::save); the flow holds the kernel's value.
+            Opt::OrigVtag => p.vtags[0] = Some(u32::from_be(num32()?)),
+            Opt::ReplyVtag => p.vtags[1] = Some(u32::from_be(num32()?)),
             Opt::State => {
                 // Resolved against the protocol's table once `-p` is known.
                 let s = bytes::utf8(v).ok_or(bad(K::UnknownState))?;
