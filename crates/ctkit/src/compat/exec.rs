@@ -585,27 +585,48 @@ pub(crate) fn create_family(f: &Flow) -> u8 {
     ctkit_ctnetlink::tuple::tuple_af(&f.orig)
 }
 
+/// Set by the modern `add` command: create or update (no `NLM_F_EXCL`), where the drop-in's
+/// `-A` behaves as conntrack 1.4.7's.
+pub(crate) static ADD_UPDATES: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 fn create(req: &CompatRequest, with_summary: bool) -> Result<u8, CompatError> {
     let mut conn = open(req)?;
     let f = creation_flow(req);
     let excl = matches!(req.command, Command::Create { excl: true });
-    // conntrack counts only entries it really created: `-A` on an existing entry updates it
-    // and reports 0 added (exit 0).
-    let existed = !excl && {
+    // conntrack 1.4.7 sends -A with NLM_F_EXCL as well: an existing entry is left as it is,
+    // and -A reports it as `0 flow entries have been added.` (exit 0). The modern `add`
+    // updates it (and still counts only new entries).
+    let upsert = !excl && ADD_UPDATES.load(Ordering::Relaxed);
+    if upsert {
         let mut tmp = Flow::default();
         let key = Flow {
             has_reply: false,
             ..f
         };
-        conn.get(create_family(&f), &key, &mut tmp).is_ok()
-    };
-    conn.mutate(
-        Mutation::Create { excl },
+        let existed = conn.get(create_family(&f), &key, &mut tmp).is_ok();
+        conn.mutate(
+            Mutation::Create { excl: false },
+            create_family(&f),
+            &f,
+            &EmitExtras::default(),
+        )
+        .map_err(|e| nl_fail(&e, req))?;
+        if with_summary {
+            summary(req, u64::from(!existed));
+        }
+        return Ok(0);
+    }
+    let existed = match conn.mutate(
+        Mutation::Create { excl: true },
         create_family(&f),
         &f,
         &EmitExtras::default(),
-    )
-    .map_err(|e| nl_fail(&e, req))?;
+    ) {
+        Ok(()) => false,
+        Err(e) if !excl && e.errno() == Some(libc::EEXIST) => true,
+        Err(e) => return Err(nl_fail(&e, req)),
+    };
     if with_summary {
         summary(req, u64::from(!existed));
     }

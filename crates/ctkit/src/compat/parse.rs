@@ -849,6 +849,12 @@ impl<'w> Parser<'_, 'w> {
                 if self.status_mask == 0 {
                     self.status_mask = self.status;
                 }
+                // conntrack 1.4.7 also stores the status value into its mark template
+                // (`tmpl->mark.value = status`): after `-m V[/M] -u S` the mark value is S,
+                // for the -L/-D filter, -U and -I alike; a later -m replaces it again.
+                if let Some(m) = &mut self.mark {
+                    m.value = self.status;
+                }
                 self.status_given = true;
                 self.ct.flow.status = Some(Status(self.status));
                 self.ct.attrs.set(Attrs::STATUS);

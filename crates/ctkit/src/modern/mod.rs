@@ -206,6 +206,9 @@ pub fn main(argv: Vec<String>) -> ExitCode {
         Ok(t) => {
             let mut full = vec!["ctkit".to_string()];
             full.extend(t.argv);
+            if cmd == "add" {
+                compat::exec::ADD_UPDATES.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             if t.dry_run {
                 compat::dry_run(full)
             } else {

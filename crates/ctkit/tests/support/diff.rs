@@ -216,10 +216,13 @@ pub fn diff_readonly_with(ns: &Netns, args: &[&str], norm: Norm) -> RunResult {
 /// the expectation table.
 pub fn table_snapshot(ns: &Netns) -> String {
     let flows = oracle(ns, &["-L", "-o", "save"]);
+    // The default format too: -o save leaves out marks (and labels).
+    let listed = oracle(ns, &["-L"]);
     let expects = oracle(ns, &["-L", "expect"]);
     format!(
-        "{}--- expect\n{}",
+        "{}--- listed\n{}--- expect\n{}",
         sort_lines(&normalize_timeouts(&flows.stdout)),
+        sort_lines(&normalize_timeouts(&listed.stdout)),
         sort_lines(&normalize_timeouts(&expects.stdout))
     )
 }
