@@ -205,6 +205,34 @@ pub struct EmitExtras {
     pub labels_mask: Option<Labels>,
     /// Send `CTA_TUPLE_REPLY` too (creation); lookups send only one tuple.
     pub with_reply: bool,
+    /// `CTA_NAT_SRC` on creation: SNAT to this address (and port), which the kernel's NAT
+    /// sets up (the reply destination becomes it).
+    pub snat: Option<(std::net::IpAddr, Option<u16>)>,
+    /// `CTA_NAT_DST` on creation: DNAT to this address (and port).
+    pub dnat: Option<(std::net::IpAddr, Option<u16>)>,
+}
+
+/// A `CTA_NAT_SRC`/`CTA_NAT_DST` range of one address (and one port), as
+/// libnetfilter_conntrack builds it: min = max.
+fn emit_nat(b: &mut Builder, kind: u16, ip: std::net::IpAddr, port: Option<u16>) {
+    let n = b.begin_nest(kind);
+    match ip {
+        std::net::IpAddr::V4(a) => {
+            b.put(CTA_NAT_V4_MINIP, &a.octets());
+            b.put(CTA_NAT_V4_MAXIP, &a.octets());
+        }
+        std::net::IpAddr::V6(a) => {
+            b.put(CTA_NAT_V6_MINIP, &a.octets());
+            b.put(CTA_NAT_V6_MAXIP, &a.octets());
+        }
+    }
+    if let Some(p) = port {
+        let m = b.begin_nest(CTA_NAT_PROTO);
+        b.put_be16(CTA_PROTONAT_PORT_MIN, p);
+        b.put_be16(CTA_PROTONAT_PORT_MAX, p);
+        b.end_nest(m);
+    }
+    b.end_nest(n);
 }
 
 /// Emits the present fields of `f` as request attributes: the original tuple (or the reply
@@ -251,6 +279,12 @@ pub fn emit_flow(b: &mut Builder, f: &Flow, x: &EmitExtras) {
         let n = b.begin_nest(CTA_HELP);
         b.put_str(CTA_HELP_NAME, h.as_str());
         b.end_nest(n);
+    }
+    if let Some((ip, port)) = x.snat {
+        emit_nat(b, CTA_NAT_SRC, ip, port);
+    }
+    if let Some((ip, port)) = x.dnat {
+        emit_nat(b, CTA_NAT_DST, ip, port);
     }
 }
 

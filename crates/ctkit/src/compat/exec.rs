@@ -581,6 +581,19 @@ pub(crate) fn creation_flow(req: &CompatRequest) -> Flow {
     f
 }
 
+/// conntrack sends a reply tuple given with -r/-q (beside -s/-d) with the protocol only when
+/// its reply ports (GRE: keys) were given too; the kernel refuses such a reply tuple without
+/// them (EINVAL, `Operation failed: invalid parameters`).
+fn reply_tuple_lacks_ports(req: &CompatRequest) -> bool {
+    let a = req.ct.attrs;
+    let orig = a.has(Attrs::ORIG_SRC) || a.has(Attrs::ORIG_DST);
+    let repl = a.has(Attrs::REPL_SRC) || a.has(Attrs::REPL_DST);
+    let ported = req.proto.is_some_and(|p| {
+        ctkit_model::proto::has_ports(p.num) || p.num == ctkit_model::proto::IPPROTO_GRE
+    });
+    orig && repl && ported && !a.has(Attrs::REPL_L4PROTO)
+}
+
 pub(crate) fn create_family(f: &Flow) -> u8 {
     ctkit_ctnetlink::tuple::tuple_af(&f.orig)
 }
@@ -593,6 +606,19 @@ pub(crate) static ADD_UPDATES: std::sync::atomic::AtomicBool =
 fn create(req: &CompatRequest, with_summary: bool) -> Result<u8, CompatError> {
     let mut conn = open(req)?;
     let f = creation_flow(req);
+    if reply_tuple_lacks_ports(req) {
+        return Err(messages::operation_failed(
+            libc::EINVAL,
+            req.command,
+            req.table,
+        ));
+    }
+    // -n/-g IP[:port] ask the kernel's NAT for a binding (CTA_NAT_SRC/DST), as conntrack does.
+    let x = EmitExtras {
+        snat: req.ct.snat_ip.map(|ip| (ip, req.ct.snat_port)),
+        dnat: req.ct.dnat_ip.map(|ip| (ip, req.ct.dnat_port)),
+        ..EmitExtras::default()
+    };
     let excl = matches!(req.command, Command::Create { excl: true });
     // conntrack 1.4.7 sends -A with NLM_F_EXCL as well: an existing entry is left as it is,
     // and -A reports it as `0 flow entries have been added.` (exit 0). The modern `add`
@@ -605,24 +631,14 @@ fn create(req: &CompatRequest, with_summary: bool) -> Result<u8, CompatError> {
             ..f
         };
         let existed = conn.get(create_family(&f), &key, &mut tmp).is_ok();
-        conn.mutate(
-            Mutation::Create { excl: false },
-            create_family(&f),
-            &f,
-            &EmitExtras::default(),
-        )
-        .map_err(|e| nl_fail(&e, req))?;
+        conn.mutate(Mutation::Create { excl: false }, create_family(&f), &f, &x)
+            .map_err(|e| nl_fail(&e, req))?;
         if with_summary {
             summary(req, u64::from(!existed));
         }
         return Ok(0);
     }
-    let existed = match conn.mutate(
-        Mutation::Create { excl: true },
-        create_family(&f),
-        &f,
-        &EmitExtras::default(),
-    ) {
+    let existed = match conn.mutate(Mutation::Create { excl: true }, create_family(&f), &f, &x) {
         Ok(()) => false,
         Err(e) if !excl && e.errno() == Some(libc::EEXIST) => true,
         Err(e) => return Err(nl_fail(&e, req)),
