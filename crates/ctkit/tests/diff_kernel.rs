@@ -439,6 +439,21 @@ fn labels_match_oracle() {
             &["-L", "-l", "nosuchlabel"],
         ],
     );
+    // Entries created by -I in a namespace that never used labels have no room for them:
+    // the kernel refuses (ENOSPC). 1.4.7 reports the first refusal without its banner,
+    // prints that entry, then its drifting GET reads the second refusal and it exits 1.
+    let r = diff_mutating_with(
+        LOAD,
+        &["-U", "-f", "ipv4", "--label-add", support::lab::LABEL],
+        None,
+        StdoutCheck::LineCount,
+    );
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.stderr,
+        "Operation failed: No space left on device\n\
+         conntrack v1.4.7 (conntrack-tools): Operation failed: No space left on device\n"
+    );
 }
 
 /// Entries loaded with `-R` for the mutating tests (documentation addresses only); timeouts

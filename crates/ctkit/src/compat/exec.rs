@@ -853,6 +853,7 @@ fn update(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
         ..DumpRequest::default()
     };
     let mut reprint = Reprint::new(req, interactive);
+    let mut fatal: Option<CompatError> = None;
     let r = dumper.dump(NlTable::Conntrack, &dreq, |ct| {
         if !req.filter.matches_update(ct) {
             return ControlFlow::Continue(());
@@ -917,36 +918,33 @@ fn update(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
             labels_mask: mask,
             ..EmitExtras::default()
         };
-        match changer.mutate(Mutation::Update, fam, &t, &x) {
-            Ok(()) => {
-                n += 1;
-                reprint.updated(&mut changer, n, t);
-                ControlFlow::Continue(())
-            }
+        let result = changer.mutate(Mutation::Update, fam, &t, &x);
+        match result {
             Err(e) if e.is_not_found() => ControlFlow::Continue(()),
-            // conntrack's update_cb reports a refused update without the banner, then
-            // re-fetches, prints and counts the entry anyway (the kernel refuses, e.g., an
-            // SCTP state it cannot take: EINVAL).
-            Err(e) if interactive && e.errno().is_some() => {
-                let errno = e.errno().unwrap_or(0);
-                eprintln!(
-                    "Operation failed: {}",
-                    messages::err2str(errno, req.command, req.table)
-                );
-                n += 1;
-                reprint.updated(&mut changer, n, t);
-                ControlFlow::Continue(())
-            }
-            Err(e) => {
+            Err(e) if !reprint.active() || e.errno().is_none() => {
                 err = Some(e);
                 ControlFlow::Break(())
             }
+            r => match reprint.updated(&mut changer, &t, r.err().and_then(|e| e.errno())) {
+                Ok(true) => {
+                    n += 1;
+                    ControlFlow::Continue(())
+                }
+                Ok(false) => ControlFlow::Continue(()),
+                Err(e) => {
+                    fatal = Some(e);
+                    ControlFlow::Break(())
+                }
+            },
         }
     });
+    drop(reprint);
+    if let Some(e) = fatal {
+        return Err(e);
+    }
     if let Some(e) = err.or(r.err()) {
         return Err(nl_fail(&e, req));
     }
-    drop(reprint);
     if interactive {
         summary(req, n);
         if n == 0 {
@@ -956,18 +954,30 @@ fn update(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
     Ok(0)
 }
 
-/// What conntrack 1.4.7's `-U` prints. Its update callback sends the UPDATE and then a GET
-/// with `print_cb` on one socket, each query reading one reply, while every entry queues
-/// three (UPDATE ack, GET entry, GET ack): replies drift, and only the GETs of the 1st, 4th,
-/// 7th… updated entry read an entry message, those of the 1st, 3rd, 5th… updated entry.
-/// Without a family (no -f, no address) its GET is AF_UNSPEC, which the kernel refuses, and
-/// nothing is printed.
+/// conntrack 1.4.7's `-U` output, reproduced. Its update callback sends the UPDATE and then
+/// a GET (with `print_cb`) on one socket, and each query reads one reply message while the
+/// kernel queues one per UPDATE (ack or error) and two per GET (entry and ack, or an error):
+/// replies drift. An UPDATE query that reads an error prints `Operation failed: …` without
+/// the banner; a GET query that reads an entry prints it, one that reads ENOENT skips the
+/// entry uncounted, any other error ends the command (banner, exit 1); the rest count. With
+/// all updates accepted, the 1st, 3rd, 5th… entry get printed, by the 1st, 4th, 7th… GET.
+/// Without a family (no -f, no address) its GET is AF_UNSPEC, which the kernel refuses; ctkit
+/// then prints nothing and counts every update (1.4.7's libmnl regression, fixed in 1.4.8).
 struct Reprint {
     family: u8,
-    /// Odd-numbered updated entries whose print is still to come.
-    pending: std::collections::VecDeque<Flow>,
+    command: Command,
+    table: Table,
+    /// Reply messages not yet read by 1.4.7's queries.
+    queue: std::collections::VecDeque<Reply>,
     printer: Printer,
     out: Out,
+}
+
+/// One queued reply message: an ack, a GET's entry (its key, fetched when read), an error.
+enum Reply {
+    Ack,
+    Entry(Box<Flow>),
+    Error(i32),
 }
 
 impl Reprint {
@@ -976,28 +986,58 @@ impl Reprint {
         printer.xml_header = false;
         Reprint {
             family: if interactive { req.family.af() } else { 0 },
-            pending: std::collections::VecDeque::new(),
+            command: req.command,
+            table: req.table,
+            queue: std::collections::VecDeque::new(),
             printer,
             out: Out::new(),
         }
     }
 
-    /// The `n`-th entry (1-based) has been updated with template `t`.
-    fn updated(&mut self, conn: &mut Conn, n: u64, t: Flow) {
-        if self.family == 0 {
-            return;
+    /// Whether the simulation runs (interactive, with a family).
+    fn active(&self) -> bool {
+        self.family != 0
+    }
+
+    /// An UPDATE of template `t` was sent; `errno` is the kernel's refusal, if any. Returns
+    /// whether 1.4.7 counts the entry, or the error that ends the command.
+    fn updated(
+        &mut self,
+        conn: &mut Conn,
+        t: &Flow,
+        errno: Option<i32>,
+    ) -> Result<bool, CompatError> {
+        if !self.active() {
+            return Ok(true);
         }
-        if n % 2 == 1 {
-            self.pending.push_back(t);
+        self.queue.push_back(errno.map_or(Reply::Ack, Reply::Error));
+        if let Some(Reply::Error(e)) = self.queue.pop_front() {
+            eprintln!(
+                "Operation failed: {}",
+                messages::err2str(e, self.command, self.table)
+            );
         }
-        if n % 3 == 1 {
-            if let Some(k) = self.pending.pop_front() {
+        // The GET finds the entry (an accepted or refused update leaves it in place).
+        let key = Flow {
+            orig: t.orig,
+            has_orig: true,
+            zone: t.zone,
+            ..Flow::default()
+        };
+        self.queue.push_back(Reply::Entry(Box::new(key)));
+        self.queue.push_back(Reply::Ack);
+        match self.queue.pop_front() {
+            Some(Reply::Entry(k)) => {
                 let mut f = Flow::default();
                 if conn.get(self.family, &k, &mut f).is_ok() {
                     self.printer.flow(&mut self.out.buf, &f, &Record::LISTING);
                     self.out.maybe_flush();
                 }
+                Ok(true)
             }
+            Some(Reply::Error(libc::ENOENT)) => Ok(false),
+            Some(Reply::Error(e)) => Err(messages::operation_failed(e, self.command, self.table)),
+            Some(Reply::Ack) | None => Ok(true),
         }
     }
 }
