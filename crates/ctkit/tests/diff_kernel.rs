@@ -390,7 +390,24 @@ fn count_get_and_stats_match_oracle() {
     ];
     let mut get_xml = get.to_vec();
     get_xml.extend(["-o", "xml"]);
-    check_all(&lab.router, &[&["-C"], get, &get_xml]);
+    // -i: another id drops the entry (0 shown, exit 1).
+    let mut get_id = get.to_vec();
+    get_id.extend(["-i", "1"]);
+    // Reply tuple only: 1.4.7's request is refused (invalid parameters).
+    let get_reply: &[&str] = &[
+        "-G",
+        "-r",
+        SERVER4,
+        "-q",
+        CLIENT4,
+        "-p",
+        "tcp",
+        "--reply-port-src",
+        "7000",
+        "--reply-port-dst",
+        &sport,
+    ];
+    check_all(&lab.router, &[&["-C"], get, &get_xml, &get_id, get_reply]);
     // A flow that does not exist: ENOENT message, exit 1.
     diff_readonly(
         &lab.router,

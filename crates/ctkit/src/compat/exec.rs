@@ -688,6 +688,14 @@ fn get(req: &CompatRequest) -> Result<u8, CompatError> {
     let mut key = req.ct.flow;
     key.has_orig = req.ct.attrs.has(Attrs::ORIG_SRC);
     key.has_reply = !key.has_orig;
+    if !key.has_orig {
+        // conntrack 1.4.7 sends a reply-tuple-only GET the kernel refuses.
+        return Err(messages::operation_failed(
+            libc::EINVAL,
+            req.command,
+            req.table,
+        ));
+    }
     let mut f = Flow::default();
     let fam = if key.has_orig {
         ctkit_ctnetlink::tuple::tuple_af(&key.orig)
@@ -695,6 +703,13 @@ fn get(req: &CompatRequest) -> Result<u8, CompatError> {
         ctkit_ctnetlink::tuple::tuple_af(&key.reply)
     };
     conn.get(fam, &key, &mut f).map_err(|e| nl_fail(&e, req))?;
+    // -i: conntrack's GET callback drops an entry with another id (0 shown, exit 1).
+    if let (Some(want), Some(have)) = (req.ct.flow.id, f.id) {
+        if want != have {
+            summary(req, 0);
+            return Ok(1);
+        }
+    }
     let mut p = Printer::new(req);
     let mut out = Out::new();
     p.flow(&mut out.buf, &f, &Record::LISTING);
