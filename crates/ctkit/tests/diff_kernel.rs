@@ -195,6 +195,13 @@ fn nat_filters_match_oracle() {
             &["-L", "--dst-nat", "198.51.100.2:80"],
             &["-L", "--any-nat", "198.51.100.1"],
             &["-L", "-j", "-p", "tcp"],
+            // 1.4.7's -j IP also overwrites the template's original source: with any
+            // comparison nothing matches, unless a later -s sets it again.
+            &["-L", "-j", "198.51.100.2", "-p", "tcp"],
+            &["-L", "-j", "198.51.100.2", "-s", CLIENT4],
+            &["-L", "-s", CLIENT4, "-j", "198.51.100.2"],
+            &["-L", "-s", "192.0.2.0/24", "-j", "198.51.100.2"],
+            &["-L", "-j", "198.51.100.2", "-s", "192.0.2.0/24"],
             &["-L", "-o", "save", "-j"],
             &["-L", "-o", "xml", "-g"],
             &["-L", "-d", DNAT_VIP],

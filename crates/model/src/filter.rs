@@ -95,6 +95,11 @@ pub struct FlowFilter {
     pub dccp_state: Option<u8>,
     /// `ATTR_ZONE`.
     pub zone: Option<u16>,
+    /// conntrack 1.4.7's `-j IP` also writes the template's original IPv4 source (its option
+    /// tables have no `j` row, so the address lands in attribute 0, `ATTR_ORIG_IPV4_SRC`, and
+    /// the family byte over it): once `nfct_cmp` runs, no entry matches. A later IPv4 `-s`
+    /// (or an IPv4 `-s` CIDR) overwrites it.
+    pub orig_src_unmatchable: bool,
     /// `-m VALUE/MASK`: `(mark & mask) == value`, entry must carry a mark (`filter_mark`).
     pub mark: Option<(u32, u32)>,
     /// `-n`.
@@ -343,6 +348,9 @@ impl FlowFilter {
 
     /// `nfct_cmp(obj, ct, NFCT_CMP_ALL | NFCT_CMP_MASK)`.
     pub fn cmp_all_mask(&self, f: &Flow) -> bool {
+        if self.orig_src_unmatchable {
+            return false;
+        }
         self.meta_ok(f)
             && self.tuple_ok(&self.orig, &f.orig, f.has_orig, true, true)
             && self.tuple_ok(&self.reply, &f.reply, f.has_reply, true, false)

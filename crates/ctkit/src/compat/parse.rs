@@ -363,6 +363,9 @@ struct Parser<'a, 'w> {
     buffer_size: Option<u64>,
     label_filter: Option<Labels>,
     label_modify: Option<Labels>,
+    /// `-j IP` wrote the template's original IPv4 source (see
+    /// `FlowFilter::orig_src_unmatchable`), not overwritten by a later IPv4 `-s`.
+    any_nat_wrote_src: bool,
 }
 
 impl<'w> Parser<'_, 'w> {
@@ -739,6 +742,9 @@ impl<'w> Parser<'_, 'w> {
         };
         let (address, port) = split_address_and_port(arg)?;
         let addr = self.addr_opt(c, &address, Tmpl::Ct, None)?;
+        if c == 'j' {
+            self.any_nat_wrote_src = true;
+        }
         let port = port.map(|p| atoi(&p) as u16);
         let sides: &[char] = match c {
             'j' => &['g', 'n'],
@@ -805,6 +811,9 @@ impl<'w> Parser<'_, 'w> {
             }
             's' | 'd' | 'r' | 'q' => {
                 self.addr_opt(c, a(), Tmpl::Ct, Some(Tmpl::Mask))?;
+                if c == 's' && self.ct.flow.orig.src.is_ipv4() {
+                    self.any_nat_wrote_src = false;
+                }
             }
             '[' | ']' => {
                 self.addr_opt(c, a(), Tmpl::Exp, Some(Tmpl::Mask))?;
@@ -1076,6 +1085,7 @@ pub fn parse_words(
         buffer_size: None,
         label_filter: None,
         label_modify: None,
+        any_nat_wrote_src: false,
     };
     p.run()?;
     finish(&mut p)
@@ -1297,6 +1307,8 @@ fn build_filter(p: &Parser<'_, '_>, filters: bool) -> FlowFilter {
     let mut src_net = None;
     let mut dst_net = None;
     let fam = model_family(p.family);
+    // After `-s NET/LEN -j IP` the CIDR check reads the overwritten source: no match either.
+    let orig_src_unmatchable = p.any_nat_wrote_src;
     if filters {
         if let Some(fam) = fam {
             if p.options.has(Col::MaskSrc) && a.has(Attrs::ORIG_SRC) {
@@ -1337,6 +1349,7 @@ fn build_filter(p: &Parser<'_, '_>, filters: bool) -> FlowFilter {
         sctp_state: sctp,
         dccp_state: dccp,
         zone: ct.flow.zone,
+        orig_src_unmatchable,
         mark: p.mark.map(|m| (m.value, m.mask)),
         src_nat: o.has(Col::SrcNat).then(|| nat(ct.snat_ip, ct.snat_port)),
         dst_nat: o.has(Col::DstNat).then(|| nat(ct.dnat_ip, ct.dnat_port)),

@@ -410,3 +410,20 @@ fn filter_from_request_matches_a_flow() {
     f.orig.src = ip("192.0.3.5");
     assert!(!r.filter.matches(&f));
 }
+
+#[test]
+fn any_nat_address_overwrites_the_original_source_until_a_later_ipv4_src() {
+    assert!(ok("-L -j 198.51.100.2 -p tcp").filter.orig_src_unmatchable);
+    assert!(
+        ok("-L -s 192.0.2.2 -j 198.51.100.2")
+            .filter
+            .orig_src_unmatchable
+    );
+    assert!(
+        !ok("-L -j 198.51.100.2 -s 192.0.2.2")
+            .filter
+            .orig_src_unmatchable
+    );
+    assert!(!ok("-L -j -p tcp").filter.orig_src_unmatchable);
+    assert!(!ok("-L -n 198.51.100.2 -p tcp").filter.orig_src_unmatchable);
+}
