@@ -584,7 +584,7 @@ pub(crate) fn creation_flow(req: &CompatRequest) -> Flow {
 /// conntrack sends a reply tuple given with -r/-q (beside -s/-d) with the protocol only when
 /// its reply ports (GRE: keys) were given too; the kernel refuses such a reply tuple without
 /// them (EINVAL, `Operation failed: invalid parameters`).
-fn reply_tuple_lacks_ports(req: &CompatRequest) -> bool {
+pub(crate) fn reply_tuple_lacks_ports(req: &CompatRequest) -> bool {
     let a = req.ct.attrs;
     let orig = a.has(Attrs::ORIG_SRC) || a.has(Attrs::ORIG_DST);
     let repl = a.has(Attrs::REPL_SRC) || a.has(Attrs::REPL_DST);
@@ -592,6 +592,16 @@ fn reply_tuple_lacks_ports(req: &CompatRequest) -> bool {
         ctkit_model::proto::has_ports(p.num) || p.num == ctkit_model::proto::IPPROTO_GRE
     });
     orig && repl && ported && !a.has(Attrs::REPL_L4PROTO)
+}
+
+/// The request extras of a creation: -n/-g IP[:port] ask the kernel's NAT for a binding
+/// (CTA_NAT_SRC/DST), as conntrack does.
+pub(crate) fn creation_extras(req: &CompatRequest) -> EmitExtras {
+    EmitExtras {
+        snat: req.ct.snat_ip.map(|ip| (ip, req.ct.snat_port)),
+        dnat: req.ct.dnat_ip.map(|ip| (ip, req.ct.dnat_port)),
+        ..EmitExtras::default()
+    }
 }
 
 pub(crate) fn create_family(f: &Flow) -> u8 {
@@ -613,12 +623,7 @@ fn create(req: &CompatRequest, with_summary: bool) -> Result<u8, CompatError> {
             req.table,
         ));
     }
-    // -n/-g IP[:port] ask the kernel's NAT for a binding (CTA_NAT_SRC/DST), as conntrack does.
-    let x = EmitExtras {
-        snat: req.ct.snat_ip.map(|ip| (ip, req.ct.snat_port)),
-        dnat: req.ct.dnat_ip.map(|ip| (ip, req.ct.dnat_port)),
-        ..EmitExtras::default()
-    };
+    let x = creation_extras(req);
     let excl = matches!(req.command, Command::Create { excl: true });
     // conntrack 1.4.7 sends -A with NLM_F_EXCL as well: an existing entry is left as it is,
     // and -A reports it as `0 flow entries have been added.` (exit 0). The modern `add`
