@@ -1169,6 +1169,38 @@ fn expect_events_match_oracle_in_text_and_xml() {
             "{opts:?}: {ae}"
         );
     }
+    // -o json (ours): one object per expectation event, with its receive time as flow
+    // events have.
+    let mut child = lab
+        .router
+        .command(&[
+            support::subject::subject_conntrack()
+                .to_str()
+                .expect("utf-8 path"),
+            "-E",
+            "expect",
+            "-o",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn -E");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    traffic::ftp_control(&lab.client, SERVER4, 21, "PASV");
+    lab.settle();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let out = child.wait_with_output().expect("wait -E");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first: serde_json::Value =
+        serde_json::from_str(text.lines().next().expect("an event")).expect("JSON line");
+    assert_eq!(first["event"], "new", "{text}");
+    assert!(first["time"].as_f64().is_some_and(|t| t > 1e9), "{text}");
+    assert_eq!(first["expected"]["dport"], 2121, "{text}");
 }
 
 /// `-D expect` deletes the expectation but 1.4.7 counts 0 (`0 expectations have been

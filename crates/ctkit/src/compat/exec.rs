@@ -1364,9 +1364,10 @@ fn events(req: &CompatRequest) -> Result<u8, CompatError> {
                     let k = event_kind(kind);
                     let event_time = req.output.has(OutputFlags::TIMESTAMP).then_some(t);
                     if req.output.has(OutputFlags::JSON) {
+                        // Like flow events: JSON carries the receive time always.
                         let o = JsonOptions {
                             event: Some(k),
-                            event_time,
+                            event_time: Some(t),
                             ..JsonOptions::default()
                         };
                         format::write_expect_json(&mut out, expect, &o);
