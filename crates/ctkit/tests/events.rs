@@ -88,3 +88,47 @@ fn events_match_conntrack_in_every_format() {
         }
     }
 }
+
+/// A sender whose netlink port id is not its pid (its second socket, port id chosen by the
+/// kernel) that stays alive: both tools name it (`progname=python3`), conntrack by finding
+/// the socket's inode in /proc/net/netlink and its owner in /proc/*/fd.
+#[test]
+fn userspace_progname_of_a_second_socket_matches_conntrack() {
+    if !support::kernel::require_tools(
+        "userspace_progname_of_a_second_socket_matches_conntrack",
+        &["python3"],
+    ) || !require_oracle("userspace_progname_of_a_second_socket_matches_conntrack")
+    {
+        return;
+    }
+    let ns = Netns::new();
+    let subject = support::subject::subject_conntrack();
+    let subject = subject.to_str().expect("utf-8 path");
+    // Flush (IPCTNL_MSG_CT_DELETE without attributes) from the second socket, then linger.
+    let sender = r#"
+import socket, struct, time
+a = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12); a.bind((0, 0))
+b = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12); b.bind((0, 0))
+b.send(struct.pack("=IHHII", 20, (1 << 8) | 2, 1 | 4, 1, 0) + struct.pack("=BBH", 2, 0, 0))
+time.sleep(1.5)
+"#;
+    let script = format!(
+        r#"d=$(mktemp -d)
+C=/usr/sbin/conntrack
+$C -I -s 192.0.2.1 -d 198.51.100.1 -p udp --sport 1000 --dport 53 -t 30 >/dev/null 2>&1
+$C -E >$d/o.out 2>$d/o.err & a=$!
+{subject} -E >$d/s.out 2>$d/s.err & b=$!
+sleep 1
+python3 -c '{sender}'
+kill -INT $a $b
+wait $a $b
+for f in o.out s.out; do echo "@@$f"; cat $d/$f; done
+rm -rf $d"#
+    );
+    let out = ns.exec(&["bash", "-c", &script]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (o, s) = text.split_once("@@s.out\n").expect("both outputs");
+    let o = o.trim_start_matches("@@o.out\n");
+    assert!(o.contains(" progname=python3\n"), "{text}");
+    assert_eq!(s, o);
+}

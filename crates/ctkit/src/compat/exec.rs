@@ -1264,14 +1264,6 @@ fn event_kind(t: EventType) -> EventKind {
     }
 }
 
-/// Name of the process owning a netlink port (conntrack's `[USERSPACE] progname=`): the
-/// port id of a process's first netlink socket is its pid.
-fn progname(portid: u32) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/{portid}/comm"))
-        .ok()
-        .map(|s| s.trim_end().to_string())
-}
-
 fn events(req: &CompatRequest) -> Result<u8, CompatError> {
     let expect = req.table == Table::Expect;
     let groups = if req.options.has(crate::compat::options::Col::EventMask) {
@@ -1332,6 +1324,7 @@ fn events(req: &CompatRequest) -> Result<u8, CompatError> {
         });
     }
     let mut p = Printer::new(req);
+    let mut port_names = crate::compat::portname::PortNames::default();
     let mut rcvbuf = sock.socket().rcvbuf().unwrap_or(212992);
     let mut out: Vec<u8> = Vec::with_capacity(4096);
     loop {
@@ -1343,7 +1336,11 @@ fn events(req: &CompatRequest) -> Result<u8, CompatError> {
                         return;
                     }
                     let k = event_kind(kind);
-                    let name = if portid != 0 { progname(portid) } else { None };
+                    let name = if portid != 0 {
+                        port_names.name(portid)
+                    } else {
+                        None
+                    };
                     let us = (portid != 0).then_some(format::Userspace {
                         portid,
                         progname: name.as_deref(),

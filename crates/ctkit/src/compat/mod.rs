@@ -19,6 +19,7 @@ pub mod messages;
 pub mod netdb;
 pub mod options;
 pub mod parse;
+pub mod portname;
 pub mod request;
 pub mod usage;
 
