@@ -1276,3 +1276,56 @@ fn delete_expect_matches_oracle() {
     );
     assert_eq!((want.0.code, want.1.code), (1, 1));
 }
+
+/// 1.4.7's -U copies only the original tuple into its update, so an entry in a zone is looked
+/// for in zone 0: `Operation failed: No such file or directory` (no banner) where its
+/// drifting replies read it, the entry not counted and left as it is. Both tools run in one
+/// namespace (the same dump order) one after the other, with different marks, so both see the
+/// same changes; the modern `update` reaches the zone.
+#[test]
+fn update_of_an_entry_in_a_zone_fails_like_oracle() {
+    if !require_plain("update_of_an_entry_in_a_zone_fails_like_oracle") {
+        return;
+    }
+    let ns = Netns::new();
+    let load = support::run_tool(
+        &ns,
+        support::oracle_bin(),
+        &["-R", "-"],
+        Some(LOAD.as_bytes()),
+    );
+    assert_eq!(load.code, 0, "{}", load.stderr);
+    let norm = |r: &support::RunResult, mark: &str| support::RunResult {
+        stdout: support::normalize::normalize_timeouts(&r.stdout).replace(mark, "mark=M"),
+        stderr: support::normalize::normalize_banner(&r.stderr),
+        code: r.code,
+    };
+    for filter in [&["-f", "ipv4", "-p", "udp"][..], &["-f", "ipv4"][..]] {
+        let mut a = vec!["-U"];
+        a.extend_from_slice(filter);
+        let (mut o, mut s) = (a.clone(), a.clone());
+        o.extend(["-m", "77"]);
+        s.extend(["-m", "78"]);
+        let want = oracle(&ns, &o);
+        let got = support::diff::subject(&ns, &s);
+        support::diff::assert_same(
+            &format!("conntrack {}", s.join(" ")),
+            &norm(&want, "mark=77"),
+            &norm(&got, "mark=78"),
+        );
+        assert!(
+            want.stderr.contains("No such file or directory"),
+            "{}",
+            want.stderr
+        );
+    }
+    assert_eq!(oracle_count(&ns, &["-L", "-w", "123", "-m", "0"]), 1);
+    let r = support::run_ctkit(
+        &ns,
+        &[
+            "update", "--family", "ipv4", "--proto", "udp", "--dport", "53", "--mark", "5",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(oracle_count(&ns, &["-L", "-w", "123", "-m", "5"]), 1);
+}

@@ -608,10 +608,9 @@ pub(crate) fn create_family(f: &Flow) -> u8 {
     ctkit_ctnetlink::tuple::tuple_af(&f.orig)
 }
 
-/// Set by the modern `add` command: create or update (no `NLM_F_EXCL`), where the drop-in's
-/// `-A` behaves as conntrack 1.4.7's.
-pub(crate) static ADD_UPDATES: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
+/// Set by the modern commands, which keep what conntrack 1.4.7 gets wrong fixed: `add`
+/// creates or updates (no `NLM_F_EXCL`), `update` reaches entries in a zone.
+pub(crate) static MODERN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn create(req: &CompatRequest, with_summary: bool) -> Result<u8, CompatError> {
     let mut conn = open(req)?;
@@ -628,7 +627,7 @@ fn create(req: &CompatRequest, with_summary: bool) -> Result<u8, CompatError> {
     // conntrack 1.4.7 sends -A with NLM_F_EXCL as well: an existing entry is left as it is,
     // and -A reports it as `0 flow entries have been added.` (exit 0). The modern `add`
     // updates it (and still counts only new entries).
-    let upsert = !excl && ADD_UPDATES.load(Ordering::Relaxed);
+    let upsert = !excl && MODERN.load(Ordering::Relaxed);
     if upsert {
         let mut tmp = Flow::default();
         let key = Flow {
@@ -884,6 +883,11 @@ fn update(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
             zone: ct.zone,
             ..Flow::default()
         };
+        // conntrack 1.4.7 copies only the original tuple into its update: an entry in a zone
+        // is looked for in zone 0 (ENOENT, reported and not counted, see Reprint).
+        if reprint.active() && !MODERN.load(Ordering::Relaxed) {
+            t.zone = None;
+        }
         let mut changed = false;
         if a.has(Attrs::TIMEOUT) {
             t.timeout = req.ct.flow.timeout;
@@ -940,7 +944,7 @@ fn update(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
         };
         let result = changer.mutate(Mutation::Update, fam, &t, &x);
         match result {
-            Err(e) if e.is_not_found() => ControlFlow::Continue(()),
+            Err(e) if e.is_not_found() && !reprint.active() => ControlFlow::Continue(()),
             Err(e) if !reprint.active() || e.errno().is_none() => {
                 err = Some(e);
                 ControlFlow::Break(())
@@ -1037,15 +1041,20 @@ impl Reprint {
                 messages::err2str(e, self.command, self.table)
             );
         }
-        // The GET finds the entry (an accepted or refused update leaves it in place).
-        let key = Flow {
-            orig: t.orig,
-            has_orig: true,
-            zone: t.zone,
-            ..Flow::default()
-        };
-        self.queue.push_back(Reply::Entry(Box::new(key)));
-        self.queue.push_back(Reply::Ack);
+        // The GET, with the same template, finds the entry unless the update did not
+        // (ENOENT: gone, or in a zone the template lacks).
+        if errno == Some(libc::ENOENT) {
+            self.queue.push_back(Reply::Error(libc::ENOENT));
+        } else {
+            let key = Flow {
+                orig: t.orig,
+                has_orig: true,
+                zone: t.zone,
+                ..Flow::default()
+            };
+            self.queue.push_back(Reply::Entry(Box::new(key)));
+            self.queue.push_back(Reply::Ack);
+        }
         match self.queue.pop_front() {
             Some(Reply::Entry(k)) => {
                 let mut f = Flow::default();

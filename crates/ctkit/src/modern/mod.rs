@@ -206,9 +206,7 @@ pub fn main(argv: Vec<String>) -> ExitCode {
         Ok(t) => {
             let mut full = vec!["ctkit".to_string()];
             full.extend(t.argv);
-            if cmd == "add" {
-                compat::exec::ADD_UPDATES.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
+            compat::exec::MODERN.store(true, std::sync::atomic::Ordering::Relaxed);
             if t.dry_run {
                 compat::dry_run(full)
             } else {
