@@ -601,9 +601,9 @@ fn update_mark_matches_oracle() {
     for args in single {
         diff_mutating(LOAD, args);
     }
-    // Several entries: 1.4.7 prints only the last one updated, which depends on each
-    // namespace's dump order, so only the line count is compared (plus stderr, exit code
-    // and the resulting tables).
+    // Several entries: which ones 1.4.7 prints (the 1st, 3rd, 5th… of its drifting
+    // re-fetches) depends on each namespace's dump order, so only the line count is compared
+    // (plus stderr, exit code and the resulting tables).
     // `-U -m 7`, `-U -p tcp -m 9` and `-U -m 1 -m 4` without a family are not compared: 1.4.7 stops after the
     // first entry with "Operation failed: Operation not supported" (its libmnl -U
     // regression, OpenWrt issue 13307, fixed in 1.4.8); ctkit updates every matching entry,
