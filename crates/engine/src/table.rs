@@ -238,6 +238,18 @@ pub(crate) struct Entry<A> {
     pub proto: ProtoState,
 }
 
+/// Loads spread over an entry so that every cache line of it is requested: the entry's
+/// start, its key, and the TCP state's two ends (offsets checked by a test). The loads are
+/// independent of each other, so their misses overlap.
+#[inline]
+fn touch_lines<A: Addr>(e: &Entry<A>) -> u64 {
+    let mut x = e.expires as u64 ^ e.key.sport as u64;
+    if let ProtoState::Tcp(t) = &e.proto {
+        x ^= t.seen[0].td_end as u64 ^ t.seen[1].td_maxack as u64 ^ t.last_end as u64;
+    }
+    x
+}
+
 /// The entry has side data (helper, master, counters) in the extension map.
 pub(crate) const AUX_EXT: u8 = 1;
 /// The slab slot is free.
@@ -257,9 +269,58 @@ impl<A: Addr> Entry<A> {
     }
 }
 
+/// Index slot arrays of at least this many bytes live in their own anonymous mapping advised
+/// for transparent huge pages (`madvise(MADV_HUGEPAGE)` through `memmap2`'s safe API): one
+/// 2 MiB page covers 256 Ki slots, so a lookup in a large table costs one cache miss instead
+/// of a cache miss plus a page walk (expensive under nested paging). Smaller arrays stay in a
+/// `Vec`: a mapping per small table would waste a page and a system call.
+const HUGE_MIN_BYTES: usize = 2 << 20;
+
+/// The index's slot array: zero-initialised `u64`s in a `Vec` or, when large, in a mapping
+/// advised for huge pages (viewed as `u64`s with `bytemuck`'s checked cast, so no `unsafe`).
+enum Slots {
+    Heap(Vec<u64>),
+    Mapped(memmap2::MmapMut),
+}
+
+impl Slots {
+    /// `n` zero slots.
+    fn zeroed(n: usize) -> Slots {
+        let bytes = n * 8;
+        if bytes >= HUGE_MIN_BYTES {
+            if let Ok(m) = memmap2::MmapOptions::new().len(bytes).map_anon() {
+                // Advice only: without THP the mapping works as plain pages.
+                let _ = m.advise(memmap2::Advice::HugePage);
+                // A mapping is page-aligned and `bytes` is a multiple of 8, so the cast to
+                // u64 cannot fail; fall back to the heap if it ever did.
+                if bytemuck::try_cast_slice::<u8, u64>(&m).is_ok() {
+                    return Slots::Mapped(m);
+                }
+            }
+        }
+        Slots::Heap(vec![0; n])
+    }
+
+    #[inline]
+    fn get(&self) -> &[u64] {
+        match self {
+            Slots::Heap(v) => v,
+            Slots::Mapped(m) => bytemuck::cast_slice(m),
+        }
+    }
+
+    #[inline]
+    fn get_mut(&mut self) -> &mut [u64] {
+        match self {
+            Slots::Heap(v) => v,
+            Slots::Mapped(m) => bytemuck::cast_slice_mut(m),
+        }
+    }
+}
+
 /// Index + slab for one address family.
 pub(crate) struct Table<A> {
-    slots: Vec<u64>,
+    slots: Slots,
     bits: u32,
     used: usize,
     pub entries: Vec<Entry<A>>,
@@ -275,7 +336,7 @@ const MIN_BITS: u32 = 4;
 impl<A: Addr> Table<A> {
     pub fn new() -> Table<A> {
         Table {
-            slots: vec![0; 1 << MIN_BITS],
+            slots: Slots::zeroed(1 << MIN_BITS),
             bits: MIN_BITS,
             used: 0,
             entries: Vec::new(),
@@ -298,9 +359,10 @@ impl<A: Addr> Table<A> {
     pub fn find(&self, key: &Key<A>, h: u64) -> Option<(u32, usize)> {
         let tag = (h >> 32) as u32;
         let mask = self.mask();
+        let slots = self.slots.get();
         let mut i = self.home_of_tag(tag);
         loop {
-            let s = self.slots[i];
+            let s = slots[i];
             if s == 0 {
                 return None;
             }
@@ -324,10 +386,11 @@ impl<A: Addr> Table<A> {
     /// The home slot of hash `h` (a load whose miss overlaps with the batch's others).
     #[inline]
     pub fn touch_slot(&self, h: u64) -> u64 {
-        self.slots[self.home_of_tag((h >> 32) as u32)]
+        self.slots.get()[self.home_of_tag((h >> 32) as u32)]
     }
 
-    /// Touches the entry a slot value names (second stage of the batch warm-up).
+    /// Touches the entry a slot value names (second stage of the batch warm-up): a load in
+    /// each cache line the hit path reads (an entry spans two or three lines).
     #[inline]
     pub fn touch_entry(&self, slot: u64) -> u64 {
         if slot == 0 {
@@ -335,45 +398,51 @@ impl<A: Addr> Table<A> {
         }
         let r = ((slot as u32) - 1) >> 1;
         match self.entries.get(r as usize) {
-            Some(e) => e.expires as u64,
+            Some(e) => touch_lines(e),
             None => 0,
         }
     }
 
     fn grow(&mut self) {
-        let old = std::mem::take(&mut self.slots);
+        let old = std::mem::replace(&mut self.slots, Slots::Heap(Vec::new()));
         self.bits += 1;
-        self.slots = vec![0; 1 << self.bits];
+        self.slots = Slots::zeroed(1 << self.bits);
         let mask = self.mask();
-        for s in old.into_iter().filter(|s| *s != 0) {
-            let mut i = self.home_of_tag((s >> 32) as u32);
-            while self.slots[i] != 0 {
+        let bits = self.bits;
+        let slots = self.slots.get_mut();
+        for &s in old.get().iter().filter(|s| **s != 0) {
+            let mut i = ((s >> 32) as u32 >> (32 - bits)) as usize;
+            while slots[i] != 0 {
                 i = (i + 1) & mask;
             }
-            self.slots[i] = s;
+            slots[i] = s;
         }
     }
 
     fn index_insert(&mut self, h: u64, r: u32) {
-        if (self.used + 1) * 8 > self.slots.len() * 5 && self.bits < 32 {
+        if (self.used + 1) * 8 > (1usize << self.bits) * 5 && self.bits < 32 {
             self.grow();
         }
         let tag = (h >> 32) as u32;
         let mask = self.mask();
         let mut i = self.home_of_tag(tag);
-        while self.slots[i] != 0 {
+        let slots = self.slots.get_mut();
+        while slots[i] != 0 {
             i = (i + 1) & mask;
         }
-        self.slots[i] = (tag as u64) << 32 | (r as u64 + 1);
+        slots[i] = (tag as u64) << 32 | (r as u64 + 1);
         self.used += 1;
     }
 
     fn index_remove(&mut self, h: u64, r: u32) {
         let want = ((h >> 32) << 32) | (r as u64 + 1);
         let mask = self.mask();
-        let mut i = self.home_of_tag((h >> 32) as u32);
+        let bits = self.bits;
+        let home = |s: u64| ((s >> 32) as u32 >> (32 - bits)) as usize;
+        let slots = self.slots.get_mut();
+        let mut i = home(want);
         loop {
-            let s = self.slots[i];
+            let s = slots[i];
             if s == 0 {
                 return; // not present: nothing to do
             }
@@ -385,11 +454,11 @@ impl<A: Addr> Table<A> {
         let mut j = i;
         loop {
             j = (j + 1) & mask;
-            let s = self.slots[j];
+            let s = slots[j];
             if s == 0 {
                 break;
             }
-            let k = self.home_of_tag((s >> 32) as u32);
+            let k = home(s);
             let stays = if i <= j {
                 i < k && k <= j
             } else {
@@ -398,10 +467,10 @@ impl<A: Addr> Table<A> {
             if stays {
                 continue;
             }
-            self.slots[i] = s;
+            slots[i] = s;
             i = j;
         }
-        self.slots[i] = 0;
+        slots[i] = 0;
         self.used -= 1;
     }
 
@@ -449,10 +518,11 @@ impl<A: Addr> Table<A> {
         // entry homed in [start, last] is found walking from `start` to the first empty
         // slot after `last`.
         let span = last.wrapping_sub(start) & mask;
+        let slots = self.slots.get();
         let mut i = start;
         let mut steps = 0usize;
-        while steps <= self.slots.len() {
-            let s = self.slots[i];
+        while steps <= slots.len() {
+            let s = slots[i];
             if s == 0 {
                 if steps >= span {
                     break;
@@ -472,7 +542,7 @@ impl<A: Addr> Table<A> {
 
     /// Bytes held by the index and the slab.
     pub fn memory(&self) -> usize {
-        self.slots.capacity() * 8
+        (1usize << self.bits) * 8
             + self.entries.capacity() * std::mem::size_of::<Entry<A>>()
             + self.free.capacity() * 4
             + self.acct.capacity() * std::mem::size_of::<[ctkit_model::Counters; 2]>()
@@ -481,7 +551,7 @@ impl<A: Addr> Table<A> {
     /// Index slots (capacity).
     #[allow(dead_code)]
     pub fn slot_count(&self) -> usize {
-        self.slots.len()
+        self.slots.get().len()
     }
 }
 
@@ -508,6 +578,38 @@ mod tests {
             key: key(i),
             proto: ProtoState::None,
         }
+    }
+
+    #[test]
+    fn test_touch_lines_reads_every_cache_line_of_an_ipv4_tcp_entry() {
+        use crate::tcp::TcpCt;
+        use std::mem::{offset_of, size_of};
+        type E = Entry<[u8; 4]>;
+        let e = E {
+            proto: ProtoState::Tcp(TcpCt::default()),
+            ..entry(1)
+        };
+        let base = &e as *const E as usize;
+        let ProtoState::Tcp(t) = &e.proto else {
+            unreachable!()
+        };
+        let at = |p: usize| p - base;
+        let mut offs = vec![
+            offset_of!(E, expires),
+            offset_of!(E, key) + offset_of!(Key<[u8; 4]>, sport),
+            at(&t.seen[0].td_end as *const u32 as usize),
+            at(&t.seen[1].td_maxack as *const u32 as usize),
+            at(&t.last_end as *const u32 as usize),
+        ];
+        offs.sort_unstable();
+        // Whatever the entry's alignment within a 64-byte line, a line it overlaps holds
+        // one of these loads iff no gap between loads (or the entry's ends) reaches 64.
+        let mut prev = 0;
+        for &o in &offs {
+            assert!(o - prev < 64, "gap before offset {o} in {offs:?}");
+            prev = o;
+        }
+        assert!(size_of::<E>() - 1 - prev < 64, "gap at the end: {offs:?}");
     }
 
     #[test]
@@ -538,6 +640,40 @@ mod tests {
             assert_eq!(t.find(&r, hk.hash(&r)), want.map(|i| (i, 1)));
         }
         assert_eq!(t.live, 2000 - 667);
+    }
+
+    #[test]
+    fn test_index_grown_into_a_huge_page_mapping_keeps_every_tuple_findable() {
+        // 60,000 entries = 120,000 tuples: the index grows to 2^18 slots (2 MiB), the size
+        // at which it moves into a mapping advised for huge pages.
+        let hk = HashKey::new(5);
+        let mut t = Table::new();
+        let n = 60_000u32;
+        for i in 0..n {
+            let e = entry(i);
+            t.insert(e, hk.hash(&e.key), hk.hash(&e.key_dir(1)));
+        }
+        assert_eq!(t.slot_count(), 1 << 18);
+        assert!(
+            matches!(t.slots, Slots::Mapped(_)),
+            "2 MiB of slots are mapped"
+        );
+        for i in (0..n).step_by(2) {
+            let e = entry(i);
+            t.remove(i, hk.hash(&e.key), hk.hash(&e.key_dir(1)));
+        }
+        for i in 0..n {
+            let k = key(i);
+            let r = k.invert().unwrap();
+            let want = if i % 2 == 0 { None } else { Some(i) };
+            assert_eq!(t.find(&k, hk.hash(&k)), want.map(|i| (i, 0)));
+            assert_eq!(t.find(&r, hk.hash(&r)), want.map(|i| (i, 1)));
+        }
+        assert_eq!(t.live, n as usize / 2);
+        assert_eq!(
+            t.memory(),
+            (1 << 18) * 8 + t.entries.capacity() * 88 + t.free.capacity() * 4
+        );
     }
 
     #[test]

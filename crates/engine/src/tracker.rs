@@ -387,54 +387,82 @@ impl Tracker {
 
     /// Tracks a batch of packets of the same `now` and `zone`, in order, writing one verdict
     /// per packet into `out` (which must be as long as `pkts`). Same results as calling
-    /// [`Tracker::process`] on each; faster on large tables: a first pass hashes every
-    /// packet and touches its index slot and entry so that the cache misses of the batch
-    /// overlap (stable Rust has no prefetch without `unsafe`).
+    /// [`Tracker::process`] on each; faster on large tables: the cache misses of up to
+    /// [`Tracker::BATCH`] packets overlap (stable Rust has no prefetch without `unsafe`, so
+    /// the batch touches the lines with plain loads in tight loops, see `warm`).
     pub fn process_batch(&mut self, now: Nanos, zone: u16, pkts: &[&[u8]], out: &mut [Verdict]) {
-        // Stage 1: every packet's home slot (independent loads); stage 2: the entries those
-        // slots name (independent again). Then the packets run with their lines cached.
-        const STAGE: usize = 64;
-        let mut acc = 0u64;
-        for chunk in pkts.chunks(STAGE) {
-            let mut slots = [(0u8, 0u64); STAGE];
-            for (p, sl) in chunk.iter().zip(slots.iter_mut()) {
-                let Ok(l3) = packet::parse(p) else { continue };
-                let Some((sport, dport)) = proto::l4_ports(l3.proto, l3.l4) else {
-                    continue;
-                };
-                *sl = if l3.version == 4 {
-                    let k = Key::<[u8; 4]> {
-                        src: Addr::from_slice(l3.src),
-                        dst: Addr::from_slice(l3.dst),
-                        sport,
-                        dport,
-                        proto: l3.proto,
-                        zone,
-                    };
-                    (4, self.v4.touch_slot(self.key.hash(&k)))
-                } else {
-                    let k = Key::<[u8; 16]> {
-                        src: Addr::from_slice(l3.src),
-                        dst: Addr::from_slice(l3.dst),
-                        sport,
-                        dport,
-                        proto: l3.proto,
-                        zone,
-                    };
-                    (6, self.v6.touch_slot(self.key.hash(&k)))
-                };
-            }
-            for &(fam, slot) in &slots[..chunk.len()] {
-                acc ^= match fam {
-                    4 => self.v4.touch_entry(slot),
-                    6 => self.v6.touch_entry(slot),
-                    _ => 0,
-                };
+        for (chunk, outc) in pkts.chunks(Self::BATCH).zip(out.chunks_mut(Self::BATCH)) {
+            self.warm(zone, chunk.iter().copied());
+            for (p, o) in chunk.iter().zip(outc.iter_mut()) {
+                *o = self.process(now, zone, p);
             }
         }
+    }
+
+    /// Packets per warm-up round of [`Tracker::process_batch`]: enough misses in flight to
+    /// fill the core's miss buffers, few enough that the loads of one stage fit in the
+    /// out-of-order window and the lines stay cached until their packet runs.
+    pub const BATCH: usize = 32;
+
+    /// Brings the index slots and entries of up to [`Tracker::BATCH`] packets into the cache,
+    /// in three stages so that each stage's loads are independent of each other and sit close
+    /// together in the instruction stream (a load that misses holds up retirement, so loads
+    /// spread among other work would serialise): hash every packet (no table access), load
+    /// every home slot, then load the cache lines of every entry those slots name.
+    fn warm<'p>(&self, zone: u16, pkts: impl Iterator<Item = &'p [u8]>) {
+        let mut hs = [(0u8, 0u64); Self::BATCH];
+        for (p, h) in pkts.zip(hs.iter_mut()) {
+            *h = self.batch_hash(zone, p);
+        }
+        let mut slots = [0u64; Self::BATCH];
+        for (&(fam, h), s) in hs.iter().zip(slots.iter_mut()) {
+            *s = match fam {
+                4 => self.v4.touch_slot(h),
+                6 => self.v6.touch_slot(h),
+                _ => 0,
+            };
+        }
+        let mut acc = 0u64;
+        for (&(fam, _), &s) in hs.iter().zip(slots.iter()) {
+            acc ^= match fam {
+                4 => self.v4.touch_entry(s),
+                6 => self.v6.touch_entry(s),
+                _ => 0,
+            };
+        }
         std::hint::black_box(acc);
-        for (p, o) in pkts.iter().zip(out.iter_mut()) {
-            *o = self.process(now, zone, p);
+    }
+
+    /// The family and keyed hash of a packet's original-direction lookup, or family 0 when
+    /// it has no ports to key on (the packet then skips the warm-up).
+    #[inline]
+    fn batch_hash(&self, zone: u16, p: &[u8]) -> (u8, u64) {
+        let Ok(l3) = packet::parse(p) else {
+            return (0, 0);
+        };
+        let Some((sport, dport)) = proto::l4_ports(l3.proto, l3.l4) else {
+            return (0, 0);
+        };
+        if l3.version == 4 {
+            let k = Key::<[u8; 4]> {
+                src: Addr::from_slice(l3.src),
+                dst: Addr::from_slice(l3.dst),
+                sport,
+                dport,
+                proto: l3.proto,
+                zone,
+            };
+            (4, self.key.hash(&k))
+        } else {
+            let k = Key::<[u8; 16]> {
+                src: Addr::from_slice(l3.src),
+                dst: Addr::from_slice(l3.dst),
+                sport,
+                dport,
+                proto: l3.proto,
+                zone,
+            };
+            (6, self.key.hash(&k))
         }
     }
 
