@@ -389,17 +389,28 @@ impl<A: Addr> Table<A> {
         self.slots.get()[self.home_of_tag((h >> 32) as u32)]
     }
 
-    /// Touches the entry a slot value names (second stage of the batch warm-up): a load in
-    /// each cache line the hit path reads (an entry spans two or three lines).
+    /// Touches the entry that hash `h` most likely names (third stage of the batch warm-up,
+    /// after [`Table::touch_slot`] brought the home slot's line in): the first slot from
+    /// the home one whose tag matches, then a load in each cache line of its entry.
     #[inline]
-    pub fn touch_entry(&self, slot: u64) -> u64 {
-        if slot == 0 {
-            return 0;
-        }
-        let r = ((slot as u32) - 1) >> 1;
-        match self.entries.get(r as usize) {
-            Some(e) => touch_lines(e),
-            None => 0,
+    pub fn touch_entry(&self, h: u64) -> u64 {
+        let tag = (h >> 32) as u32;
+        let mask = self.mask();
+        let slots = self.slots.get();
+        let mut i = self.home_of_tag(tag);
+        loop {
+            let s = slots[i];
+            if s == 0 {
+                return 0;
+            }
+            if (s >> 32) as u32 == tag {
+                let r = ((s as u32) - 1) >> 1;
+                return match self.entries.get(r as usize) {
+                    Some(e) => touch_lines(e),
+                    None => 0,
+                };
+            }
+            i = (i + 1) & mask;
         }
     }
 

@@ -408,7 +408,8 @@ impl Tracker {
     /// in three stages so that each stage's loads are independent of each other and sit close
     /// together in the instruction stream (a load that misses holds up retirement, so loads
     /// spread among other work would serialise): hash every packet (no table access), load
-    /// every home slot, then load the cache lines of every entry those slots name.
+    /// every home slot, then find each packet's slot by tag (its line is cached now) and load
+    /// the cache lines of the entry it names.
     fn warm<'p>(&self, zone: u16, pkts: impl Iterator<Item = &'p [u8]>) {
         let mut hs = [(0u8, 0u64); Self::BATCH];
         for (p, h) in pkts.zip(hs.iter_mut()) {
@@ -422,11 +423,11 @@ impl Tracker {
                 _ => 0,
             };
         }
-        let mut acc = 0u64;
-        for (&(fam, _), &s) in hs.iter().zip(slots.iter()) {
+        let mut acc = slots.iter().fold(0, |a, s| a ^ s);
+        for &(fam, h) in &hs {
             acc ^= match fam {
-                4 => self.v4.touch_entry(s),
-                6 => self.v6.touch_entry(s),
+                4 => self.v4.touch_entry(h),
+                6 => self.v6.touch_entry(h),
                 _ => 0,
             };
         }
