@@ -392,7 +392,7 @@ impl Tracker {
     /// the batch touches the lines with plain loads in tight loops, see `warm`).
     pub fn process_batch(&mut self, now: Nanos, zone: u16, pkts: &[&[u8]], out: &mut [Verdict]) {
         for (chunk, outc) in pkts.chunks(Self::BATCH).zip(out.chunks_mut(Self::BATCH)) {
-            self.warm(zone, chunk.iter().copied());
+            self.warm(zone, chunk);
             for (p, o) in chunk.iter().zip(outc.iter_mut()) {
                 *o = self.process(now, zone, p);
             }
@@ -405,14 +405,22 @@ impl Tracker {
     pub const BATCH: usize = 32;
 
     /// Brings the index slots and entries of up to [`Tracker::BATCH`] packets into the cache,
-    /// in three stages so that each stage's loads are independent of each other and sit close
+    /// in stages so that each stage's loads are independent of each other and sit close
     /// together in the instruction stream (a load that misses holds up retirement, so loads
-    /// spread among other work would serialise): hash every packet (no table access), load
+    /// spread among other work would serialise): touch every packet's header, hash every packet (no table access), load
     /// every home slot, then find each packet's slot by tag (its line is cached now) and load
     /// the cache lines of the entry it names.
-    fn warm<'p>(&self, zone: u16, pkts: impl Iterator<Item = &'p [u8]>) {
+    fn warm(&self, zone: u16, pkts: &[&[u8]]) {
+        // Stage 0: the headers themselves (a packet not yet in the cache would otherwise
+        // make the hashing stage wait on one miss at a time).
+        let mut acc = pkts.iter().fold(0u8, |a, p| {
+            a ^ p.first().copied().unwrap_or(0)
+                ^ p.get(p.len().min(64).saturating_sub(1))
+                    .copied()
+                    .unwrap_or(0)
+        }) as u64;
         let mut hs = [(0u8, 0u64); Self::BATCH];
-        for (p, h) in pkts.zip(hs.iter_mut()) {
+        for (p, h) in pkts.iter().zip(hs.iter_mut()) {
             *h = self.batch_hash(zone, p);
         }
         let mut slots = [0u64; Self::BATCH];
@@ -423,7 +431,7 @@ impl Tracker {
                 _ => 0,
             };
         }
-        let mut acc = slots.iter().fold(0, |a, s| a ^ s);
+        acc ^= slots.iter().fold(0, |a, s| a ^ s);
         for &(fam, h) in &hs {
             acc ^= match fam {
                 4 => self.v4.touch_entry(h),
