@@ -293,6 +293,15 @@ pub struct Tracker {
     scratch: Vec<(u32, usize)>,
 }
 
+/// Loads the first and the 64th byte of each packet (the headers' cache lines), so that a
+/// packet not yet in the cache does not make the hashing wait on one miss at a time.
+fn touch_headers(pkts: &[&[u8]]) -> u64 {
+    pkts.iter().fold(0u64, |a, p| {
+        let last = p.get(p.len().min(64).saturating_sub(1)).copied();
+        a ^ p.first().copied().unwrap_or(0) as u64 ^ last.unwrap_or(0) as u64
+    })
+}
+
 /// Jiffies (HZ=250) on the wrapping 32-bit clock, as the kernel's `nfct_time_stamp`.
 pub(crate) fn ms(now: Nanos) -> u32 {
     (now / TICK_NS) as u32
@@ -387,59 +396,70 @@ impl Tracker {
 
     /// Tracks a batch of packets of the same `now` and `zone`, in order, writing one verdict
     /// per packet into `out` (which must be as long as `pkts`). Same results as calling
-    /// [`Tracker::process`] on each; faster on large tables: the cache misses of up to
-    /// [`Tracker::BATCH`] packets overlap (stable Rust has no prefetch without `unsafe`, so
-    /// the batch touches the lines with plain loads in tight loops, see `warm`).
+    /// [`Tracker::process`] on each; faster on large tables: the cache misses of the batch
+    /// overlap. Stable Rust has no prefetch without `unsafe`, so the batch touches the
+    /// lines with plain loads, grouped so that they are in flight together: the packets run
+    /// in rounds of [`Tracker::BATCH`], and before round k runs, one group of loads brings
+    /// in the headers of round k+2, the index slots of round k+1 and the entries of round
+    /// k. Calls of several rounds (a few hundred packets) hide more of the memory latency
+    /// than calls of one round.
     pub fn process_batch(&mut self, now: Nanos, zone: u16, pkts: &[&[u8]], out: &mut [Verdict]) {
-        for (chunk, outc) in pkts.chunks(Self::BATCH).zip(out.chunks_mut(Self::BATCH)) {
-            self.warm(zone, chunk);
-            for (p, o) in chunk.iter().zip(outc.iter_mut()) {
+        const B: usize = Tracker::BATCH;
+        let n = pkts.len().min(out.len());
+        let round = |k: usize| &pkts[(k * B).min(n)..((k + 1) * B).min(n)];
+        let mut acc = touch_headers(round(0)) ^ touch_headers(round(1));
+        let mut cur = self.batch_hashes(zone, round(0));
+        acc ^= self.touch_slots(&cur);
+        for k in 0..n.div_ceil(B) {
+            // Hashing first: it is long and needs no memory but the (cached) headers, and
+            // loads issued before it would stall it at retirement.
+            let next = self.batch_hashes(zone, round(k + 1));
+            acc ^= touch_headers(round(k + 2));
+            acc ^= self.touch_slots(&next);
+            acc ^= self.touch_entries(&cur);
+            for (p, o) in round(k).iter().zip(out[k * B..].iter_mut()) {
                 *o = self.process(now, zone, p);
             }
+            cur = next;
         }
+        std::hint::black_box(acc);
     }
 
-    /// Packets per warm-up round of [`Tracker::process_batch`]: enough misses in flight to
-    /// fill the core's miss buffers, few enough that the loads of one stage fit in the
-    /// out-of-order window and the lines stay cached until their packet runs.
+    /// Packets per round of [`Tracker::process_batch`]: enough misses in flight to fill the
+    /// core's miss buffers, few enough that one group of loads fits in the out-of-order
+    /// window and the lines stay cached until their packet runs.
     pub const BATCH: usize = 32;
 
-    /// Brings the index slots and entries of up to [`Tracker::BATCH`] packets into the cache,
-    /// in stages so that each stage's loads are independent of each other and sit close
-    /// together in the instruction stream (a load that misses holds up retirement, so loads
-    /// spread among other work would serialise): touch every packet's header, hash every packet (no table access), load
-    /// every home slot, then find each packet's slot by tag (its line is cached now) and load
-    /// the cache lines of the entry it names.
-    fn warm(&self, zone: u16, pkts: &[&[u8]]) {
-        // Stage 0: the headers themselves (a packet not yet in the cache would otherwise
-        // make the hashing stage wait on one miss at a time).
-        let mut acc = pkts.iter().fold(0u8, |a, p| {
-            a ^ p.first().copied().unwrap_or(0)
-                ^ p.get(p.len().min(64).saturating_sub(1))
-                    .copied()
-                    .unwrap_or(0)
-        }) as u64;
+    /// Family and hash of each packet of a round (see [`Tracker::batch_hash`]).
+    fn batch_hashes(&self, zone: u16, pkts: &[&[u8]]) -> [(u8, u64); Tracker::BATCH] {
         let mut hs = [(0u8, 0u64); Self::BATCH];
         for (p, h) in pkts.iter().zip(hs.iter_mut()) {
             *h = self.batch_hash(zone, p);
         }
-        let mut slots = [0u64; Self::BATCH];
-        for (&(fam, h), s) in hs.iter().zip(slots.iter_mut()) {
-            *s = match fam {
+        hs
+    }
+
+    /// Loads each hash's home index slot (independent loads).
+    fn touch_slots(&self, hs: &[(u8, u64)]) -> u64 {
+        hs.iter().fold(0, |a, &(fam, h)| {
+            a ^ match fam {
                 4 => self.v4.touch_slot(h),
                 6 => self.v6.touch_slot(h),
                 _ => 0,
-            };
-        }
-        acc ^= slots.iter().fold(0, |a, s| a ^ s);
-        for &(fam, h) in &hs {
-            acc ^= match fam {
+            }
+        })
+    }
+
+    /// Finds each hash's slot by tag (the slot lines must be cached by now) and loads every
+    /// cache line of the entry it names.
+    fn touch_entries(&self, hs: &[(u8, u64)]) -> u64 {
+        hs.iter().fold(0, |a, &(fam, h)| {
+            a ^ match fam {
                 4 => self.v4.touch_entry(h),
                 6 => self.v6.touch_entry(h),
                 _ => 0,
-            };
-        }
-        std::hint::black_box(acc);
+            }
+        })
     }
 
     /// The family and keyed hash of a packet's original-direction lookup, or family 0 when
