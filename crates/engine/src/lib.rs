@@ -19,10 +19,13 @@
 //! t.stats();                                // kernel counter names
 //! ```
 //!
-//! Additions to that contract: [`Tracker::process_batch`] (same results, overlapping cache
-//! misses), [`Tracker::set`] (a sysctl change while running), [`Tracker::config`],
-//! [`Tracker::expect_count`], [`Tracker::memory_bytes`], [`Config::from_dir`],
-//! [`Config::helper_for`], and [`build`], a small packet builder for tests and benchmarks.
+//! Additions to that contract: [`Tracker::process_batch`] (packets of one `now`) and
+//! [`Tracker::process_batch_at`] (`(now, packet)` pairs, each packet at its own time, e.g.
+//! its capture timestamp): the same results as [`Tracker::process`] on each packet in turn,
+//! with the cache misses of the batch overlapped; [`Tracker::set`] (a sysctl change while
+//! running), [`Tracker::config`], [`Tracker::expect_count`], [`Tracker::memory_bytes`],
+//! [`Config::from_dir`], [`Config::helper_for`], and [`build`], a small packet builder for
+//! tests and benchmarks.
 //!
 //! What is modelled, and how:
 //! - Layer 3/4 decoding without defragmentation: a non-first fragment is INVALID (`invalid`

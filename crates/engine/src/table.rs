@@ -393,7 +393,7 @@ impl<A: Addr> Table<A> {
     /// after [`Table::touch_slot`] brought the home slot's line in): the first slot from
     /// the home one whose tag matches, then a load in each cache line of its entry.
     #[inline]
-    pub fn touch_entry(&self, h: u64) -> u64 {
+    pub fn touch_entry_of(&self, h: u64) -> u64 {
         let tag = (h >> 32) as u32;
         let mask = self.mask();
         let slots = self.slots.get();

@@ -293,10 +293,40 @@ pub struct Tracker {
     scratch: Vec<(u32, usize)>,
 }
 
+/// A packet of a batch: its bytes, and its time when it carries one.
+trait BatchPkt {
+    fn bytes(&self) -> &[u8];
+    /// The packet's time, or the batch's `now`.
+    fn at(&self, now: Nanos) -> Nanos;
+}
+
+impl BatchPkt for &[u8] {
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    #[inline]
+    fn at(&self, now: Nanos) -> Nanos {
+        now
+    }
+}
+
+impl BatchPkt for (Nanos, &[u8]) {
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        self.1
+    }
+    #[inline]
+    fn at(&self, _: Nanos) -> Nanos {
+        self.0
+    }
+}
+
 /// Loads the first and the 64th byte of each packet (the headers' cache lines), so that a
 /// packet not yet in the cache does not make the hashing wait on one miss at a time.
-fn touch_headers(pkts: &[&[u8]]) -> u64 {
+fn touch_headers<P: BatchPkt>(pkts: &[P]) -> u64 {
     pkts.iter().fold(0u64, |a, p| {
+        let p = p.bytes();
         let last = p.get(p.len().min(64).saturating_sub(1)).copied();
         a ^ p.first().copied().unwrap_or(0) as u64 ^ last.unwrap_or(0) as u64
     })
@@ -401,9 +431,24 @@ impl Tracker {
     /// lines with plain loads, grouped so that they are in flight together: the packets run
     /// in rounds of [`Tracker::BATCH`], and before round k runs, one group of loads brings
     /// in the headers of round k+2, the index slots of round k+1 and the entries of round
-    /// k. Calls of several rounds (a few hundred packets) hide more of the memory latency
-    /// than calls of one round.
+    /// k.
     pub fn process_batch(&mut self, now: Nanos, zone: u16, pkts: &[&[u8]], out: &mut [Verdict]) {
+        self.run_batch(now, zone, pkts, out);
+    }
+
+    /// Tracks a batch of packets each at its own time (a capture's timestamps, in order, not
+    /// decreasing), in `zone`, writing one verdict per packet into `out` (as long as
+    /// `pkts`). Same results as calling [`Tracker::process`] on each in turn (garbage
+    /// collection included: it runs up to each packet's time before that packet), with the
+    /// cache misses overlapped as in [`Tracker::process_batch`]. The entry point for
+    /// replaying captures.
+    pub fn process_batch_at(&mut self, zone: u16, pkts: &[(Nanos, &[u8])], out: &mut [Verdict]) {
+        self.run_batch(0, zone, pkts, out);
+    }
+
+    /// The batch pipeline behind [`Tracker::process_batch`] and
+    /// [`Tracker::process_batch_at`].
+    fn run_batch<P: BatchPkt>(&mut self, now: Nanos, zone: u16, pkts: &[P], out: &mut [Verdict]) {
         const B: usize = Tracker::BATCH;
         let n = pkts.len().min(out.len());
         let round = |k: usize| &pkts[(k * B).min(n)..((k + 1) * B).min(n)];
@@ -418,7 +463,7 @@ impl Tracker {
             acc ^= self.touch_slots(&next);
             acc ^= self.touch_entries(&cur);
             for (p, o) in round(k).iter().zip(out[k * B..].iter_mut()) {
-                *o = self.process(now, zone, p);
+                *o = self.process(p.at(now), zone, p.bytes());
             }
             cur = next;
         }
@@ -431,10 +476,10 @@ impl Tracker {
     pub const BATCH: usize = 32;
 
     /// Family and hash of each packet of a round (see [`Tracker::batch_hash`]).
-    fn batch_hashes(&self, zone: u16, pkts: &[&[u8]]) -> [(u8, u64); Tracker::BATCH] {
+    fn batch_hashes<P: BatchPkt>(&self, zone: u16, pkts: &[P]) -> [(u8, u64); Tracker::BATCH] {
         let mut hs = [(0u8, 0u64); Self::BATCH];
         for (p, h) in pkts.iter().zip(hs.iter_mut()) {
-            *h = self.batch_hash(zone, p);
+            *h = self.batch_hash(zone, p.bytes());
         }
         hs
     }
@@ -455,8 +500,8 @@ impl Tracker {
     fn touch_entries(&self, hs: &[(u8, u64)]) -> u64 {
         hs.iter().fold(0, |a, &(fam, h)| {
             a ^ match fam {
-                4 => self.v4.touch_entry(h),
-                6 => self.v6.touch_entry(h),
+                4 => self.v4.touch_entry_of(h),
+                6 => self.v6.touch_entry_of(h),
                 _ => 0,
             }
         })
