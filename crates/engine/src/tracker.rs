@@ -293,6 +293,23 @@ pub struct Tracker {
     scratch: Vec<(u32, usize)>,
 }
 
+/// A batch packet after the warm-up's parse: family (0: no tuple to look up) and the
+/// lookup hash, the parsed header (`None`: malformed, `process` reports it).
+#[derive(Clone, Copy)]
+struct Prep<'p> {
+    fam: u8,
+    h: u64,
+    l3: Option<L3<'p>>,
+}
+
+impl Prep<'_> {
+    const NONE: Prep<'static> = Prep {
+        fam: 0,
+        h: 0,
+        l3: None,
+    };
+}
+
 /// A packet of a batch: its bytes, and its time when it carries one.
 trait BatchPkt {
     fn bytes(&self) -> &[u8];
@@ -417,10 +434,17 @@ impl Tracker {
                 return Verdict::of(CtInfo::Invalid, false);
             }
         };
+        self.process_l3(now, zone, l3, None)
+    }
+
+    /// [`Tracker::process`] after the parse (and the GC), with the lookup's hash when the
+    /// batch warm-up already computed it for this very packet and zone.
+    #[inline]
+    fn process_l3(&mut self, now: Nanos, zone: u16, l3: L3<'_>, hash: Option<u64>) -> Verdict {
         if l3.version == 4 {
-            self.process_fam::<[u8; 4]>(now, zone, l3)
+            self.process_fam::<[u8; 4]>(now, zone, l3, hash)
         } else {
-            self.process_fam::<[u8; 16]>(now, zone, l3)
+            self.process_fam::<[u8; 16]>(now, zone, l3, hash)
         }
     }
 
@@ -453,17 +477,25 @@ impl Tracker {
         let n = pkts.len().min(out.len());
         let round = |k: usize| &pkts[(k * B).min(n)..((k + 1) * B).min(n)];
         let mut acc = touch_headers(round(0)) ^ touch_headers(round(1));
-        let mut cur = self.batch_hashes(zone, round(0));
+        let mut cur = self.batch_prep(zone, round(0));
         acc ^= self.touch_slots(&cur);
         for k in 0..n.div_ceil(B) {
             // Hashing first: it is long and needs no memory but the (cached) headers, and
             // loads issued before it would stall it at retirement.
-            let next = self.batch_hashes(zone, round(k + 1));
+            let next = self.batch_prep(zone, round(k + 1));
             acc ^= touch_headers(round(k + 2));
             acc ^= self.touch_slots(&next);
             acc ^= self.touch_entries(&cur);
-            for (p, o) in round(k).iter().zip(out[k * B..].iter_mut()) {
-                *o = self.process(p.at(now), zone, p.bytes());
+            for ((p, o), pre) in round(k).iter().zip(out[k * B..].iter_mut()).zip(&cur) {
+                let at = p.at(now);
+                *o = match pre.l3 {
+                    // `process` without parsing and hashing the packet a second time.
+                    Some(l3) => {
+                        self.run_gc_until(at);
+                        self.process_l3(at, zone, l3, (pre.fam != 0).then_some(pre.h))
+                    }
+                    None => self.process(at, zone, p.bytes()),
+                };
             }
             cur = next;
         }
@@ -475,49 +507,52 @@ impl Tracker {
     /// window and the lines stay cached until their packet runs.
     pub const BATCH: usize = 32;
 
-    /// Family and hash of each packet of a round (see [`Tracker::batch_hash`]).
-    fn batch_hashes<P: BatchPkt>(&self, zone: u16, pkts: &[P]) -> [(u8, u64); Tracker::BATCH] {
-        let mut hs = [(0u8, 0u64); Self::BATCH];
-        for (p, h) in pkts.iter().zip(hs.iter_mut()) {
-            *h = self.batch_hash(zone, p.bytes());
+    /// Each packet of a round parsed and hashed (see [`Prep`]).
+    fn batch_prep<'p, P: BatchPkt>(&self, zone: u16, pkts: &'p [P]) -> [Prep<'p>; Tracker::BATCH] {
+        let mut pre = [Prep::NONE; Self::BATCH];
+        for (p, x) in pkts.iter().zip(pre.iter_mut()) {
+            *x = self.prep(zone, p.bytes());
         }
-        hs
+        pre
     }
 
-    /// Loads each hash's home index slot (independent loads).
-    fn touch_slots(&self, hs: &[(u8, u64)]) -> u64 {
-        hs.iter().fold(0, |a, &(fam, h)| {
-            a ^ match fam {
-                4 => self.v4.touch_slot(h),
-                6 => self.v6.touch_slot(h),
+    /// Loads each packet's home index slot (independent loads).
+    fn touch_slots(&self, pre: &[Prep<'_>]) -> u64 {
+        pre.iter().fold(0, |a, x| {
+            a ^ match x.fam {
+                4 => self.v4.touch_slot(x.h),
+                6 => self.v6.touch_slot(x.h),
                 _ => 0,
             }
         })
     }
 
-    /// Finds each hash's slot by tag (the slot lines must be cached by now) and loads every
-    /// cache line of the entry it names.
-    fn touch_entries(&self, hs: &[(u8, u64)]) -> u64 {
-        hs.iter().fold(0, |a, &(fam, h)| {
-            a ^ match fam {
-                4 => self.v4.touch_entry_of(h),
-                6 => self.v6.touch_entry_of(h),
+    /// Finds each packet's slot by tag (the slot lines must be cached by now) and loads
+    /// every cache line of the entry it names.
+    fn touch_entries(&self, pre: &[Prep<'_>]) -> u64 {
+        pre.iter().fold(0, |a, x| {
+            a ^ match x.fam {
+                4 => self.v4.touch_entry_of(x.h),
+                6 => self.v6.touch_entry_of(x.h),
                 _ => 0,
             }
         })
     }
 
-    /// The family and keyed hash of a packet's original-direction lookup, or family 0 when
-    /// it has no ports to key on (the packet then skips the warm-up).
+    /// A packet parsed, and the keyed hash of its original-direction tuple: exactly the
+    /// key `process_fam` builds from the same parse, so it can skip hashing again.
     #[inline]
-    fn batch_hash(&self, zone: u16, p: &[u8]) -> (u8, u64) {
+    fn prep<'p>(&self, zone: u16, p: &'p [u8]) -> Prep<'p> {
         let Ok(l3) = packet::parse(p) else {
-            return (0, 0);
+            return Prep::NONE;
         };
         let Some((sport, dport)) = proto::l4_ports(l3.proto, l3.l4) else {
-            return (0, 0);
+            return Prep {
+                l3: Some(l3),
+                ..Prep::NONE
+            };
         };
-        if l3.version == 4 {
+        let (fam, h) = if l3.version == 4 {
             let k = Key::<[u8; 4]> {
                 src: Addr::from_slice(l3.src),
                 dst: Addr::from_slice(l3.dst),
@@ -537,6 +572,11 @@ impl Tracker {
                 zone,
             };
             (6, self.key.hash(&k))
+        };
+        Prep {
+            fam,
+            h,
+            l3: Some(l3),
         }
     }
 
@@ -763,7 +803,13 @@ impl Tracker {
         Some((idx, dir))
     }
 
-    fn process_fam<A: Fam>(&mut self, now: Nanos, zone: u16, l3: L3<'_>) -> Verdict {
+    fn process_fam<A: Fam>(
+        &mut self,
+        now: Nanos,
+        zone: u16,
+        l3: L3<'_>,
+        hash: Option<u64>,
+    ) -> Verdict {
         let proto = l3.proto;
         if proto == proto::ICMP || proto == proto::ICMPV6 {
             if let Some(v) = self.icmp_error::<A>(now, zone, &l3) {
@@ -782,10 +828,11 @@ impl Tracker {
             proto,
             zone,
         };
+        let h = hash.unwrap_or_else(|| self.key.hash(&key));
         let pkt = Pkt { l3 };
         // `repeat:` in nf_conntrack_in.
         for _ in 0..2 {
-            match self.resolve::<A>(now, &key, &pkt) {
+            match self.resolve::<A>(now, &key, h, &pkt) {
                 Resolved::Verdict(v) => return v,
                 Resolved::Repeat => continue,
             }
@@ -795,9 +842,8 @@ impl Tracker {
     }
 
     /// `resolve_normal_ct` + `nf_conntrack_handle_packet` + confirmation.
-    fn resolve<A: Fam>(&mut self, now: Nanos, key: &Key<A>, pkt: &Pkt<'_>) -> Resolved {
+    fn resolve<A: Fam>(&mut self, now: Nanos, key: &Key<A>, h: u64, pkt: &Pkt<'_>) -> Resolved {
         let now_ms = ms(now);
-        let h = self.key.hash(key);
         if let Some((idx, dir)) = self.lookup::<A>(key, h, now) {
             let (table, d) = A::split(self);
             let entry = &mut table.entries[idx as usize];
