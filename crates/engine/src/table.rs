@@ -591,36 +591,47 @@ mod tests {
         }
     }
 
-    #[test]
-    fn test_touch_lines_reads_every_cache_line_of_an_ipv4_tcp_entry() {
+    /// Offsets (in the entry) of the loads `touch_lines` makes on a TCP entry of family `A`.
+    fn touch_offsets<A: Addr>() -> (Vec<usize>, usize) {
         use crate::tcp::TcpCt;
         use std::mem::{offset_of, size_of};
-        type E = Entry<[u8; 4]>;
-        let e = E {
+        let e = Entry::<A> {
+            expires: 0,
+            status: 0,
+            aux: 0,
+            key: Key::default(),
             proto: ProtoState::Tcp(TcpCt::default()),
-            ..entry(1)
         };
-        let base = &e as *const E as usize;
+        let base = &e as *const Entry<A> as usize;
         let ProtoState::Tcp(t) = &e.proto else {
             unreachable!()
         };
         let at = |p: usize| p - base;
         let mut offs = vec![
-            offset_of!(E, expires),
-            offset_of!(E, key) + offset_of!(Key<[u8; 4]>, sport),
+            at(&e.proto as *const ProtoState as usize), // the enum's tag
+            offset_of!(Entry<A>, expires),
+            offset_of!(Entry<A>, key) + offset_of!(Key<A>, sport),
             at(&t.seen[0].td_end as *const u32 as usize),
             at(&t.seen[1].td_maxack as *const u32 as usize),
             at(&t.last_end as *const u32 as usize),
         ];
         offs.sort_unstable();
-        // Whatever the entry's alignment within a 64-byte line, a line it overlaps holds
-        // one of these loads iff no gap between loads (or the entry's ends) reaches 64.
-        let mut prev = 0;
-        for &o in &offs {
-            assert!(o - prev < 64, "gap before offset {o} in {offs:?}");
-            prev = o;
+        (offs, size_of::<Entry<A>>())
+    }
+
+    #[test]
+    fn test_touch_lines_reads_every_cache_line_of_a_tcp_entry() {
+        for (offs, size) in [touch_offsets::<[u8; 4]>(), touch_offsets::<[u8; 16]>()] {
+            // Whatever the entry's alignment within a 64-byte line, a line it overlaps
+            // holds one of these loads iff no gap between loads (or the entry's ends)
+            // reaches 64 bytes.
+            let mut prev = 0;
+            for &o in &offs {
+                assert!(o - prev < 64, "gap before offset {o} in {offs:?}");
+                prev = o;
+            }
+            assert!(size - 1 - prev < 64, "gap at the end: {offs:?} of {size}");
         }
-        assert!(size_of::<E>() - 1 - prev < 64, "gap at the end: {offs:?}");
     }
 
     #[test]
