@@ -13,7 +13,7 @@
 //! a tick). Timeouts above 2^31 jiffies (99 days) are clamped to it.
 
 use crate::config::Helper;
-use crate::expect::{Expectation, FtpState};
+use crate::expect::{ExpectEvent, Expectation, FtpState};
 use crate::packet::{self, L3Error, L3};
 use crate::proto::{self, ProtoState};
 use crate::table::{Addr, Entry, HashKey, Key, Table, AUX_ACCT, AUX_EXT};
@@ -285,6 +285,9 @@ pub struct Tracker {
     pub(crate) v6: Table<[u8; 16]>,
     pub(crate) ext: HashMap<(u8, u32), Ext>,
     pub(crate) expects: Vec<Expectation>,
+    pub(crate) expect_events: Vec<ExpectEvent>,
+    /// The earliest expiry (jiffies) among `expects` (meaningless when it is empty).
+    pub(crate) expect_next: u32,
     pub(crate) stats: Stats,
     events: Vec<Event>,
     pub(crate) gc: Gc,
@@ -403,6 +406,8 @@ impl Tracker {
             v6: Table::new(),
             ext: HashMap::new(),
             expects: Vec::new(),
+            expect_events: Vec::new(),
+            expect_next: 0,
             stats: Stats::default(),
             events: Vec::new(),
             gc: Gc::default(),
@@ -612,6 +617,31 @@ impl Tracker {
         }
     }
 
+    /// Hands out and forgets the expectation events since the last call, oldest first (the
+    /// stream `conntrack -E expect` prints; a separate stream, as the kernel's expectation
+    /// event groups are).
+    pub fn drain_expect_events(&mut self, f: &mut dyn FnMut(&ExpectEvent)) {
+        for e in self.expect_events.drain(..) {
+            f(&e);
+        }
+    }
+
+    /// Every pending expectation as a [`ctkit_model::Expect`] (what `conntrack -L expect`
+    /// prints), timeouts relative to `now`, oldest first.
+    pub fn for_each_expect(&self, now: Nanos, f: &mut dyn FnMut(&ctkit_model::Expect)) {
+        let now_ms = ms(now);
+        for x in &self.expects {
+            if !expired(x.expires, now_ms) {
+                f(&x.as_model(now_ms, self.expect_id(x)));
+            }
+        }
+    }
+
+    /// The hash seed the tracker was made with.
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
+    }
+
     /// Every live entry as a [`Flow`], timeouts relative to `now`, in table order.
     pub fn for_each_flow(&self, now: Nanos, f: &mut dyn FnMut(&Flow)) {
         self.each_flow_fam::<[u8; 4]>(now, f);
@@ -789,7 +819,7 @@ impl Tracker {
                     }
                 }
             }
-            self.remove_expectations_of(A::FAM, idx);
+            self.remove_expectations_of(at, A::FAM, idx);
         }
     }
 
@@ -973,7 +1003,7 @@ impl Tracker {
             }
         };
         if let Some(x) = exp {
-            self.consume_expectation(&x);
+            self.consume_expectation(now, &x);
             self.stats.expect_new += 1;
         }
         // __nf_conntrack_confirm.
@@ -1133,6 +1163,10 @@ impl Tracker {
 
     /// Runs the GC worker at every due time up to `now`.
     fn run_gc_until(&mut self, now: Nanos) {
+        // Expectations have their own timers in the kernel: each goes at its expiry.
+        if !self.expects.is_empty() && expired(self.expect_next, ms(now)) {
+            self.expire_expectations(now);
+        }
         let next = match self.gc.next {
             Some(n) => n,
             None => {
@@ -1198,7 +1232,7 @@ impl Tracker {
         let victims6 = gc_scan(&self.v6.entries, at_ms, max95 != 0, &mut acc);
         self.gc_reap::<[u8; 4]>(at, at_ms, victims4, max95);
         self.gc_reap::<[u8; 16]>(at, at_ms, victims6, max95);
-        self.expire_expectations(at_ms);
+        self.expire_expectations(at);
         for x in &self.expects {
             min_left = min_left.min(x.expires.wrapping_sub(at_ms));
         }
