@@ -850,15 +850,16 @@ impl Tracker {
             self.stats.invalid += 1;
             return Verdict::of(CtInfo::Invalid, false);
         };
+        let (src, dst) = (A::from_slice(l3.src), A::from_slice(l3.dst));
+        let h = hash.unwrap_or_else(|| self.key.hash_parts(src, dst, sport, dport, proto, zone));
         let key = Key {
-            src: A::from_slice(l3.src),
-            dst: A::from_slice(l3.dst),
+            src,
+            dst,
             sport,
             dport,
             proto,
             zone,
         };
-        let h = hash.unwrap_or_else(|| self.key.hash(&key));
         let pkt = Pkt { l3 };
         // `repeat:` in nf_conntrack_in.
         for _ in 0..2 {
