@@ -51,14 +51,7 @@ impl Addr for [u8; 4] {
     }
     #[inline]
     fn hash_pair(src: Self, dst: Self, h: &mut Hasher) {
-        // One word, `dst` in both halves (still one-to-one): a plain `src | dst << 32` lets
-        // the compiler read the two addresses back as one 8-byte load from the key just
-        // stored field by field, a store-forwarding stall (a fifth of `process`'s samples).
-        let (s, d) = (
-            u32::from_ne_bytes(src) as u64,
-            u32::from_ne_bytes(dst) as u64,
-        );
-        h.word(s ^ d.wrapping_mul(0x1_0000_0001));
+        h.word(u32::from_ne_bytes(src) as u64 | (u32::from_ne_bytes(dst) as u64) << 32);
     }
     fn to16(self) -> [u8; 16] {
         let mut b = [0u8; 16];
