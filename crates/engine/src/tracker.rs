@@ -544,8 +544,8 @@ impl Tracker {
         })
     }
 
-    /// A packet parsed, and the keyed hash of its original-direction tuple: exactly the
-    /// key `process_fam` builds from the same parse, so it can skip hashing again.
+    /// A packet parsed, and the keyed hash of its original-direction tuple: the hash of
+    /// exactly the key `process_fam` builds from the same parse, so it can skip hashing.
     #[inline]
     fn prep<'p>(&self, zone: u16, p: &'p [u8]) -> Prep<'p> {
         let Ok(l3) = packet::parse(p) else {
@@ -557,26 +557,13 @@ impl Tracker {
                 ..Prep::NONE
             };
         };
+        let (src, dst, proto) = (l3.src, l3.dst, l3.proto);
         let (fam, h) = if l3.version == 4 {
-            let k = Key::<[u8; 4]> {
-                src: Addr::from_slice(l3.src),
-                dst: Addr::from_slice(l3.dst),
-                sport,
-                dport,
-                proto: l3.proto,
-                zone,
-            };
-            (4, self.key.hash(&k))
+            let (s, d) = (<[u8; 4]>::from_slice(src), <[u8; 4]>::from_slice(dst));
+            (4, self.key.hash_parts(s, d, sport, dport, proto, zone))
         } else {
-            let k = Key::<[u8; 16]> {
-                src: Addr::from_slice(l3.src),
-                dst: Addr::from_slice(l3.dst),
-                sport,
-                dport,
-                proto: l3.proto,
-                zone,
-            };
-            (6, self.key.hash(&k))
+            let (s, d) = (<[u8; 16]>::from_slice(src), <[u8; 16]>::from_slice(dst));
+            (6, self.key.hash_parts(s, d, sport, dport, proto, zone))
         };
         Prep {
             fam,
