@@ -2,7 +2,8 @@
 //! index (as `nf_conntrack_hash` holds both `tuplehash` of every `nf_conn`).
 //!
 //! The index is an array of 8-byte slots, linear probing, backward-shift deletion (no
-//! tombstones). A slot holds the upper 32 bits of the tuple's keyed hash (the tag) and a
+//! tombstones); from 2 MiB on it lives in an anonymous mapping advised for transparent huge
+//! pages, so that a lookup in a large table is not also a page walk. A slot holds the upper 32 bits of the tuple's keyed hash (the tag) and a
 //! reference `entry << 1 | direction`. The home slot is the tag's top bits, so slots are
 //! ordered by hash; the kernel's bucket of a tuple (`reciprocal_scale(hash, buckets)`) is the
 //! same monotonic function of the tag, which lets early drop find "the entries of kernel
