@@ -997,10 +997,11 @@ struct Reprint {
     out: Out,
 }
 
-/// One queued reply message: an ack, a GET's entry (its key, fetched when read), an error.
+/// One queued reply message: an ack, a GET's entry (its original tuple and zone, fetched
+/// when read), an error.
 enum Reply {
     Ack,
-    Entry(Box<Flow>),
+    Entry(ctkit_model::Tuple, Option<u16>),
     Error(i32),
 }
 
@@ -1046,17 +1047,17 @@ impl Reprint {
         if errno == Some(libc::ENOENT) {
             self.queue.push_back(Reply::Error(libc::ENOENT));
         } else {
-            let key = Flow {
-                orig: t.orig,
-                has_orig: true,
-                zone: t.zone,
-                ..Flow::default()
-            };
-            self.queue.push_back(Reply::Entry(Box::new(key)));
+            self.queue.push_back(Reply::Entry(t.orig, t.zone));
             self.queue.push_back(Reply::Ack);
         }
         match self.queue.pop_front() {
-            Some(Reply::Entry(k)) => {
+            Some(Reply::Entry(orig, zone)) => {
+                let k = Flow {
+                    orig,
+                    has_orig: true,
+                    zone,
+                    ..Flow::default()
+                };
                 let mut f = Flow::default();
                 if conn.get(self.family, &k, &mut f).is_ok() {
                     self.printer.flow(&mut self.out.buf, &f, &Record::LISTING);
