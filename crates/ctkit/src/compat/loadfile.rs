@@ -206,7 +206,49 @@ pub fn parse_range(
     progname: &str,
     env: &ParseEnv,
     state: &mut ParseState,
-    mut sink: impl FnMut(CompatRequest, usize) -> Result<(), CompatError>,
+    sink: impl FnMut(CompatRequest, usize) -> Result<(), CompatError>,
+) -> RangeResult {
+    parse_range_with(data, first_line, progname, env, state, &mut FnSink(sink))
+}
+
+/// Where [`parse_range_with`] hands each line.
+pub trait LineSink {
+    /// Offered every command line first (not comments or blank lines): `true` when the sink
+    /// has validated and taken it itself, updating `state` as parsing it would.
+    fn line(&mut self, _line: &[u8], _lineno: usize, _state: &mut ParseState) -> bool {
+        false
+    }
+    /// The request the parser made of line `lineno` and the state it left; an error stops
+    /// the range.
+    fn request(
+        &mut self,
+        req: CompatRequest,
+        lineno: usize,
+        state: &ParseState,
+    ) -> Result<(), CompatError>;
+}
+
+struct FnSink<F>(F);
+
+impl<F: FnMut(CompatRequest, usize) -> Result<(), CompatError>> LineSink for FnSink<F> {
+    fn request(
+        &mut self,
+        req: CompatRequest,
+        lineno: usize,
+        _state: &ParseState,
+    ) -> Result<(), CompatError> {
+        (self.0)(req, lineno)
+    }
+}
+
+/// [`parse_range`] with a [`LineSink`] that may take lines without the parser.
+pub fn parse_range_with(
+    data: &[u8],
+    first_line: usize,
+    progname: &str,
+    env: &ParseEnv,
+    state: &mut ParseState,
+    sink: &mut impl LineSink,
 ) -> RangeResult {
     let mut out = RangeResult::default();
     let mut words = Words::default();
@@ -218,6 +260,9 @@ pub fn parse_range(
             .unwrap_or(raw.len());
         let line = &raw[start..];
         if line.first() == Some(&b'\n') || line.first() == Some(&b'#') {
+            continue;
+        }
+        if sink.line(line, lineno, state) {
             continue;
         }
         let with_line = |mut e: CompatError| {
@@ -252,7 +297,7 @@ pub fn parse_range(
             e.line = Some(lineno);
             out.unsupported = Some(e);
         }
-        if let Err(e) = sink(req, lineno) {
+        if let Err(e) = sink.request(req, lineno, state) {
             out.stopped = Some(e);
             return out;
         }

@@ -17,7 +17,10 @@
 
 use crate::compat::error::CompatError;
 use crate::compat::exec;
-use crate::compat::loadfile::{count_lines, last_line, parse_range, RangeResult};
+use crate::compat::fastline::Templates;
+use crate::compat::loadfile::{
+    count_lines, last_line, parse_range, parse_range_with, LineSink, RangeResult,
+};
 use crate::compat::parse::{ParseEnv, ParseState};
 use crate::compat::request::{Command, CompatRequest, OutputFlags, Table};
 use ctkit_ctnetlink::attr::Builder;
@@ -149,12 +152,18 @@ impl Plan {
         }
         let f = exec::creation_flow(&req);
         let excl = matches!(req.command, Command::Create { excl: true });
+        self.push_flow(&f, excl, line);
+        true
+    }
+
+    /// Adds create line `line`: flow `f`, `-I` when `excl`.
+    pub fn push_flow(&mut self, f: &Flow, excl: bool, line: usize) {
         let start = self.wire.len();
         encode_mutation(
             &mut self.wire,
             Mutation::Create { excl },
-            exec::create_family(&f),
-            &f,
+            exec::create_family(f),
+            f,
             &EmitExtras::default(),
             line as u32,
             false,
@@ -165,13 +174,12 @@ impl Plan {
             end: self.wire.len(),
             line: line as u32,
             excl,
-            lane: lane_of(&f),
+            lane: lane_of(f),
         });
         match self.ops.last_mut() {
             Some(Op::Creates(r)) if r.end == idx => r.end = idx + 1,
             _ => self.ops.push(Op::Creates(idx..idx + 1)),
         }
-        true
     }
 
     /// Appends `other`, the plan of the lines after this plan's.
@@ -349,6 +357,46 @@ pub struct Validated {
 /// Below this size a file is validated on one thread.
 const SPLIT_MIN: usize = 1 << 20;
 
+/// Validates lines into a plan, answering lines of a known shape from [`Templates`].
+struct Validator {
+    plan: Option<Plan>,
+    templates: Templates,
+}
+
+impl LineSink for Validator {
+    fn line(&mut self, line: &[u8], lineno: usize, state: &mut ParseState) -> bool {
+        // Once the plan is abandoned, every line only needs validating: the parser does it.
+        let Some(plan) = self.plan.as_mut() else {
+            return false;
+        };
+        match self.templates.line(line, state) {
+            Some(hit) => {
+                plan.push_flow(&hit.flow, hit.excl, lineno);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn request(
+        &mut self,
+        req: CompatRequest,
+        lineno: usize,
+        state: &ParseState,
+    ) -> Result<(), CompatError> {
+        if let Some(e) = req.deferred_error {
+            return Err(e);
+        }
+        if self.plan.is_some() {
+            self.templates.learn(&req, state);
+        }
+        if self.plan.as_mut().is_some_and(|p| !p.push(req, lineno)) {
+            self.plan = None;
+        }
+        Ok(())
+    }
+}
+
 fn validate_range(
     data: &[u8],
     first_line: usize,
@@ -356,17 +404,12 @@ fn validate_range(
     env: &ParseEnv,
     state: &mut ParseState,
 ) -> (RangeResult, Option<Plan>) {
-    let mut plan = Some(Plan::for_file(data.len()));
-    let r = parse_range(data, first_line, progname, env, state, |r, line| {
-        if let Some(e) = r.deferred_error {
-            return Err(e);
-        }
-        if plan.as_mut().is_some_and(|p| !p.push(r, line)) {
-            plan = None;
-        }
-        Ok(())
-    });
-    (r, plan)
+    let mut v = Validator {
+        plan: Some(Plan::for_file(data.len())),
+        templates: Templates::default(),
+    };
+    let r = parse_range_with(data, first_line, progname, env, state, &mut v);
+    (r, v.plan)
 }
 
 /// Validates every line of an `-R` file and builds its [`Plan`], before anything reaches
@@ -416,6 +459,7 @@ fn validate_split(
         let mut state = initial.clone();
         let (r, plan) = validate_range(head, 0, progname, env, &mut state);
         let b = second.join().expect("validation thread");
+
         ((r, plan, state), b)
     });
     if let Some(e) = ra.stopped {

@@ -10,6 +10,7 @@
 pub mod cnum;
 pub mod error;
 pub mod exec;
+pub mod fastline;
 pub mod getopt;
 pub mod inet;
 pub mod labelmap;

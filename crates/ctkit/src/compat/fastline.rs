@@ -1,0 +1,651 @@
+//! `-R` line templates: validating a big file without running the full option parser on every
+//! line.
+//!
+//! The files `-R` loads (conntrack's `-o save` output, generated tables) repeat one line shape
+//! with other addresses, ports and timeouts. The first line of a shape is parsed by
+//! [`parse::parse_words`] and kept as a template; a later line whose words equal the
+//! template's, except the values of the address (`-s -d -r -q`), port (`--sport --dport
+//! --reply-port-src --reply-port-dst` and their long forms) and timeout (`-t`) options, reuses
+//! the template's request with those values parsed by the functions the parser itself calls
+//! on them (`parse_addr`, `atoi`, `atol`) and written where it writes them
+//! (`nfct_set_addr_opt`, the port setters of `extensions/libct_proto_*.c`, `ATTR_TIMEOUT`).
+//!
+//! Why that is the parser's result: a template line is `-I` or `-A` followed by option/value
+//! pairs, every option spelled out in full and taking a required argument. glibc's
+//! `getopt_long` consumes the word after such an option as its argument whatever its text, so
+//! two lines of one shape run the same options in the same order, with the same values except
+//! in the value slots, and no option's outcome depends on another option's value but the
+//! address family, which is checked. A value that would make the parser fail (an address that
+//! does not parse, a netmask, another family) sends the line to the parser, which reports it.
+//! The parser state the template started from must match (`-p` handler, output mask, label
+//! map), and options that change that state or print warnings are not part of any template.
+
+use crate::compat::cnum::{atoi, atol};
+use crate::compat::inet::parse_addr;
+use crate::compat::options::{proto_spec, ProtoHandler, ProtoOpt, PROTOS};
+use crate::compat::parse::ParseState;
+use crate::compat::request::{AddrFamily, Command, CompatRequest, Table};
+use ctkit_model::Flow;
+use std::net::IpAddr;
+
+/// Templates kept per validating thread (a file may alternate a few shapes, e.g. TCP and UDP).
+const MAX_TEMPLATES: usize = 4;
+/// Longest template line, in words (conntrack allows 255).
+const MAX_WORDS: usize = 64;
+/// A word this long goes to the parser, which reports `Parameter too long!` at 1024.
+const MAX_WORD: usize = 1000;
+
+/// What an option word of a template line is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opt {
+    /// `-s`/`-d`/`-r`/`-q`: the letter.
+    Addr(char),
+    /// `-t`.
+    Timeout,
+    /// `-p`: at most one per template (two would mix two handlers' option tables).
+    Proto,
+    /// A generic option whose value is compared, not substituted.
+    Fixed,
+    /// A protocol option (known once the template's handler is): the long name.
+    ProtoName(&'static str),
+}
+
+/// Generic options a template may hold: each takes a required argument, and none changes the
+/// parser state or warns.
+const GENERIC: &[(&str, Opt)] = &[
+    ("-s", Opt::Addr('s')),
+    ("--src", Opt::Addr('s')),
+    ("--orig-src", Opt::Addr('s')),
+    ("-d", Opt::Addr('d')),
+    ("--dst", Opt::Addr('d')),
+    ("--orig-dst", Opt::Addr('d')),
+    ("-r", Opt::Addr('r')),
+    ("--reply-src", Opt::Addr('r')),
+    ("-q", Opt::Addr('q')),
+    ("--reply-dst", Opt::Addr('q')),
+    ("-t", Opt::Timeout),
+    ("--timeout", Opt::Timeout),
+    ("-p", Opt::Proto),
+    ("--protonum", Opt::Proto),
+    ("-u", Opt::Fixed),
+    ("--status", Opt::Fixed),
+    ("-m", Opt::Fixed),
+    ("--mark", Opt::Fixed),
+    ("-c", Opt::Fixed),
+    ("--secmark", Opt::Fixed),
+    ("-w", Opt::Fixed),
+    ("--zone", Opt::Fixed),
+    ("--orig-zone", Opt::Fixed),
+    ("--reply-zone", Opt::Fixed),
+    ("-f", Opt::Fixed),
+    ("--family", Opt::Fixed),
+];
+
+fn classify(word: &[u8]) -> Option<Opt> {
+    if let Some((_, o)) = GENERIC.iter().find(|(n, _)| n.as_bytes() == word) {
+        return Some(*o);
+    }
+    let name = word.strip_prefix(b"--")?;
+    // Every protocol option takes a required argument (`lv` in options.rs).
+    PROTOS
+        .iter()
+        .flat_map(|p| p.opts.iter())
+        .find(|o| o.name.as_bytes() == name)
+        .map(|o| Opt::ProtoName(o.name))
+}
+
+/// Handlers whose four port options are set with `atoi` (GRE's use `strtoul`).
+fn atoi_ports(h: ProtoHandler) -> bool {
+    matches!(
+        h,
+        ProtoHandler::Tcp
+            | ProtoHandler::Udp
+            | ProtoHandler::Udplite
+            | ProtoHandler::Sctp
+            | ProtoHandler::Dccp
+    )
+}
+
+/// What a word of a template line does with a new line's word in its place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// Must be byte-equal.
+    Same,
+    /// An address option's value: `s`, `d`, `r` or `q`.
+    Addr(char),
+    /// A port option's value: reply tuple?, source port?
+    Port { reply: bool, src: bool },
+    /// `-t`'s value.
+    Timeout,
+}
+
+/// A value parsed from a slot.
+#[derive(Clone, Copy, Debug)]
+enum Val {
+    Addr(IpAddr),
+    Num(u32),
+}
+
+/// The blank-separated words of a line as `Words::split` cuts them, or `None` when the line
+/// holds anything that splitter treats specially (quotes, NUL) or a very long word.
+fn words(line: &[u8], out: &mut Vec<(u32, u32)>) -> Option<()> {
+    out.clear();
+    let mut start = None;
+    for (i, &c) in line.iter().enumerate() {
+        match c {
+            b'"' | 0 => return None,
+            b' ' | b'\t' | b'\n' => {
+                if let Some(s) = start.take() {
+                    out.push((s as u32, i as u32));
+                }
+            }
+            _ => {
+                if start.is_none() {
+                    start = Some(i);
+                }
+            }
+        }
+    }
+    if let Some(s) = start {
+        out.push((s as u32, line.len() as u32));
+    }
+    let ok = out.len() <= MAX_WORDS && out.iter().all(|&(s, e)| (e - s) as usize <= MAX_WORD);
+    ok.then_some(())
+}
+
+/// The option words of a line of template shape: `-I|-A (OPT VALUE)*`, at most one `-p`.
+fn shape(line: &[u8], w: &[(u32, u32)]) -> Option<Vec<Option<Opt>>> {
+    let word = |i: usize| &line[w[i].0 as usize..w[i].1 as usize];
+    if w.len().is_multiple_of(2) || !matches!(word(0), b"-I" | b"-A") {
+        return None;
+    }
+    let mut opts = vec![None; w.len()];
+    let mut protos = 0;
+    for i in (1..w.len()).step_by(2) {
+        let o = classify(word(i))?;
+        protos += usize::from(o == Opt::Proto);
+        opts[i] = Some(o);
+    }
+    (protos <= 1).then_some(opts)
+}
+
+/// One learned line shape.
+#[derive(Debug)]
+struct Template {
+    /// The template line's bytes and word spans.
+    text: Vec<u8>,
+    spans: Vec<(u32, u32)>,
+    /// Per word: what a new line's word there means.
+    slots: Vec<Slot>,
+    /// The request, values rewritten by each line that matches.
+    req: CompatRequest,
+    /// The family every address must have.
+    family: AddrFamily,
+    /// The parser state the template was parsed from (warnings cleared).
+    before: ParseState,
+    /// What parsing the line left in the state (`-p` sets the handler).
+    after_proto: Option<ProtoHandler>,
+}
+
+impl Template {
+    /// Parses `line` against this template: `None` unless it has the template's shape and
+    /// every value parses as the parser would take it.
+    fn values(&self, line: &[u8], spans: &[(u32, u32)], vals: &mut Vec<Val>) -> Option<()> {
+        if spans.len() != self.spans.len() {
+            return None;
+        }
+        vals.clear();
+        for ((&(s, e), &(ts, te)), slot) in spans.iter().zip(&self.spans).zip(&self.slots) {
+            let word = &line[s as usize..e as usize];
+            match slot {
+                Slot::Same => {
+                    if word != &self.text[ts as usize..te as usize] {
+                        return None;
+                    }
+                }
+                Slot::Addr(_) => {
+                    let (a, mask) = parse_addr(std::str::from_utf8(word).ok()?);
+                    let a = a?;
+                    let fam = match a {
+                        IpAddr::V4(_) => AddrFamily::Inet,
+                        IpAddr::V6(_) => AddrFamily::Inet6,
+                    };
+                    if mask.is_some() || fam != self.family {
+                        return None;
+                    }
+                    vals.push(Val::Addr(a));
+                }
+                Slot::Port { .. } => {
+                    vals.push(Val::Num(atoi(std::str::from_utf8(word).ok()?) as u16 as u32))
+                }
+                Slot::Timeout => {
+                    vals.push(Val::Num(atol(std::str::from_utf8(word).ok()?) as u32));
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// Writes the values where the parser writes them, in line order (a repeated option's
+    /// last value wins, as in the parser).
+    fn apply(&mut self, vals: &[Val]) {
+        let flow = &mut self.req.ct.flow;
+        for (slot, v) in self.slots.iter().filter(|s| **s != Slot::Same).zip(vals) {
+            match (slot, *v) {
+                (Slot::Addr(c), Val::Addr(a)) => match c {
+                    's' => flow.orig.src = a,
+                    'd' => flow.orig.dst = a,
+                    'r' => flow.reply.src = a,
+                    _ => flow.reply.dst = a,
+                },
+                (Slot::Port { reply, src }, Val::Num(p)) => {
+                    let t = if *reply {
+                        &mut flow.reply
+                    } else {
+                        &mut flow.orig
+                    };
+                    if *src {
+                        t.sport = p as u16;
+                    } else {
+                        t.dport = p as u16;
+                    }
+                }
+                (Slot::Timeout, Val::Num(t)) => flow.timeout = Some(t),
+                _ => unreachable!("slot and value kinds pair up"),
+            }
+        }
+    }
+}
+
+/// A line of template shape the parser is about to parse: learned if it parses as a create.
+#[derive(Debug)]
+struct Pending {
+    text: Vec<u8>,
+    spans: Vec<(u32, u32)>,
+    opts: Vec<Option<Opt>>,
+    before: ParseState,
+    warnings: usize,
+}
+
+/// The templates of one validating thread.
+#[derive(Debug, Default)]
+pub struct Templates {
+    list: Vec<Template>,
+    pending: Option<Pending>,
+    spans: Vec<(u32, u32)>,
+    vals: Vec<Val>,
+}
+
+/// A create line answered from a template.
+#[derive(Clone, Copy, Debug)]
+pub struct Hit {
+    /// The flow to create (`exec::creation_flow` of the request).
+    pub flow: Flow,
+    /// `-I` (fail if it exists) rather than `-A`.
+    pub excl: bool,
+}
+
+impl Templates {
+    /// Answers `line` from a template (updating `state` as parsing it would), or returns
+    /// `None` and, when the line has template shape, remembers it so that
+    /// [`Templates::learn`] can keep the parser's request for it.
+    pub fn line(&mut self, line: &[u8], state: &mut ParseState) -> Option<Hit> {
+        self.pending = None;
+        words(line, &mut self.spans)?;
+        let spans = std::mem::take(&mut self.spans);
+        let mut vals = std::mem::take(&mut self.vals);
+        let mut hit = None;
+        for i in 0..self.list.len() {
+            let t = &self.list[i];
+            if t.before.same_for_parsing(state) && t.values(line, &spans, &mut vals).is_some() {
+                let t = &mut self.list[i];
+                t.apply(&vals);
+                state.last_proto = t.after_proto;
+                hit = Some(Hit {
+                    flow: crate::compat::exec::creation_flow(&t.req),
+                    excl: matches!(t.req.command, Command::Create { excl: true }),
+                });
+                // Keep the template that matched first.
+                self.list[..=i].rotate_right(1);
+                break;
+            }
+        }
+        if hit.is_none() {
+            if let Some(opts) = shape(line, &spans) {
+                let mut before = state.clone();
+                before.warnings.clear();
+                self.pending = Some(Pending {
+                    text: line.to_vec(),
+                    spans: spans.clone(),
+                    opts,
+                    before,
+                    warnings: state.warnings.len(),
+                });
+            }
+        }
+        self.spans = spans;
+        self.vals = vals;
+        hit
+    }
+
+    /// The parser's request for the line last offered to [`Templates::line`] and the state it
+    /// left: kept as a template when that line had template shape and is a plain create.
+    pub fn learn(&mut self, req: &CompatRequest, state: &ParseState) {
+        let Some(p) = self.pending.take() else {
+            return;
+        };
+        let plain_create = matches!(req.command, Command::Create { .. })
+            && req.table == Table::Conntrack
+            && req.deferred_error.is_none()
+            && req.buffer_size.is_none();
+        let same_state = state.warnings.len() == p.warnings
+            && state.output == p.before.output
+            && state.labelmap == p.before.labelmap
+            && state.labelmap_path == p.before.labelmap_path;
+        if !plain_create || !same_state {
+            return;
+        }
+        let handler = req.proto.map(|pr| pr.handler);
+        let mut slots = vec![Slot::Same; p.spans.len()];
+        for (i, o) in p.opts.iter().enumerate() {
+            let Some(o) = o else { continue };
+            slots[i + 1] = match *o {
+                Opt::Addr(c) => Slot::Addr(c),
+                Opt::Timeout => Slot::Timeout,
+                Opt::Proto | Opt::Fixed => Slot::Same,
+                Opt::ProtoName(name) => match handler.filter(|h| atoi_ports(*h)) {
+                    Some(h) => port_slot(h, name),
+                    None => Slot::Same,
+                },
+            };
+        }
+        let t = Template {
+            text: p.text,
+            spans: p.spans,
+            slots,
+            req: req.clone(),
+            family: req.family,
+            before: p.before,
+            after_proto: state.last_proto,
+        };
+        self.list.insert(0, t);
+        self.list.truncate(MAX_TEMPLATES);
+    }
+}
+
+/// The slot of protocol option `name` under handler `h`: one of the four ports, else `Same`.
+fn port_slot(h: ProtoHandler, name: &str) -> Slot {
+    let spec = proto_spec(h);
+    let code = spec
+        .opts
+        .iter()
+        .find(|o| o.name == name)
+        .and_then(|o| spec.code(o.val & 0xff));
+    match code {
+        Some((ProtoOpt::OrigSport, _)) => Slot::Port {
+            reply: false,
+            src: true,
+        },
+        Some((ProtoOpt::OrigDport, _)) => Slot::Port {
+            reply: false,
+            src: false,
+        },
+        Some((ProtoOpt::ReplSport, _)) => Slot::Port {
+            reply: true,
+            src: true,
+        },
+        Some((ProtoOpt::ReplDport, _)) => Slot::Port {
+            reply: true,
+            src: false,
+        },
+        _ => Slot::Same,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compat::loadfile::{parse_range_with, LineSink};
+    use crate::compat::parse::ParseEnv;
+
+    /// Collects what each line became: a template hit or the parser's request.
+    #[derive(Default)]
+    struct Probe {
+        t: Templates,
+        hits: Vec<(usize, Hit)>,
+        parsed: Vec<(usize, CompatRequest)>,
+    }
+
+    impl LineSink for Probe {
+        fn line(&mut self, line: &[u8], lineno: usize, state: &mut ParseState) -> bool {
+            match self.t.line(line, state) {
+                Some(h) => {
+                    self.hits.push((lineno, h));
+                    true
+                }
+                None => false,
+            }
+        }
+        fn request(
+            &mut self,
+            req: CompatRequest,
+            lineno: usize,
+            state: &ParseState,
+        ) -> Result<(), crate::compat::error::CompatError> {
+            self.t.learn(&req, state);
+            self.parsed.push((lineno, req));
+            Ok(())
+        }
+    }
+
+    /// What one line became, comparable across the two paths.
+    #[derive(Debug, PartialEq)]
+    enum Out {
+        Create(usize, Box<Flow>, bool),
+        Other(usize, String),
+    }
+
+    fn out_of(req: &CompatRequest, line: usize) -> Out {
+        let plain = matches!(req.command, Command::Create { .. })
+            && req.table == Table::Conntrack
+            && req.deferred_error.is_none()
+            && req.buffer_size.is_none();
+        if plain {
+            Out::Create(
+                line,
+                Box::new(crate::compat::exec::creation_flow(req)),
+                matches!(req.command, Command::Create { excl: true }),
+            )
+        } else {
+            Out::Other(line, format!("{req:?}"))
+        }
+    }
+
+    /// Outcomes, the error (message, line) that stopped the range, and the final state.
+    type Run = (Vec<Out>, Option<(String, Option<usize>)>, String);
+
+    fn via_parser(text: &str) -> Run {
+        let mut st = ParseState::default();
+        let mut outs = Vec::new();
+        let r = crate::compat::loadfile::parse_range(
+            text.as_bytes(),
+            0,
+            "conntrack",
+            &ParseEnv::default(),
+            &mut st,
+            |req, line| {
+                outs.push(out_of(&req, line));
+                Ok(())
+            },
+        );
+        let err = r.stopped.or(r.unsupported).map(|e| (e.message, e.line));
+        (outs, err, format!("{st:?}"))
+    }
+
+    fn via_templates(text: &str) -> (Run, usize) {
+        let mut p = Probe::default();
+        let mut st = ParseState::default();
+        let r = parse_range_with(
+            text.as_bytes(),
+            0,
+            "conntrack",
+            &ParseEnv::default(),
+            &mut st,
+            &mut p,
+        );
+        let mut outs: Vec<Out> = p
+            .hits
+            .iter()
+            .map(|(l, h)| Out::Create(*l, Box::new(h.flow), h.excl))
+            .chain(p.parsed.iter().map(|(l, r)| out_of(r, *l)))
+            .collect();
+        outs.sort_by_key(|o| match o {
+            Out::Create(l, ..) | Out::Other(l, _) => *l,
+        });
+        let err = r.stopped.or(r.unsupported).map(|e| (e.message, e.line));
+        ((outs, err, format!("{st:?}")), p.hits.len())
+    }
+
+    fn same_as_parser(text: &str) -> usize {
+        let (got, hits) = via_templates(text);
+        assert_eq!(got, via_parser(text), "{text}");
+        hits
+    }
+
+    const TCP: &str = "-I -s 198.51.100.1 -d 203.0.113.1 -p tcp --sport 1024 --dport 80 --state ESTABLISHED -u ASSURED -t 7200\n";
+
+    #[test]
+    fn lines_of_one_shape_after_the_second_are_answered_from_the_template() {
+        // Line 1 runs from the empty state, line 2 from the TCP handler's: both are parsed.
+        let text: String = (0..10)
+            .map(|i| {
+                TCP.replace("1024", &(1024 + i).to_string())
+                    .replace(".1 -d", &format!(".{} -d", 1 + i % 3))
+            })
+            .collect();
+        assert_eq!(same_as_parser(&text), 8);
+    }
+
+    #[test]
+    fn values_the_parser_would_refuse_go_to_the_parser() {
+        for bad in ["x", "192.0.2.0/24", "2001:db8::1", "1.2.3.4/33"] {
+            let text = format!("{TCP}{TCP}{}", TCP.replace("198.51.100.1", bad));
+            assert_eq!(same_as_parser(&text), 0, "{bad}");
+        }
+        // Odd but accepted values are taken as the parser takes them.
+        let odd = format!(
+            "{TCP}{TCP}{}{}",
+            TCP.replace("1024", "80abc").replace("7200", "-1"),
+            TCP.replace("198.51.100.1", "10").replace("80", "70000"),
+        );
+        assert_eq!(same_as_parser(&odd), 2);
+    }
+
+    #[test]
+    fn options_that_change_the_parser_state_make_no_template() {
+        let text = TCP.replace(" -t", " -o xml -t").repeat(4);
+        assert_eq!(same_as_parser(&text), 0);
+        let text = TCP.replace("-p tcp", "-p udp -p tcp").repeat(4);
+        assert_eq!(same_as_parser(&text), 0);
+        let text = TCP.replace("--sport", "--sp").repeat(4);
+        assert_eq!(same_as_parser(&text), 0);
+        let text = TCP.replace("-I", "-I \"conntrack\"").repeat(4);
+        assert_eq!(same_as_parser(&text), 0);
+    }
+
+    /// Line shapes with `{A}` (address), `{P}` (port-like) and `{T}` (timeout-like) holes.
+    const SHAPES: &[&str] = &[
+        "-I -s {A} -d {A} -p tcp --sport {P} --dport {P} --state ESTABLISHED -u ASSURED -t {T}",
+        "-A -s {A} -d {A} -p udp --sport {P} --dport {P} -t {T}",
+        "-I -s {A} -d {A} -r {A} -q {A} -p tcp --orig-port-src {P} --orig-port-dst {P} --reply-port-src {P} --reply-port-dst {P} --state SYN_SENT -t {T}",
+        "-I -s {A} -d {A} -p icmp --icmp-type 8 --icmp-code 0 --icmp-id {P} -t {T}",
+        "-I --src {A} --dst {A} --protonum sctp --sport {P} --dport {P} --state ESTABLISHED --timeout {T}",
+        "-I -s {A} -s {A} -d {A} -p tcp --sport {P} --sport {P} --dport {P} --state LISTEN -t {T} -m {P}",
+        "-I -s {A} -d {A} -t {T} -u SEEN_REPLY",
+        "-I -s {A} -d {A} --sport {P} -p tcp --dport {P} -t {T}",
+        "-A -r {A} -q {A} -p dccp --reply-port-src {P} --reply-port-dst {P} -t {T} -w {P}",
+        "-I -s {A} -d {A} -p 17 --sport {P} --dport {P} -t {T} -f ipv4",
+        "-I -s {A} -d {A} -p tcp --sport {P} --dport {P} --state ESTABLISHED -t {T} -o id",
+        "-D -s {A}",
+        "# comment {A}",
+    ];
+    const ADDRS: &[&str] = &[
+        "192.0.2.1",
+        "198.51.100.7",
+        "203.0.113.200",
+        "2001:db8::1",
+        "2001:db8::2",
+        "10",
+        "1.2.3",
+        "300.1.1.1",
+        "192.0.2.0/24",
+        "x",
+        "0x7f.1",
+    ];
+    const NUMS: &[&str] = &[
+        "80",
+        "0",
+        "443",
+        "65535",
+        "65536",
+        "-1",
+        "80abc",
+        "0x50",
+        "099",
+        "4294967296",
+        "7200",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn templates_give_what_the_parser_gives(
+            shapes in (0..SHAPES.len(), 0..SHAPES.len()),
+            lines in proptest::collection::vec(
+                (proptest::bool::ANY, proptest::collection::vec((0..2 * ADDRS.len(), 0..2 * NUMS.len()), 4)),
+                1..40,
+            )
+        ) {
+            // Two shapes per file, values mostly ordinary (indexes past the pools pick from
+            // their first entries), so that templates are learned and hit.
+            let text: String = lines
+                .iter()
+                .map(|(second, vals)| {
+                    let mut l = SHAPES[if *second { shapes.1 } else { shapes.0 }].to_string();
+                    for (a, n) in vals {
+                        let addr = ADDRS[if *a < ADDRS.len() { *a } else { *a % 3 }];
+                        let num = NUMS[if *n < NUMS.len() { *n } else { *n % 4 }];
+                        l = l.replacen("{A}", addr, 1).replacen("{P}", num, 1);
+                        l = l.replacen("{T}", NUMS[(*n + *a) % NUMS.len()], 1);
+                    }
+                    l.replace("{A}", "192.0.2.9").replace("{P}", "5") + "\n"
+                })
+                .collect();
+            let (got, _) = via_templates(&text);
+            proptest::prop_assert_eq!(got, via_parser(&text));
+        }
+    }
+
+    #[test]
+    fn the_generated_files_do_hit_templates() {
+        let text = format!(
+            "{}\n{}\n{}\n{}\n",
+            SHAPES[2]
+                .replace("{A}", "192.0.2.1")
+                .replace("{P}", "5")
+                .replace("{T}", "9"),
+            SHAPES[2]
+                .replace("{A}", "192.0.2.2")
+                .replace("{P}", "6")
+                .replace("{T}", "9"),
+            SHAPES[2]
+                .replace("{A}", "192.0.2.3")
+                .replace("{P}", "7")
+                .replace("{T}", "10"),
+            SHAPES[8]
+                .replace("{A}", "2001:db8::3")
+                .replace("{P}", "7")
+                .replace("{T}", "10"),
+        );
+        assert_eq!(same_as_parser(&text), 1);
+    }
+}
