@@ -286,31 +286,30 @@ pub struct Hit {
 }
 
 impl Templates {
-    /// Answers `line` from a template (updating `state` as parsing it would), or returns
-    /// `None` and, when the line has template shape, remembers it so that
-    /// [`Templates::learn`] can keep the parser's request for it.
-    pub fn line(&mut self, line: &[u8], state: &mut ParseState) -> Option<Hit> {
+    /// Answers `line` from a template (updating `state` as parsing it would; [`Templates::hit`]
+    /// then gives the line's create), or returns `false` and, when the line has template
+    /// shape, remembers it so that [`Templates::learn`] can keep the parser's request for it.
+    pub fn line(&mut self, line: &[u8], state: &mut ParseState) -> bool {
         self.pending = None;
-        words(line, &mut self.spans)?;
+        if words(line, &mut self.spans).is_none() {
+            return false;
+        }
         let spans = std::mem::take(&mut self.spans);
         let mut vals = std::mem::take(&mut self.vals);
-        let mut hit = None;
+        let mut hit = false;
         for i in 0..self.list.len() {
             let t = &self.list[i];
             if t.before.same_for_parsing(state) && t.values(line, &spans, &mut vals).is_some() {
                 let t = &mut self.list[i];
                 t.apply(&vals);
                 state.last_proto = t.after_proto;
-                hit = Some(Hit {
-                    flow: crate::compat::exec::creation_flow(&t.req),
-                    excl: matches!(t.req.command, Command::Create { excl: true }),
-                });
-                // Keep the template that matched first.
+                // The template that matched goes first: it is the one `hit` reads.
                 self.list[..=i].rotate_right(1);
+                hit = true;
                 break;
             }
         }
-        if hit.is_none() {
+        if !hit {
             if let Some(opts) = shape(line, &spans) {
                 let mut before = state.clone();
                 before.warnings.clear();
@@ -326,6 +325,15 @@ impl Templates {
         self.spans = spans;
         self.vals = vals;
         hit
+    }
+
+    /// The create of the line [`Templates::line`] last answered.
+    pub fn hit(&self) -> Hit {
+        let t = &self.list[0];
+        Hit {
+            flow: crate::compat::exec::creation_flow(&t.req),
+            excl: matches!(t.req.command, Command::Create { excl: true }),
+        }
     }
 
     /// The parser's request for the line last offered to [`Templates::line`] and the state it
@@ -418,13 +426,11 @@ mod tests {
 
     impl LineSink for Probe {
         fn line(&mut self, line: &[u8], lineno: usize, state: &mut ParseState) -> bool {
-            match self.t.line(line, state) {
-                Some(h) => {
-                    self.hits.push((lineno, h));
-                    true
-                }
-                None => false,
+            let hit = self.t.line(line, state);
+            if hit {
+                self.hits.push((lineno, self.t.hit()));
             }
+            hit
         }
         fn request(
             &mut self,
