@@ -134,20 +134,31 @@ pub fn split_line(argv: &mut Vec<String>, line: &[u8]) -> Result<(), CompatError
     Ok(())
 }
 
-/// The pieces `fgets(buffer, 10240, file)` returns.
-fn fgets_lines(data: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut rest = data;
-    while !rest.is_empty() {
-        let max = rest.len().min(LINE_BUF - 1);
-        let end = match rest[..max].iter().position(|&c| c == b'\n') {
+/// The pieces `fgets(buffer, 10240, file)` returns, in order.
+struct FgetsLines<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for FgetsLines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let max = self.rest.len().min(LINE_BUF - 1);
+        let end = match self.rest[..max].iter().position(|&c| c == b'\n') {
             Some(p) => p + 1,
             None => max,
         };
-        out.push(&rest[..end]);
-        rest = &rest[end..];
+        let (line, rest) = self.rest.split_at(end);
+        self.rest = rest;
+        Some(line)
     }
-    out
+}
+
+fn fgets_lines(data: &[u8]) -> FgetsLines<'_> {
+    FgetsLines { rest: data }
 }
 
 /// ``Cannot use command `X' with --load-file`` names (`ct_unsupp_cmd_parse_file`).
@@ -252,7 +263,7 @@ pub fn parse_range_with(
 ) -> RangeResult {
     let mut out = RangeResult::default();
     let mut words = Words::default();
-    for (n, raw) in fgets_lines(data).into_iter().enumerate() {
+    for (n, raw) in fgets_lines(data).enumerate() {
         let lineno = first_line + n + 1;
         let start = raw
             .iter()
@@ -305,14 +316,9 @@ pub fn parse_range_with(
     out
 }
 
-/// How many lines (`fgets` pieces) `data` holds.
-pub fn count_lines(data: &[u8]) -> usize {
-    fgets_lines(data).len()
-}
-
-/// The last line (`fgets` piece) of `data`, empty when there is none.
-pub fn last_line(data: &[u8]) -> &[u8] {
-    fgets_lines(data).last().copied().unwrap_or(&[])
+/// How many lines (`fgets` pieces) `data` holds, and the last one (empty when none).
+pub fn count_and_last_line(data: &[u8]) -> (usize, &[u8]) {
+    fgets_lines(data).fold((0, &[][..]), |(n, _), l| (n + 1, l))
 }
 
 /// Parses file contents into requests (all lines first; errors carry their line number).
@@ -344,7 +350,13 @@ pub fn read_file(file: &str) -> Result<Vec<u8>, CompatError> {
     let read = if file == "-" {
         std::io::stdin().lock().read_to_end(&mut data).map(|_| ())
     } else {
-        std::fs::File::open(name).and_then(|mut f| f.read_to_end(&mut data).map(|_| ()))
+        std::fs::File::open(name).and_then(|mut f| match read_halves(&f)? {
+            Some(d) => {
+                data = d;
+                Ok(())
+            }
+            None => f.read_to_end(&mut data).map(|_| ()),
+        })
     };
     if read.is_err() {
         return Err(CompatError::param(format!(
@@ -352,6 +364,47 @@ pub fn read_file(file: &str) -> Result<Vec<u8>, CompatError> {
         )));
     }
     Ok(data)
+}
+
+/// Below this size a file is read by one thread.
+const READ_SPLIT_MIN: u64 = 8 << 20;
+
+/// A big regular file read in two halves on two threads (the copy out of the page cache and
+/// the page faults of the buffer are a tenth of `-R`'s validation time); `None` when the file
+/// is small, not a regular file, or its size changed while it was read (then it is read the
+/// plain way, from the start).
+fn read_halves(f: &std::fs::File) -> std::io::Result<Option<Vec<u8>>> {
+    use std::os::unix::fs::FileExt;
+    let meta = f.metadata()?;
+    if !meta.is_file() || meta.len() < READ_SPLIT_MIN || meta.len() > usize::MAX as u64 / 2 {
+        return Ok(None);
+    }
+    let len = meta.len() as usize;
+    let mut data = vec![0u8; len];
+    let (head, tail) = data.split_at_mut(len / 2);
+    let fill = |buf: &mut [u8], mut at: u64| -> std::io::Result<bool> {
+        let mut done = 0;
+        while done < buf.len() {
+            match f.read_at(&mut buf[done..], at) {
+                Ok(0) => return Ok(false),
+                Ok(n) => {
+                    done += n;
+                    at += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let second = s.spawn(|| fill(tail, (len / 2) as u64));
+        let a = fill(head, 0);
+        (a, second.join().expect("reading thread"))
+    });
+    // Complete, and nothing after the end: else the file changed under us.
+    let whole = a? && b? && f.read_at(&mut [0u8; 1], len as u64)? == 0;
+    Ok(whole.then_some(data))
 }
 
 /// Reads `FILE` (`-` = stdin, reported as `/dev/stdin`) and parses it.
@@ -508,6 +561,31 @@ mod tests {
             let (a, b) = both(&line);
             proptest::prop_assert_eq!(a, b);
         }
+    }
+
+    #[test]
+    fn a_big_file_read_in_two_halves_is_the_file() {
+        let path = std::env::temp_dir().join(format!("ctkit-read-halves-{}", std::process::id()));
+        let data: Vec<u8> = (0..(READ_SPLIT_MIN as usize + 12_345))
+            .map(|i| (i * 7 + i / 251) as u8)
+            .collect();
+        std::fs::write(&path, &data).unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        let halves = read_halves(&f).unwrap();
+        let got = read_file(path.to_str().unwrap()).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(halves.is_some_and(|h| h == data));
+        assert!(got == data);
+    }
+
+    #[test]
+    fn counts_fgets_pieces_and_finds_the_last() {
+        let long = "x".repeat(LINE_BUF + 5);
+        let data = format!("a\n\nb c\n{long}\nz");
+        // The long line is two pieces, as fgets reads it.
+        assert_eq!(count_and_last_line(data.as_bytes()), (6, &b"z"[..]));
+        assert_eq!(count_and_last_line(b"a\n"), (1, &b"a\n"[..]));
+        assert_eq!(count_and_last_line(b""), (0, &b""[..]));
     }
 
     #[test]

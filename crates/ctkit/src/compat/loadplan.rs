@@ -26,7 +26,7 @@ use crate::compat::error::CompatError;
 use crate::compat::exec;
 use crate::compat::fastline::Templates;
 use crate::compat::loadfile::{
-    count_lines, last_line, parse_range, parse_range_with, LineSink, RangeResult,
+    count_and_last_line, parse_range, parse_range_with, LineSink, RangeResult,
 };
 use crate::compat::parse::{ParseEnv, ParseState};
 use crate::compat::request::{Command, CompatRequest, OutputFlags, Table};
@@ -332,9 +332,9 @@ fn validate_split(
     let (head, tail) = data.split_at(mid);
     let ((ra, state_a), (guess, rb, state_b, lines_a)) = std::thread::scope(|s| {
         let second = s.spawn(|| {
-            let lines_a = count_lines(head);
+            let (lines_a, last) = count_and_last_line(head);
             let mut state = initial.clone();
-            let _ = parse_range(last_line(head), 0, progname, env, &mut state, |_, _| Ok(()));
+            let _ = parse_range(last, 0, progname, env, &mut state, |_, _| Ok(()));
             state.warnings.clear();
             let guess = state.clone();
             let r = validate_range(tail, lines_a, progname, env, &mut state);
