@@ -106,6 +106,15 @@ fn atoi_ports(h: ProtoHandler) -> bool {
     )
 }
 
+/// `conv(word)` (the parser's `atoi`/`atol`), computed directly for up to nine decimal digits
+/// (what `strtol(word, NULL, 10)` returns for them); `None` when the word is not UTF-8.
+fn decimal(word: &[u8], conv: impl Fn(&str) -> i32) -> Option<i32> {
+    if !word.is_empty() && word.len() <= 9 && word.iter().all(u8::is_ascii_digit) {
+        return Some(word.iter().fold(0, |v, &c| v * 10 + i32::from(c - b'0')));
+    }
+    std::str::from_utf8(word).ok().map(conv)
+}
+
 /// What a word of a template line does with a new line's word in its place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
@@ -189,20 +198,33 @@ struct Template {
 
 impl Template {
     /// Parses `line` against this template: `None` unless it has the template's shape and
-    /// every value parses as the parser would take it.
-    fn values(&self, line: &[u8], spans: &[(u32, u32)], vals: &mut Vec<Val>) -> Option<()> {
-        if spans.len() != self.spans.len() {
-            return None;
-        }
+    /// every value parses as the parser would take it. Walks the line once: a fixed word is
+    /// compared in place, a value word is cut at the next blank.
+    fn values(&self, line: &[u8], vals: &mut Vec<Val>) -> Option<()> {
         vals.clear();
-        for ((&(s, e), &(ts, te)), slot) in spans.iter().zip(&self.spans).zip(&self.slots) {
-            let word = &line[s as usize..e as usize];
-            match slot {
-                Slot::Same => {
-                    if word != &self.text[ts as usize..te as usize] {
-                        return None;
-                    }
+        let blank = |c: u8| matches!(c, b' ' | b'\t' | b'\n');
+        let mut pos = 0;
+        for (&(ts, te), slot) in self.spans.iter().zip(&self.slots) {
+            while pos < line.len() && blank(line[pos]) {
+                pos += 1;
+            }
+            let rest = &line[pos..];
+            if *slot == Slot::Same {
+                let want = &self.text[ts as usize..te as usize];
+                if !rest.starts_with(want) || rest.get(want.len()).is_some_and(|&c| !blank(c)) {
+                    return None;
                 }
+                pos += want.len();
+                continue;
+            }
+            let len = rest.iter().position(|&c| blank(c)).unwrap_or(rest.len());
+            let word = &rest[..len];
+            // What the splitter treats specially, or no word at all: the parser decides.
+            if word.is_empty() || len > MAX_WORD || word.iter().any(|&c| c == b'"' || c == 0) {
+                return None;
+            }
+            pos += len;
+            match slot {
                 Slot::Addr(_) => {
                     let (a, mask) = parse_addr(std::str::from_utf8(word).ok()?);
                     let a = a?;
@@ -215,15 +237,13 @@ impl Template {
                     }
                     vals.push(Val::Addr(a));
                 }
-                Slot::Port { .. } => {
-                    vals.push(Val::Num(atoi(std::str::from_utf8(word).ok()?) as u16 as u32))
-                }
-                Slot::Timeout => {
-                    vals.push(Val::Num(atol(std::str::from_utf8(word).ok()?) as u32));
-                }
+                Slot::Port { .. } => vals.push(Val::Num(decimal(word, atoi)? as u16 as u32)),
+                Slot::Timeout => vals.push(Val::Num(decimal(word, |w| atol(w) as i32)? as u32)),
+                Slot::Same => unreachable!("handled above"),
             }
         }
-        Some(())
+        // Nothing but blanks after the last word.
+        line[pos..].iter().all(|&c| blank(c)).then_some(())
     }
 
     /// Writes the values where the parser writes them, in line order (a repeated option's
@@ -291,15 +311,11 @@ impl Templates {
     /// shape, remembers it so that [`Templates::learn`] can keep the parser's request for it.
     pub fn line(&mut self, line: &[u8], state: &mut ParseState) -> bool {
         self.pending = None;
-        if words(line, &mut self.spans).is_none() {
-            return false;
-        }
-        let spans = std::mem::take(&mut self.spans);
         let mut vals = std::mem::take(&mut self.vals);
         let mut hit = false;
         for i in 0..self.list.len() {
             let t = &self.list[i];
-            if t.before.same_for_parsing(state) && t.values(line, &spans, &mut vals).is_some() {
+            if t.before.same_for_parsing(state) && t.values(line, &mut vals).is_some() {
                 let t = &mut self.list[i];
                 t.apply(&vals);
                 state.last_proto = t.after_proto;
@@ -309,21 +325,20 @@ impl Templates {
                 break;
             }
         }
-        if !hit {
-            if let Some(opts) = shape(line, &spans) {
+        self.vals = vals;
+        if !hit && words(line, &mut self.spans).is_some() {
+            if let Some(opts) = shape(line, &self.spans) {
                 let mut before = state.clone();
                 before.warnings.clear();
                 self.pending = Some(Pending {
                     text: line.to_vec(),
-                    spans: spans.clone(),
+                    spans: self.spans.clone(),
                     opts,
                     before,
                     warnings: state.warnings.len(),
                 });
             }
         }
-        self.spans = spans;
-        self.vals = vals;
         hit
     }
 
@@ -530,6 +545,34 @@ mod tests {
             })
             .collect();
         assert_eq!(same_as_parser(&text), 8);
+    }
+
+    #[test]
+    fn decimal_words_convert_as_atoi_and_atol_do() {
+        for w in [
+            "0",
+            "7",
+            "099",
+            "65535",
+            "65536",
+            "123456789",
+            "1234567890",
+            "4294967296",
+            "-1",
+            "+5",
+            " 5",
+            "80abc",
+            "0x50",
+            "",
+        ] {
+            assert_eq!(decimal(w.as_bytes(), atoi), Some(atoi(w)), "{w:?}");
+            assert_eq!(
+                decimal(w.as_bytes(), |x| atol(x) as i32).map(|v| v as u32),
+                Some(atol(w) as u32),
+                "{w:?}"
+            );
+        }
+        assert_eq!(decimal(b"\xff", atoi), None);
     }
 
     #[test]
