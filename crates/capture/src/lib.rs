@@ -53,7 +53,7 @@ pub enum CaptureError {
         found: Vec<u8>,
     },
     /// The input ends inside a record (or the file header, record 0).
-    #[error("record {record} at byte {offset}: truncated (the input ends inside it)")]
+    #[error("{}: truncated (the input ends inside it)", place(*.record, *.offset))]
     Truncated {
         /// The record (pcap: packet records from 1; pcapng: blocks from 1).
         record: u64,
@@ -61,7 +61,7 @@ pub enum CaptureError {
         offset: u64,
     },
     /// A record is malformed.
-    #[error("record {record} at byte {offset}: {what}")]
+    #[error("{}: {what}", place(*.record, *.offset))]
     Corrupt {
         /// The record.
         record: u64,
@@ -71,13 +71,31 @@ pub enum CaptureError {
         what: &'static str,
     },
     /// A link type the reader cannot strip to IP.
-    #[error("record {record}: unsupported link type {linktype} (supported: Ethernet, Linux SLL/SLL2, raw IP, BSD loopback)")]
+    #[error("{}: unsupported link type {linktype} (supported: Ethernet, Linux SLL/SLL2, raw IP, BSD loopback)", place_of(*.record))]
     UnsupportedLinkType {
         /// The record that introduced or used it.
         record: u64,
         /// The `LINKTYPE_` value.
         linktype: u32,
     },
+}
+
+/// Where an error is: record 0 is the pcap file header (pcapng numbers its first block 1).
+fn place(record: u64, offset: u64) -> String {
+    if record == 0 {
+        "file header".to_string()
+    } else {
+        format!("record {record} at byte {offset}")
+    }
+}
+
+/// [`place`] without the offset.
+fn place_of(record: u64) -> String {
+    if record == 0 {
+        "file header".to_string()
+    } else {
+        format!("record {record}")
+    }
 }
 
 /// Which file format.

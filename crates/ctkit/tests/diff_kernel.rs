@@ -212,6 +212,78 @@ fn ftp_expectations_match_oracle() {
             &["-L", "-p", "tcp", "--dport", "21", "-o", "extended"],
         ],
     );
+    // -o json (ours) also covers the expect table: one object per expectation.
+    let out = support::run_ctkit(&lab.router, &["-L", "expect", "-o", "json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.ends_with("): 1 expectations have been shown.\n"),
+        "{}",
+        out.stderr
+    );
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON line");
+    assert_eq!(v["proto"], "tcp", "{v}");
+    assert_eq!(v["expected"]["dst"], SERVER4, "{v}");
+    assert_eq!(v["expected"]["dport"], 2121, "{v}");
+    assert_eq!(v["master"]["dport"], 21, "{v}");
+    assert_eq!(v["helper"], "ftp", "{v}");
+}
+
+/// An FTP `PORT` command through SNAT: the router's FTP NAT helper rewrites the client's
+/// address `192,0,2,2` (9 bytes) into the router's `198,51,100,1` (12 bytes), so the control
+/// connection gets SEQ_ADJUST and a +3 offset in the original direction. The listings agree
+/// with the oracle, and ctkit's JSON carries the kernel's `CTA_SEQ_ADJ_*` values.
+#[test]
+fn ftp_port_through_snat_lists_like_oracle_and_json_has_seq_adj() {
+    let opts = LabOptions {
+        ftp: true,
+        ..LabOptions::default()
+    };
+    let Some(lab) = lab("ftp_port_through_snat", opts) else {
+        return;
+    };
+    support::lab::nft_load(
+        &lab.router,
+        &format!(
+            "table ip ctkit_ftpnat {{\n  chain post {{\n    \
+             type nat hook postrouting priority srcnat;\n    \
+             oifname \"r1\" tcp dport 21 snat to {ROUTER_S4}\n  }}\n}}\n"
+        ),
+    );
+    traffic::ftp_server(&lab.server, SERVER4, 21, 2121);
+    traffic::ftp_control(&lab.client, SERVER4, 21, "USER ctkit;PORT 192,0,2,2,39,16");
+    lab.settle();
+    assert_eq!(oracle_count(&lab.router, &["-L", "expect"]), 1);
+    check_all(
+        &lab.router,
+        &[
+            &["-L", "-p", "tcp", "--dport", "21"],
+            &["-L", "-p", "tcp", "--dport", "21", "-o", "xml"],
+            &["-L", "expect"],
+        ],
+    );
+    let out = support::run_ctkit(
+        &lab.router,
+        &["-L", "-p", "tcp", "--dport", "21", "-o", "json"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON line");
+    let status: Vec<&str> = v["status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(status.contains(&"SEQ_ADJUST"), "{v}");
+    let orig = &v["seq_adj_orig"];
+    assert_eq!(orig["offset_before"], 0, "{v}");
+    assert_eq!(orig["offset_after"], 3, "{v}");
+    assert_ne!(orig["correction_pos"], 0, "{v}");
+    assert_eq!(
+        v["seq_adj_reply"],
+        serde_json::json!({"correction_pos": 0, "offset_before": 0, "offset_after": 0}),
+        "{v}"
+    );
+    assert!(v.get("synproxy").is_none(), "{v}");
 }
 
 /// The original source port of the held IPv4 TCP flow to port 7000.

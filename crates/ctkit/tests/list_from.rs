@@ -190,7 +190,7 @@ fn captures_unknown_formats_and_missing_files_are_clear_errors() {
     assert_eq!(
         r.stderr,
         format!(
-            "ctkit: list: {}: record 0 at byte 0: truncated (the input ends inside it)\n",
+            "ctkit: list: {}: file header: truncated (the input ends inside it)\n",
             pcap.display()
         )
     );

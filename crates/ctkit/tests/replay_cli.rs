@@ -291,3 +291,81 @@ fn bad_flags_are_usage_errors_with_exit_2() {
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("usage: ctkit replay CAPTURE"));
 }
+
+/// An FTP control connection to port 21: handshake, banner, USER, then PORT announcing
+/// 192.0.2.1:40000 (the helper parses a command only after a line it saw).
+fn ftp_port() -> Vec<u8> {
+    let (mut a, mut b) = (1000u32, 5000u32);
+    let mut pkts = vec![
+        tcp4(C, S, 40001, 21, a, 0, 0x02, b""),
+        tcp4(S, C, 21, 40001, b, a + 1, 0x12, b""),
+        tcp4(C, S, 40001, 21, a + 1, b + 1, 0x10, b""),
+    ];
+    a += 1;
+    b += 1;
+    for (from_client, line) in [
+        (false, &b"220 hi\r\n"[..]),
+        (true, b"USER a\r\n"),
+        (false, b"331 ok\r\n"),
+        (true, b"PORT 192,0,2,1,156,64\r\n"),
+    ] {
+        if from_client {
+            pkts.push(tcp4(C, S, 40001, 21, a, b, 0x18, line));
+            a += line.len() as u32;
+        } else {
+            pkts.push(tcp4(S, C, 21, 40001, b, a, 0x18, line));
+            b += line.len() as u32;
+        }
+    }
+    let mut f = Vec::new();
+    write::pcap_header(&mut f, 101, false, true, 65535);
+    for (i, p) in pkts.iter().enumerate() {
+        write::pcap_record(&mut f, T0 + i as u64 * 1_000_000_000, p, false, true);
+    }
+    f
+}
+
+const EXPECT_BODY: &str = "proto=6 src=192.0.2.2 dst=192.0.2.1 sport=0 dport=40000 \
+    mask-src=255.255.255.255 mask-dst=255.255.255.255 sport=0 dport=65535 \
+    master-src=192.0.2.1 master-dst=192.0.2.2 sport=40001 dport=21 class=0 helper=ftp";
+
+#[test]
+fn expect_lists_expectations_like_conntrack_l_expect_and_their_events_like_e_expect() {
+    let p = tmp("ftp.pcap", &ftp_port());
+    let p = p.to_str().unwrap();
+    // The PORT is the last packet: the expectation has its full 300 s.
+    assert_eq!(
+        stdout(&ctkit(&["replay", p, "--expect"])),
+        format!("300 {EXPECT_BODY}\n")
+    );
+    // conntrack's expectation event stamp is `[%-8ld.%-6ld]\t`.
+    assert_eq!(
+        stdout(&ctkit(&["replay", p, "--events", "--expect"])),
+        format!("[1796640809.93712 ]\t    [NEW] 300 {EXPECT_BODY}\n")
+    );
+    let json = stdout(&ctkit(&["replay", p, "--expect", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("one JSON line");
+    assert_eq!(v["timeout"], 300);
+    assert_eq!(
+        v["expected"],
+        serde_json::json!({"src": "192.0.2.2", "dst": "192.0.2.1", "sport": 0, "dport": 40000})
+    );
+    assert_eq!(v["mask"]["dport"], 65535);
+    assert_eq!(v["master"]["sport"], 40001);
+    assert_eq!(
+        (&v["class"], &v["helper"]),
+        (&serde_json::json!(0), &serde_json::json!("ftp"))
+    );
+    let ev = stdout(&ctkit(&["replay", p, "--events", "--expect", "--json"]));
+    let e: serde_json::Value = serde_json::from_str(&ev).expect("one JSON line");
+    assert_eq!(
+        (&e["event"], &e["timeout"]),
+        (&serde_json::json!("new"), &serde_json::json!(300))
+    );
+    assert_eq!(e["time"].as_f64(), Some(1796640809.093712));
+    // Without the helper there is none.
+    assert_eq!(
+        stdout(&ctkit(&["replay", p, "--expect", "--no-helpers"])),
+        ""
+    );
+}

@@ -143,14 +143,25 @@ elif role == 'ftp':
         while d.recv(65536):
             pass
         d.close()
+    elif mode == 'EPSV':
+        c.sendall(b'EPSV\r\n')
+        dport = int(f.readline().decode().split('|')[3])
+        d = socket.create_connection((addr, dport), timeout=5)
+        while d.recv(65536):
+            pass
+        d.close()
     else:
-        l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        l = socket.socket(af, socket.SOCK_STREAM)
         l.bind((c.getsockname()[0], 0))
         l.listen(1)
         l.settimeout(5)
-        h = c.getsockname()[0].replace('.', ',')
         p = l.getsockname()[1]
-        c.sendall(('PORT %s,%d,%d\r\n' % (h, p >> 8, p & 255)).encode())
+        if mode == 'EPRT':
+            cmd = 'EPRT |2|%s|%d|\r\n' % (c.getsockname()[0], p)
+        else:
+            h = c.getsockname()[0].replace('.', ',')
+            cmd = 'PORT %s,%d,%d\r\n' % (h, p >> 8, p & 255)
+        c.sendall(cmd.encode())
         f.readline()
         d, _ = l.accept()
         while d.recv(65536):
@@ -162,6 +173,18 @@ elif role == 'ftp':
     c.close()
     time.sleep(0.05)
     print('done', flush=True)
+elif role == 'ftp-hold':
+    # USER, PASV, then no data connection: the expectation stays while the control
+    # connection lives (until stdin closes).
+    c = conn()
+    f = c.makefile('rb')
+    f.readline()
+    c.sendall(b'USER anonymous\r\n')
+    f.readline()
+    c.sendall(b'PASV\r\n')
+    f.readline()
+    print('held', flush=True)
+    sys.stdin.read()
 elif role == 'tcp-many':
     cs = []
     for i in range(int(arg)):
@@ -233,6 +256,24 @@ def ftp(c):
             dc.close()
             d.close()
             c.sendall(b'226 done\r\n')
+        elif cmd.startswith(b'EPSV'):
+            d = socket.socket(af, socket.SOCK_STREAM)
+            d.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            d.bind((addr, int(arg)))
+            d.listen(1)
+            c.sendall(('229 Entering Extended Passive Mode (|||%d|)\r\n' % int(arg)).encode())
+            dc, _ = d.accept()
+            dc.sendall(b'hello over data\r\n')
+            dc.close()
+            d.close()
+            c.sendall(b'226 done\r\n')
+        elif cmd.startswith(b'EPRT'):
+            n = cmd[5:].decode().split('|')
+            c.sendall(b'200 EPRT ok\r\n')
+            dc = socket.create_connection((n[2], int(n[3])), timeout=5)
+            dc.sendall(b'hello over data\r\n')
+            dc.close()
+            c.sendall(b'226 done\r\n')
         elif cmd.startswith(b'PORT'):
             n = cmd[5:].decode().split(',')
             c.sendall(b'200 PORT ok\r\n')
@@ -260,6 +301,9 @@ static FILES: AtomicU32 = AtomicU32::new(0);
 struct Topo {
     t: Netns,
     p: Netns,
+    /// T attaches the ftp helper: the recordings also take the expectation events and
+    /// the expectation table.
+    ftp: bool,
 }
 
 impl Topo {
@@ -274,6 +318,7 @@ impl Topo {
         let topo = Topo {
             t: Netns::new(),
             p: Netns::new(),
+            ftp: ftp_port.is_some(),
         };
         veth_pair(
             &topo.t,
@@ -426,7 +471,78 @@ struct Recording {
     events: Option<Child>,
     events_out: std::sync::Arc<std::sync::Mutex<String>>,
     events_reader: Option<std::thread::JoinHandle<()>>,
+    /// `conntrack -E expect -o timestamp`, when recording expectations.
+    expect: Option<Listener>,
     pcap: PathBuf,
+}
+
+/// A `conntrack -E …` process whose lines a thread collects.
+struct Listener {
+    child: Child,
+    out: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+    /// T's `(expect_new, expect_create, expect_delete)` when it started: every later
+    /// expectation event is one of the creations and deletions counted after it.
+    base: ExpectStats,
+}
+
+impl Listener {
+    /// Starts `argv` in `t` and collects its standard output.
+    fn spawn(t: &Netns, argv: &[&str], base: ExpectStats) -> Listener {
+        let mut child = t
+            .command(argv)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn conntrack -E");
+        let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let sink = out.clone();
+        let reader = std::thread::spawn(move || {
+            let mut line = String::new();
+            while matches!(stdout.read_line(&mut line), Ok(n) if n > 0) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        Listener {
+            child,
+            out,
+            reader,
+            base,
+        }
+    }
+}
+
+/// Whether T's `/proc/net/netlink` shows a NETLINK_NETFILTER (12) socket subscribed to
+/// exactly `groups` (the first 32 multicast groups, hex). T is fresh: the only subscribers
+/// are ours.
+fn subscribed(t: &Netns, groups: &str) -> bool {
+    t.exec_ok(&["cat", "/proc/net/netlink"]).lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3 && f[1] == "12" && f[3] == groups
+    })
+}
+
+/// `(expect_new, expect_create, expect_delete)`.
+type ExpectStats = (u64, u64, u64);
+
+/// T's `(expect_new, expect_create, expect_delete)` summed over every CPU (`conntrack -S
+/// expect`); creations plus deletions are the expectation events the kernel has raised.
+fn expect_stats(t_name: &str) -> ExpectStats {
+    let out = Command::new("ip")
+        .args(["netns", "exec", t_name])
+        .arg(oracle_bin())
+        .args(["-S", "expect"])
+        .output()
+        .expect("conntrack -S expect");
+    assert!(out.status.success(), "conntrack -S expect: {out:?}");
+    let s = String::from_utf8_lossy(&out.stdout);
+    (
+        stat_sum(&s, "expect_new"),
+        stat_sum(&s, "expect_create"),
+        stat_sum(&s, "expect_delete"),
+    )
 }
 
 /// The source address of the end-marker entry.
@@ -437,7 +553,8 @@ const MARKER_FRAME: &str = "ctkit-replay-end-marker";
 impl Drop for Recording {
     /// A failing test still ends both processes.
     fn drop(&mut self) {
-        for c in [self.tcpdump.take(), self.events.take()]
+        let expect = self.expect.take().map(|l| l.child);
+        for c in [self.tcpdump.take(), self.events.take(), expect]
             .into_iter()
             .flatten()
         {
@@ -474,9 +591,24 @@ s.send(b'\xff' * 6 + b'\x02\x00\x00\x00\x00\x01' + b'\x88\xb5' + sys.argv[1].enc
 "#;
 
 impl Recording {
-    /// Starts the event listener (waits until its netlink socket is subscribed), then
-    /// tcpdump (waits until it is listening).
-    fn start(t: &Netns) -> Recording {
+    /// Starts the event listener (waits until its netlink socket is subscribed), with
+    /// `expect` the expectation event listener too, then tcpdump (waits until it is
+    /// listening).
+    fn start(t: &Netns, expect: bool) -> Recording {
+        let expect = expect.then(|| {
+            let base = expect_stats(t.name());
+            let ct = oracle_bin();
+            let l = Listener::spawn(
+                t,
+                &[ct.to_str().unwrap(), "-E", "expect", "-o", "timestamp"],
+                base,
+            );
+            // Groups EXP_NEW, EXP_UPDATE, EXP_DESTROY (4, 5, 6).
+            wait_for("conntrack -E expect to subscribe", || {
+                subscribed(t, "00000038")
+            });
+            l
+        });
         let mut events = t
             .command(&[oracle_bin().to_str().unwrap(), "-E", "-o", "timestamp"])
             .stdout(Stdio::piped())
@@ -493,15 +625,9 @@ impl Recording {
                 line.clear();
             }
         });
-        wait_for("conntrack -E to subscribe", || {
-            // /proc/net/netlink: sk Eth Pid Groups …; NETLINK_NETFILTER = 12, groups
-            // NEW|UPDATE|DESTROY = 7. T is fresh: the only subscriber is ours (its event
-            // socket has an autobound port id, not the pid).
-            t.exec_ok(&["cat", "/proc/net/netlink"]).lines().any(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                f.len() > 3 && f[1] == "12" && f[3] == "00000007"
-            })
-        });
+        // /proc/net/netlink: sk Eth Pid Groups …; groups NEW|UPDATE|DESTROY = 7 (its event
+        // socket has an autobound port id, not the pid).
+        wait_for("conntrack -E to subscribe", || subscribed(t, "00000007"));
         let n = FILES.fetch_add(1, Ordering::Relaxed);
         let pcap =
             std::env::temp_dir().join(format!("ctkit-replay-{}-{n}.pcap", std::process::id()));
@@ -551,6 +677,7 @@ impl Recording {
             events: Some(events),
             events_out,
             events_reader: Some(events_reader),
+            expect,
             pcap,
         }
     }
@@ -558,7 +685,32 @@ impl Recording {
     /// Sends both end markers, waits until each reader has seen its own, stops both
     /// cleanly (SIGINT) and returns the capture and the kernel's event lines (marker
     /// removed; the marker entry is deleted from the table).
-    fn stop(mut self) -> (PathBuf, String) {
+    fn stop(self) -> (PathBuf, String) {
+        let (pcap, events, _) = self.stop_all();
+        (pcap, events)
+    }
+
+    /// [`Recording::stop`], plus, when expectations were recorded, their event lines and
+    /// T's expectation counters over the recording (that listener has no marker: it ends
+    /// once it has printed as many lines as T's counters say expectations were created and
+    /// deleted).
+    fn stop_all(mut self) -> (PathBuf, String, Option<(String, ExpectStats)>) {
+        let t_name = self.t_name.clone();
+        let expect_events = self.expect.take().map(|l| {
+            let now = expect_stats(&t_name);
+            let delta = (now.0 - l.base.0, now.1 - l.base.1, now.2 - l.base.2);
+            let want = delta.1 + delta.2;
+            let out = l.out.clone();
+            wait_for(
+                "conntrack -E expect to print every expectation event",
+                || out.lock().unwrap().lines().count() as u64 >= want,
+            );
+            signal(&l.child, "-INT");
+            let _ = l.child.wait_with_output();
+            let _ = l.reader.join();
+            let text = out.lock().unwrap().clone();
+            (text, delta)
+        });
         let in_t = |argv: &[&str]| {
             let out = Command::new("ip")
                 .args(["netns", "exec", &self.t_name])
@@ -623,7 +775,7 @@ impl Recording {
             .filter(|l| !l.contains(&marker))
             .map(|l| format!("{l}\n"))
             .collect();
-        (self.pcap.clone(), text)
+        (self.pcap.clone(), text, expect_events)
     }
 }
 
@@ -764,14 +916,18 @@ fn differential_with(
     traffic: impl FnOnce(&Topo),
 ) {
     let before = kernel_state_counts(&topo.t);
-    let rec = Recording::start(&topo.t);
+    let rec = Recording::start(&topo.t, topo.ftp);
     traffic(topo);
-    let (pcap, kernel_events) = rec.stop();
+    let (pcap, kernel_events, kernel_expect_events) = rec.stop_all();
     let mut kernel_states = kernel_state_counts(&topo.t);
     for (k, v) in kernel_states.iter_mut() {
         *v -= before.get(k).copied().unwrap_or(0);
     }
     let kernel_table = topo.t.exec_ok(&[oracle_bin().to_str().unwrap(), "-L"]);
+    let kernel_expects = topo.ftp.then(|| {
+        topo.t
+            .exec_ok(&[oracle_bin().to_str().unwrap(), "-L", "expect"])
+    });
     let dumped_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
@@ -820,11 +976,102 @@ fn differential_with(
             support::diff::line_diff(&kt, &ot)
         );
     }
+    if let (Some((kernel_ev, kernel_counts)), Some(kernel_list)) =
+        (kernel_expect_events, kernel_expects)
+    {
+        let mut args = replay_args.to_vec();
+        args.extend(["--what-if", "--json"]);
+        let v: serde_json::Value =
+            serde_json::from_str(replay(&topo.t, &pcap, &args).trim()).expect("what-if JSON");
+        let n = |k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+        let ours_counts = (n("expect_new"), n("expect_create"), n("expect_delete"));
+        if ours_counts != kernel_counts {
+            report += &format!(
+                "(expect_new, expect_create, expect_delete): kernel {kernel_counts:?}, replay {ours_counts:?}\n"
+            );
+        }
+        let mut args = replay_args.to_vec();
+        args.push("--expect");
+        let ours_list = replay(&topo.t, &pcap, &args);
+        args.push("--events");
+        let ours_ev = replay(&topo.t, &pcap, &args);
+        if std::env::var_os("CTKIT_REPLAY_SHOW").is_some() {
+            eprintln!(
+                "{name}: kernel expectation events:\n{kernel_ev}kernel expectations:\n{kernel_list}\
+                 kernel (expect_new, expect_create, expect_delete): {kernel_counts:?}, replay {ours_counts:?}"
+            );
+        }
+        if let Err(e) = compare_expect_lines(&kernel_ev, &ours_ev, 0.0) {
+            report += &format!("expectation events: {e}");
+        }
+        if let Err(e) = compare_expect_lines(&kernel_list, &ours_list, elapsed) {
+            report +=
+                &format!("expectation tables (conntrack -L expect, ctkit replay --expect): {e}");
+        }
+    }
     if report.is_empty() {
         let _ = std::fs::remove_file(&pcap);
     } else {
         panic!("{name}: capture kept at {}\n{report}", pcap.display());
     }
+}
+
+/// An expectation line (`conntrack -L expect`, or `-E expect -o timestamp` whose time is
+/// dropped) split into its text with the timeout replaced by `T` (whitespace collapsed) and
+/// the timeout.
+fn split_expect(line: &str) -> (String, Option<f64>) {
+    let body = match line.strip_prefix('[') {
+        Some(r) if r.contains("]\t") => r.split_once("]\t").map_or(line, |(_, b)| b),
+        _ => line,
+    };
+    let mut toks: Vec<&str> = body.split_whitespace().collect();
+    // `[NEW] 300 proto=6 …` or `300 proto=6 …`.
+    let at = usize::from(toks.first().is_some_and(|t| t.starts_with('[')));
+    let mut timeout = None;
+    if let Some(t) = toks.get(at).and_then(|t| t.parse::<f64>().ok()) {
+        timeout = Some(t);
+        toks[at] = "T";
+    }
+    (toks.join(" "), timeout)
+}
+
+/// Compares expectation lines, sorted (the kernel lists by hash); the timeouts must agree
+/// within ±1 s once the replay's are moved `elapsed` seconds on (the kernel's table was
+/// dumped that long after the capture's last packet).
+fn compare_expect_lines(kernel: &str, ours: &str, elapsed: f64) -> Result<(), String> {
+    let split = |s: &str| -> Vec<(String, Option<f64>)> {
+        let mut v: Vec<_> = s
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(split_expect)
+            .collect();
+        if elapsed > 0.0 {
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        v
+    };
+    let (k, o) = (split(kernel), split(ours));
+    let kt: String = k.iter().map(|(s, _)| format!("{s}\n")).collect();
+    let ot: String = o.iter().map(|(s, _)| format!("{s}\n")).collect();
+    if kt != ot {
+        return Err(format!(
+            "differ (- kernel, + replay):\n{}",
+            support::diff::line_diff(&kt, &ot)
+        ));
+    }
+    for ((s, a), (_, b)) in k.iter().zip(&o) {
+        if let (Some(a), Some(b)) = (a, b) {
+            // Both sides print whole seconds left: within 1 s, plus a margin for when
+            // `elapsed` was measured (tables only: events carry their own time).
+            let margin = if elapsed > 0.0 { 1.5 } else { 1.0 };
+            if (a - (b - elapsed)).abs() > margin {
+                return Err(format!(
+                    "timeout kernel {a} vs replay {b} ({elapsed:.1} s later): {s}\n"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn gate(name: &str) -> bool {
@@ -862,6 +1109,18 @@ fn harness_normalisation_of_events_and_tables() {
     );
     let e = compare_events("[1.0]\t[NEW] udp 17 30 src=a\n", "").unwrap_err();
     assert!(e.contains("-[NEW] udp 17 T src=a"), "{e}");
+    assert_eq!(
+        split_expect("[1796640809.93712 ]\t    [NEW] 300 proto=6 src=a"),
+        ("[NEW] T proto=6 src=a".to_string(), Some(300.0))
+    );
+    assert_eq!(
+        split_expect("297 proto=6 src=a"),
+        ("T proto=6 src=a".to_string(), Some(297.0))
+    );
+    assert!(compare_expect_lines("295 proto=6 a\n", "299 proto=6 a\n", 4.2).is_ok());
+    let e = compare_expect_lines("290 proto=6 a\n", "299 proto=6 a\n", 4.2).unwrap_err();
+    assert!(e.contains("timeout kernel 290 vs replay 299"), "{e}");
+    assert!(compare_expect_lines("[1.0 ]\t[NEW] 300 proto=6 a\n", "", 0.0).is_err());
 }
 
 #[test]
@@ -1024,6 +1283,36 @@ fn ftp_active_data_connection_is_related() {
     });
 }
 
+/// An expectation nobody uses: the kernel's `-L expect` at the end shows it, with the
+/// seconds it has left, and so must the replay's `--expect`.
+#[test]
+fn ftp_passive_expectation_pending_while_the_control_connection_lives() {
+    if !gate("ftp_passive_expectation_pending_while_the_control_connection_lives") {
+        return;
+    }
+    let topo = Topo::new(true);
+    topo.server("ftp-server", P4, 21, "2121");
+    differential("ftp_pending", &topo, &[], |t| {
+        let argv = ["python3", "-c", PY, "ftp-hold", P4, "21", ""];
+        assert_eq!(t.t.spawn_ready(&argv), "held");
+    });
+}
+
+/// FTP over IPv6: the helper's `229 (|||port|)` (passive) and `EPRT |2|addr|port|` (active)
+/// expectations, 128-bit masks included.
+#[test]
+fn ftp_ipv6_epsv_and_eprt_data_connections_are_related() {
+    if !gate("ftp_ipv6_epsv_and_eprt_data_connections_are_related") {
+        return;
+    }
+    let topo = Topo::new(true);
+    topo.server("ftp-server", P6, 21, "2121");
+    differential("ftp_ipv6", &topo, &[], |t| {
+        assert_eq!(t.client("ftp", P6, 21, "EPSV"), "done");
+        assert_eq!(t.client("ftp", P6, 21, "EPRT"), "done");
+    });
+}
+
 #[test]
 fn ipv6_tcp_udp_icmpv6() {
     if !gate("ipv6_tcp_udp_icmpv6") {
@@ -1051,6 +1340,22 @@ fn zone_set_by_the_ruleset_is_replayed_with_zone() {
     differential("zone", &topo, &["--no-helpers", "--zone", "7"], |t| {
         traffic::tcp_close(&t.t, P4, 7000, 1000);
         traffic::udp_reply(&t.t, P6, 7001, 40003);
+    });
+}
+
+/// Expectations carry the master's zone (`zone=` in `-L expect` and `-E expect`), and the
+/// data connection that uses one is tracked in that zone.
+#[test]
+fn ftp_passive_in_a_zone() {
+    if !gate("ftp_passive_in_a_zone") {
+        return;
+    }
+    let topo = Topo::with(Some(21), Some(7));
+    topo.server("ftp-server", P4, 21, "2121");
+    differential("ftp_zone", &topo, &["--zone", "7"], |t| {
+        assert_eq!(t.client("ftp", P4, 21, "PASV"), "done");
+        let argv = ["python3", "-c", PY, "ftp-hold", P4, "21", ""];
+        assert_eq!(t.t.spawn_ready(&argv), "held");
     });
 }
 
@@ -1141,25 +1446,37 @@ fn table_full_counts_entries_drops_and_early_drops_as_the_kernel() {
     if !gate(NAME) {
         return;
     }
+    // Below 100, `nf_conntrack_max / 100 * 95` is 0: the GC worker never evicts for early
+    // drop (kernel and engine alike), whenever it runs between the flood and `-C`.
     const MAX: u64 = 64;
+    const _: () = assert!(MAX < 100);
     let topo = Topo::new(false);
     traffic::tcp_server(&topo.p, "::", 7000);
-    let rec = Recording::start(&topo.t);
-    // 60 ASSURED TCP entries (never early-dropped), then 20 unreplied UDP flows from P: 4 fit,
-    // the rest find the table full (early drop finds no victim: the only unassured entries
-    // are 4 among the kernel's 262144 buckets, so the counts do not depend on the hash seed).
+    let rec = Recording::start(&topo.t, false);
+    // MAX ASSURED, ESTABLISHED TCP entries fill T's table: early drop never takes them, nor
+    // may the GC (`gc_worker_can_early_drop` is false for them), so the counts cannot
+    // depend on the kernel's hash seed nor on when its GC runs. Then 20 unreplied UDP flows
+    // from P: each runs early drop, which finds no victim, and is dropped.
+    let many = MAX.to_string();
     assert_eq!(
         topo.t
-            .spawn_ready(&["python3", "-c", PY, "tcp-many", P4, "7000", "60"]),
+            .spawn_ready(&["python3", "-c", PY, "tcp-many", P4, "7000", &many]),
         "up"
+    );
+    assert_eq!(
+        topo.t
+            .exec_ok(&[oracle_bin().to_str().unwrap(), "-C"])
+            .trim(),
+        many,
+        "T holds exactly the MAX connections (harness check)"
     );
     let stats = {
         let t0 = Instant::now();
         let _lock = GlobalLock::acquire();
         eprintln!("{NAME}: waited {:?} for the global lock", t0.elapsed());
         let _max = RestoreValue::set("/proc/sys/net/netfilter/nf_conntrack_max", &MAX.to_string());
-        // P sends them into T (captured before T's conntrack sees them; T answers with
-        // port unreachable, RELATED): packets T's table refuses are still in the capture.
+        // P sends them into T (captured before T's conntrack sees them): packets T's table
+        // refuses are still in the capture.
         let out = topo
             .p
             .exec_ok(&["python3", "-c", PY, "udp-many", T4, "9100", "20"]);
@@ -1201,7 +1518,11 @@ fn table_full_counts_entries_drops_and_early_drops_as_the_kernel() {
         v["drop"].as_u64().unwrap_or(u64::MAX),
         v["early_drop"].as_u64().unwrap_or(u64::MAX),
     );
-    assert_eq!(want.0, MAX, "kernel count (harness check)\n{kstats}");
+    assert_eq!(
+        want,
+        (MAX, 20, 0),
+        "kernel (count, drop, early_drop) (harness check)\n{kstats}"
+    );
     assert_eq!(
         got,
         want,

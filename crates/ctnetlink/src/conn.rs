@@ -25,7 +25,7 @@ pub enum Table {
 }
 
 /// Kernel-side filters of a conntrack dump. Results must still be rechecked in userspace.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DumpRequest {
     /// `nfgen_family`: `AF_UNSPEC` (0) dumps both families.
     pub family: u8,

@@ -7,8 +7,8 @@ use crate::error::{at, Result};
 use crate::tuple::{emit_tuple, parse_tuple};
 use crate::uapi::*;
 use ctkit_model::{
-    Counters, DccpInfo, Flow, HelperName, Labels, ProtoInfo, SctpInfo, SecCtx, Status, TcpInfo,
-    Timestamp, Tuple,
+    Counters, DccpInfo, Flow, HelperName, Labels, ProtoInfo, SctpInfo, SecCtx, SeqAdj, Status,
+    Synproxy, TcpInfo, Timestamp, Tuple,
 };
 
 /// Parses a CT message's attributes into `f` (cleared first). Unknown attributes are skipped.
@@ -82,10 +82,47 @@ pub fn parse_flow(attrs: AttrIter<'_>, f: &mut Flow) -> Result<()> {
                 }
                 f.timestamp = Some(ts);
             }
+            CTA_SEQ_ADJ_ORIG => {
+                f.seq_adj_orig = Some(parse_seq_adj(&a).map_err(at("CTA_SEQ_ADJ_ORIG"))?)
+            }
+            CTA_SEQ_ADJ_REPLY => {
+                f.seq_adj_reply = Some(parse_seq_adj(&a).map_err(at("CTA_SEQ_ADJ_REPLY"))?)
+            }
+            CTA_SYNPROXY => {
+                let mut s = Synproxy::default();
+                for x in a.nested() {
+                    let x = x.map_err(at("CTA_SYNPROXY"))?;
+                    let v = x.be32().map_err(at("CTA_SYNPROXY"))?;
+                    match x.kind() {
+                        CTA_SYNPROXY_ISN => s.isn = v,
+                        CTA_SYNPROXY_ITS => s.its = v,
+                        CTA_SYNPROXY_TSOFF => s.tsoff = v,
+                        _ => {}
+                    }
+                }
+                // Entries created over ctnetlink carry a zeroed synproxy extension (6.18
+                // `ctnetlink_create_conntrack` adds one to each): all zero is no proxy state.
+                f.synproxy = (s != Synproxy::default()).then_some(s);
+            }
             _ => {}
         }
     }
     Ok(())
+}
+
+/// `CTA_SEQADJ_*` of one direction; the offsets are the kernel's `s32` sent with `htonl`.
+fn parse_seq_adj(a: &Attr<'_>) -> Result<SeqAdj> {
+    let mut s = SeqAdj::default();
+    for x in a.nested() {
+        let x = x?;
+        match x.kind() {
+            CTA_SEQADJ_CORRECTION_POS => s.correction_pos = x.be32()?,
+            CTA_SEQADJ_OFFSET_BEFORE => s.offset_before = x.be32()? as i32,
+            CTA_SEQADJ_OFFSET_AFTER => s.offset_after = x.be32()? as i32,
+            _ => {}
+        }
+    }
+    Ok(s)
 }
 
 fn parse_counters(a: &Attr<'_>) -> Result<Counters> {
@@ -342,6 +379,56 @@ mod tests {
             if !o { g.reply = f.reply; }
             prop_assert_eq!(g, f);
         }
+    }
+
+    #[test]
+    fn seq_adj_and_synproxy_parse_with_signed_offsets_and_zero_synproxy_is_absent() {
+        let mut b = Builder::new();
+        for (kind, pos, before, after) in [
+            (CTA_SEQ_ADJ_ORIG, 1000u32, 0i32, 3i32),
+            (CTA_SEQ_ADJ_REPLY, 77, -2, -5),
+        ] {
+            let n = b.begin_nest(kind);
+            b.put_be32(CTA_SEQADJ_CORRECTION_POS, pos);
+            b.put_be32(CTA_SEQADJ_OFFSET_BEFORE, before as u32);
+            b.put_be32(CTA_SEQADJ_OFFSET_AFTER, after as u32);
+            b.end_nest(n);
+        }
+        let n = b.begin_nest(CTA_SYNPROXY);
+        b.put_be32(CTA_SYNPROXY_ISN, 0x0102_0304);
+        b.put_be32(CTA_SYNPROXY_ITS, 9);
+        b.put_be32(CTA_SYNPROXY_TSOFF, 0xffff_fff0);
+        b.end_nest(n);
+        let mut f = Flow::default();
+        parse_flow(AttrIter::new(b.as_bytes()), &mut f).unwrap();
+        assert_eq!(
+            (f.seq_adj_orig, f.seq_adj_reply, f.synproxy),
+            (
+                Some(SeqAdj {
+                    correction_pos: 1000,
+                    offset_before: 0,
+                    offset_after: 3
+                }),
+                Some(SeqAdj {
+                    correction_pos: 77,
+                    offset_before: -2,
+                    offset_after: -5
+                }),
+                Some(Synproxy {
+                    isn: 0x0102_0304,
+                    its: 9,
+                    tsoff: 0xffff_fff0
+                }),
+            )
+        );
+        let mut b = Builder::new();
+        let n = b.begin_nest(CTA_SYNPROXY);
+        for k in [CTA_SYNPROXY_ISN, CTA_SYNPROXY_ITS, CTA_SYNPROXY_TSOFF] {
+            b.put_be32(k, 0);
+        }
+        b.end_nest(n);
+        parse_flow(AttrIter::new(b.as_bytes()), &mut f).unwrap();
+        assert_eq!(f.synproxy, None);
     }
 
     #[test]

@@ -285,13 +285,14 @@ impl Tracker {
                             master_tuple: e.key.tuple(),
                             expires: ms(now).wrapping_add(FTP_EXPECT_TIMEOUT_MS),
                             serial: 0,
+                            helper: Helper::Ftp,
                         });
                     }
                 }
             }
         }
         if let Some(x) = expect {
-            if !self.insert_expectation(x, ms(now)) {
+            if !self.insert_expectation(x, now) {
                 dropped = true;
             }
         }

@@ -19,10 +19,42 @@
 //! t.stats();                                // kernel counter names
 //! ```
 //!
-//! Additions to that contract: [`Tracker::process_batch`] (same results, overlapping cache
-//! misses), [`Tracker::set`] (a sysctl change while running), [`Tracker::config`],
-//! [`Tracker::expect_count`], [`Tracker::memory_bytes`], [`Config::from_dir`],
-//! [`Config::helper_for`], and [`build`], a small packet builder for tests and benchmarks.
+//! Additions to that contract:
+//! - batches: [`Tracker::process_batch`] (packets of one `now`) and
+//!   [`Tracker::process_batch_at`] (`(now, packet)` pairs, each packet at its own time, e.g.
+//!   its capture timestamp; what replay uses): the same results as [`Tracker::process`] on
+//!   each packet in turn, garbage collection included, with the cache misses of up to
+//!   [`Tracker::BATCH`] packets overlapped;
+//! - expectations: [`Tracker::for_each_expect`] (the table `conntrack -L expect` lists, as
+//!   [`ctkit_model::Expect`]), [`Tracker::drain_expect_events`] (`[NEW]`/`[DESTROY]` as
+//!   `conntrack -E expect` receives them, a stream of their own), [`Tracker::expect_count`];
+//! - [`Tracker::set`] (a sysctl change while running), [`Tracker::config`],
+//!   [`Tracker::memory_bytes`], [`Config::from_dir`], [`Config::helper_for`], and [`build`],
+//!   a small packet builder for tests and benchmarks.
+//!
+//! ```
+//! use ctkit_engine::{build, Config, CtInfo, Tracker};
+//!
+//! let mut t = Tracker::new(Config::kernel_defaults(), 42);
+//! let (a, b) = ("192.0.2.1".parse().unwrap(), "198.51.100.2".parse().unwrap());
+//! let s = 1_000_000_000; // one second, in nanoseconds
+//! // A DNS query and its answer, 3 ms apart, as a capture would hand them over.
+//! let q = build::udp(a, b, 40000, 53, b"query");
+//! let r = build::udp(b, a, 53, 40000, b"answer");
+//! let mut v = [ctkit_engine::Verdict { info: CtInfo::Invalid, reply: false, dropped: false }; 2];
+//! t.process_batch_at(0, &[(10 * s, &q), (10 * s + 3_000_000, &r)], &mut v);
+//! assert_eq!((v[0].info, v[1].info, v[1].reply), (CtInfo::New, CtInfo::Established, true));
+//!
+//! let mut table = Vec::new();
+//! t.for_each_flow(11 * s, &mut |f| table.push((f.orig.dport, f.timeout)));
+//! assert_eq!(table, [(53, Some(29))]); // udp 30 s, one second later
+//!
+//! let mut kinds = Vec::new();
+//! t.drain_events(&mut |e| kinds.push(e.kind));
+//! use ctkit_engine::EventKind::{New, Update};
+//! assert_eq!(kinds, [New, Update]); // [NEW], then [UPDATE] with SEEN_REPLY
+//! assert_eq!(t.stats().invalid, 0);
+//! ```
 //!
 //! What is modelled, and how:
 //! - Layer 3/4 decoding without defragmentation: a non-first fragment is INVALID (`invalid`
@@ -64,6 +96,7 @@ mod tcp;
 pub mod tracker;
 
 pub use config::{Config, ConfigError, Helper};
+pub use expect::ExpectEvent;
 pub use tracker::{CtInfo, Event, EventKind, Stats, Tracker, Verdict};
 
 /// Nanoseconds on the caller's time line.

@@ -13,7 +13,7 @@
 //! a tick). Timeouts above 2^31 jiffies (99 days) are clamped to it.
 
 use crate::config::Helper;
-use crate::expect::{Expectation, FtpState};
+use crate::expect::{ExpectEvent, Expectation, FtpState};
 use crate::packet::{self, L3Error, L3};
 use crate::proto::{self, ProtoState};
 use crate::table::{Addr, Entry, HashKey, Key, Table, AUX_ACCT, AUX_EXT};
@@ -285,6 +285,9 @@ pub struct Tracker {
     pub(crate) v6: Table<[u8; 16]>,
     pub(crate) ext: HashMap<(u8, u32), Ext>,
     pub(crate) expects: Vec<Expectation>,
+    pub(crate) expect_events: Vec<ExpectEvent>,
+    /// The earliest expiry (jiffies) among `expects` (meaningless when it is empty).
+    pub(crate) expect_next: u32,
     pub(crate) stats: Stats,
     events: Vec<Event>,
     pub(crate) gc: Gc,
@@ -347,6 +350,8 @@ impl Tracker {
             v6: Table::new(),
             ext: HashMap::new(),
             expects: Vec::new(),
+            expect_events: Vec::new(),
+            expect_next: 0,
             stats: Stats::default(),
             events: Vec::new(),
             gc: Gc::default(),
@@ -387,54 +392,83 @@ impl Tracker {
 
     /// Tracks a batch of packets of the same `now` and `zone`, in order, writing one verdict
     /// per packet into `out` (which must be as long as `pkts`). Same results as calling
-    /// [`Tracker::process`] on each; faster on large tables: a first pass hashes every
-    /// packet and touches its index slot and entry so that the cache misses of the batch
-    /// overlap (stable Rust has no prefetch without `unsafe`).
+    /// [`Tracker::process`] on each; faster on large tables: the cache misses of up to
+    /// [`Tracker::BATCH`] packets overlap (stable Rust has no prefetch without `unsafe`, so
+    /// the batch touches the lines with plain loads first, see `warm`).
     pub fn process_batch(&mut self, now: Nanos, zone: u16, pkts: &[&[u8]], out: &mut [Verdict]) {
-        // Stage 1: every packet's home slot (independent loads); stage 2: the entries those
-        // slots name (independent again). Then the packets run with their lines cached.
-        const STAGE: usize = 64;
-        let mut acc = 0u64;
-        for chunk in pkts.chunks(STAGE) {
-            let mut slots = [(0u8, 0u64); STAGE];
-            for (p, sl) in chunk.iter().zip(slots.iter_mut()) {
-                let Ok(l3) = packet::parse(p) else { continue };
-                let Some((sport, dport)) = proto::l4_ports(l3.proto, l3.l4) else {
-                    continue;
-                };
-                *sl = if l3.version == 4 {
-                    let k = Key::<[u8; 4]> {
-                        src: Addr::from_slice(l3.src),
-                        dst: Addr::from_slice(l3.dst),
-                        sport,
-                        dport,
-                        proto: l3.proto,
-                        zone,
-                    };
-                    (4, self.v4.touch_slot(self.key.hash(&k)))
-                } else {
-                    let k = Key::<[u8; 16]> {
-                        src: Addr::from_slice(l3.src),
-                        dst: Addr::from_slice(l3.dst),
-                        sport,
-                        dport,
-                        proto: l3.proto,
-                        zone,
-                    };
-                    (6, self.v6.touch_slot(self.key.hash(&k)))
-                };
-            }
-            for &(fam, slot) in &slots[..chunk.len()] {
-                acc ^= match fam {
-                    4 => self.v4.touch_entry(slot),
-                    6 => self.v6.touch_entry(slot),
-                    _ => 0,
-                };
+        for (chunk, outc) in pkts.chunks(Self::BATCH).zip(out.chunks_mut(Self::BATCH)) {
+            self.warm(zone, chunk.iter().copied());
+            for (p, o) in chunk.iter().zip(outc.iter_mut()) {
+                *o = self.process(now, zone, p);
             }
         }
+    }
+
+    /// Tracks a batch of packets each at its own time (a capture's timestamps, in order, not
+    /// decreasing), in `zone`, writing one verdict per packet into `out` (as long as
+    /// `pkts`). Same results as calling [`Tracker::process`] on each in turn (garbage
+    /// collection included: it runs up to each packet's time before that packet), with the
+    /// cache misses overlapped as in [`Tracker::process_batch`]. The entry point for
+    /// replaying captures.
+    pub fn process_batch_at(&mut self, zone: u16, pkts: &[(Nanos, &[u8])], out: &mut [Verdict]) {
+        for (chunk, outc) in pkts.chunks(Self::BATCH).zip(out.chunks_mut(Self::BATCH)) {
+            self.warm(zone, chunk.iter().map(|&(_, p)| p));
+            for (&(now, p), o) in chunk.iter().zip(outc.iter_mut()) {
+                *o = self.process(now, zone, p);
+            }
+        }
+    }
+
+    /// Packets per warm-up round of the batch entry points.
+    pub const BATCH: usize = 64;
+
+    /// Brings the index slots and entries of up to [`Tracker::BATCH`] packets into the
+    /// cache: stage 1 loads every packet's home slot (independent loads), stage 2 the
+    /// entries those slots name (independent again).
+    fn warm<'p>(&self, zone: u16, pkts: impl Iterator<Item = &'p [u8]>) {
+        let mut slots = [(0u8, 0u64); Self::BATCH];
+        for (p, s) in pkts.zip(slots.iter_mut()) {
+            *s = self.home_slot(zone, p);
+        }
+        let mut acc = 0u64;
+        for &(fam, slot) in &slots {
+            acc ^= match fam {
+                4 => self.v4.touch_entry(slot),
+                6 => self.v6.touch_entry(slot),
+                _ => 0,
+            };
+        }
         std::hint::black_box(acc);
-        for (p, o) in pkts.iter().zip(out.iter_mut()) {
-            *o = self.process(now, zone, p);
+    }
+
+    /// A packet's family and home index slot (`(0, 0)` when it has no tuple).
+    fn home_slot(&self, zone: u16, p: &[u8]) -> (u8, u64) {
+        let Ok(l3) = packet::parse(p) else {
+            return (0, 0);
+        };
+        let Some((sport, dport)) = proto::l4_ports(l3.proto, l3.l4) else {
+            return (0, 0);
+        };
+        if l3.version == 4 {
+            let k = Key::<[u8; 4]> {
+                src: Addr::from_slice(l3.src),
+                dst: Addr::from_slice(l3.dst),
+                sport,
+                dport,
+                proto: l3.proto,
+                zone,
+            };
+            (4, self.v4.touch_slot(self.key.hash(&k)))
+        } else {
+            let k = Key::<[u8; 16]> {
+                src: Addr::from_slice(l3.src),
+                dst: Addr::from_slice(l3.dst),
+                sport,
+                dport,
+                proto: l3.proto,
+                zone,
+            };
+            (6, self.v6.touch_slot(self.key.hash(&k)))
         }
     }
 
@@ -468,6 +502,31 @@ impl Tracker {
         for e in self.events.drain(..) {
             f(&e);
         }
+    }
+
+    /// Hands out and forgets the expectation events since the last call, oldest first (the
+    /// stream `conntrack -E expect` prints; a separate stream, as the kernel's expectation
+    /// event groups are).
+    pub fn drain_expect_events(&mut self, f: &mut dyn FnMut(&ExpectEvent)) {
+        for e in self.expect_events.drain(..) {
+            f(&e);
+        }
+    }
+
+    /// Every pending expectation as a [`ctkit_model::Expect`] (what `conntrack -L expect`
+    /// prints), timeouts relative to `now`, oldest first.
+    pub fn for_each_expect(&self, now: Nanos, f: &mut dyn FnMut(&ctkit_model::Expect)) {
+        let now_ms = ms(now);
+        for x in &self.expects {
+            if !expired(x.expires, now_ms) {
+                f(&x.as_model(now_ms, self.expect_id(x)));
+            }
+        }
+    }
+
+    /// The hash seed the tracker was made with.
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// Every live entry as a [`Flow`], timeouts relative to `now`, in table order.
@@ -647,7 +706,7 @@ impl Tracker {
                     }
                 }
             }
-            self.remove_expectations_of(A::FAM, idx);
+            self.remove_expectations_of(at, A::FAM, idx);
         }
     }
 
@@ -825,7 +884,7 @@ impl Tracker {
             }
         };
         if let Some(x) = exp {
-            self.consume_expectation(&x);
+            self.consume_expectation(now, &x);
             self.stats.expect_new += 1;
         }
         // __nf_conntrack_confirm.
@@ -985,6 +1044,10 @@ impl Tracker {
 
     /// Runs the GC worker at every due time up to `now`.
     fn run_gc_until(&mut self, now: Nanos) {
+        // Expectations have their own timers in the kernel: each goes at its expiry.
+        if !self.expects.is_empty() && expired(self.expect_next, ms(now)) {
+            self.expire_expectations(now);
+        }
         let next = match self.gc.next {
             Some(n) => n,
             None => {
@@ -1050,7 +1113,7 @@ impl Tracker {
         let victims6 = gc_scan(&self.v6.entries, at_ms, max95 != 0, &mut acc);
         self.gc_reap::<[u8; 4]>(at, at_ms, victims4, max95);
         self.gc_reap::<[u8; 16]>(at, at_ms, victims6, max95);
-        self.expire_expectations(at_ms);
+        self.expire_expectations(at);
         for x in &self.expects {
             min_left = min_left.min(x.expires.wrapping_sub(at_ms));
         }

@@ -139,6 +139,30 @@ impl std::fmt::Debug for SecCtx {
     }
 }
 
+/// `CTA_SEQ_ADJ_ORIG` / `CTA_SEQ_ADJ_REPLY`: the TCP sequence-number rewrite of one direction
+/// after a NAT helper changed a payload's length (kernel `struct nf_ct_seqadj`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeqAdj {
+    /// `CTA_SEQADJ_CORRECTION_POS`: the sequence number where the last length change starts.
+    pub correction_pos: u32,
+    /// `CTA_SEQADJ_OFFSET_BEFORE`: offset applied to sequence numbers before that position.
+    pub offset_before: i32,
+    /// `CTA_SEQADJ_OFFSET_AFTER`: offset applied from that position on.
+    pub offset_after: i32,
+}
+
+/// `CTA_SYNPROXY`: the state a SYN proxy keeps to splice the two halves of a connection
+/// (kernel `struct nf_conn_synproxy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Synproxy {
+    /// `CTA_SYNPROXY_ISN`: the initial sequence number the proxy chose.
+    pub isn: u32,
+    /// `CTA_SYNPROXY_ITS`: the initial timestamp value.
+    pub its: u32,
+    /// `CTA_SYNPROXY_TSOFF`: the timestamp offset applied.
+    pub tsoff: u32,
+}
+
 /// One conntrack entry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flow {
@@ -180,6 +204,12 @@ pub struct Flow {
     pub timestamp: Option<Timestamp>,
     /// `CTA_SECCTX` / `CTA_SECCTX_NAME`.
     pub secctx: Option<SecCtx>,
+    /// `CTA_SEQ_ADJ_ORIG`.
+    pub seq_adj_orig: Option<SeqAdj>,
+    /// `CTA_SEQ_ADJ_REPLY`.
+    pub seq_adj_reply: Option<SeqAdj>,
+    /// `CTA_SYNPROXY`.
+    pub synproxy: Option<Synproxy>,
 }
 
 impl Flow {

@@ -24,7 +24,7 @@ pub mod text;
 pub mod tuple;
 
 pub use expect::Expect;
-pub use flow::{Counters, Flow, HelperName, Labels, SecCtx, Timestamp};
+pub use flow::{Counters, Flow, HelperName, Labels, SecCtx, SeqAdj, Synproxy, Timestamp};
 pub use labelmap::LabelMap;
 pub use proto::Family;
 pub use protoinfo::{DccpInfo, ProtoInfo, SctpInfo, SctpState, TcpInfo, TcpState};

@@ -339,12 +339,23 @@ fn dump_request(req: &CompatRequest) -> DumpRequest {
     }
 }
 
-/// The dumps of a `-D`: [`dump_request`], or, when no family is given but tuple fields could
-/// be filtered in the kernel (which needs a family), one dump per family, each filtered.
-/// Only the order of the printed entries differs from one unfiltered dump (hash order
-/// either way).
+/// The dumps of a `-D`: [`family_dumps`] of its [`dump_request`].
 fn delete_dumps(req: &CompatRequest) -> Vec<DumpRequest> {
-    let d = dump_request(req);
+    family_dumps(&req.filter, dump_request(req))
+}
+
+/// `d` with the tuple fields of `filter` the kernel can check ([`kernel_tuple_filter`]), or,
+/// when `d` names no family but tuple fields could be filtered in the kernel (which needs a
+/// family), one dump per family, each filtered. Only the order of the entries differs from
+/// one unfiltered dump (hash order either way).
+pub(crate) fn family_dumps(
+    filter: &ctkit_model::filter::FlowFilter,
+    d: DumpRequest,
+) -> Vec<DumpRequest> {
+    let d = DumpRequest {
+        tuple: kernel_tuple_filter(filter, d.family),
+        ..d
+    };
     if d.family != 0 {
         return vec![d];
     }
@@ -352,7 +363,7 @@ fn delete_dumps(req: &CompatRequest) -> Vec<DumpRequest> {
         .into_iter()
         .map(|family| DumpRequest {
             family,
-            tuple: kernel_tuple_filter(&req.filter, family),
+            tuple: kernel_tuple_filter(filter, family),
             ..d
         })
         .collect();
@@ -418,7 +429,7 @@ pub(crate) fn kernel_tuple_filter(
 
 /// [`Conn::dump`] that falls back to a dump without the tuple filter when the kernel
 /// refuses it (before 5.8: `EINVAL`/`EOPNOTSUPP` at dump start, before any entry).
-fn dump_with_fallback(
+pub(crate) fn dump_with_fallback(
     conn: &mut Conn,
     table: NlTable,
     d: &DumpRequest,
@@ -994,9 +1005,12 @@ fn list_expect(req: &CompatRequest) -> Result<u8, CompatError> {
     let mut out = Out::new();
     let mut n = 0u64;
     let xml = req.output.has(OutputFlags::XML);
+    let json = req.output.has(OutputFlags::JSON);
     let o = format::expect::ExpectOptions::default();
     conn.dump_expect(req.family.af(), |e| {
-        if xml {
+        if json {
+            format::write_expect_json(&mut out.buf, e, &JsonOptions::default());
+        } else if xml {
             if n == 0 {
                 out.buf
                     .extend_from_slice(format::expect::EXPECT_XML_HEADER.as_bytes());
@@ -1025,7 +1039,11 @@ fn get_expect(req: &CompatRequest) -> Result<u8, CompatError> {
     conn.get_expect(req.family.af(), &key, &mut e)
         .map_err(|err| nl_fail(&err, req))?;
     let mut out = Out::new();
-    format::write_expect(&mut out.buf, &e, &format::expect::ExpectOptions::default());
+    if req.output.has(OutputFlags::JSON) {
+        format::write_expect_json(&mut out.buf, &e, &JsonOptions::default());
+    } else {
+        format::write_expect(&mut out.buf, &e, &format::expect::ExpectOptions::default());
+    }
     summary(req, 1);
     Ok(0)
 }
@@ -1151,12 +1169,22 @@ fn events(req: &CompatRequest) -> Result<u8, CompatError> {
                 }
                 Event::Expect { kind, expect, .. } => {
                     let k = event_kind(kind);
-                    let o = format::expect::ExpectOptions {
-                        event: Some(k),
-                        event_time: req.output.has(OutputFlags::TIMESTAMP).then_some(t),
-                        ..Default::default()
-                    };
-                    format::write_expect(&mut out, expect, &o);
+                    let event_time = req.output.has(OutputFlags::TIMESTAMP).then_some(t);
+                    if req.output.has(OutputFlags::JSON) {
+                        let o = JsonOptions {
+                            event: Some(k),
+                            event_time,
+                            ..JsonOptions::default()
+                        };
+                        format::write_expect_json(&mut out, expect, &o);
+                    } else {
+                        let o = format::expect::ExpectOptions {
+                            event: Some(k),
+                            event_time,
+                            ..Default::default()
+                        };
+                        format::write_expect(&mut out, expect, &o);
+                    }
                 }
             }
             // Each event is written as it arrives, even into a pipe.

@@ -1,7 +1,7 @@
 //! A packet capture as a [`FlowSource`]: the capture is replayed through the userspace
-//! tracker (kernel defaults, zone 0, event generation off, the same loop as `ctkit replay`)
-//! the first time flows or counters are asked for, then the final table is scanned, timeouts
-//! relative to the last packet; the counters are the engine's (`nf_conntrack_count`,
+//! tracker (kernel defaults, zone 0, a random hash seed, event generation off, the same loop
+//! as `ctkit replay`) the first time flows or counters are asked for, then the final table
+//! is scanned, timeouts relative to the last packet; the counters are the engine's (`nf_conntrack_count`,
 //! `nf_conntrack_max` and the per-CPU names of `conntrack -S`). The input is read once (it
 //! may be standard input), so the replayed table is kept for later scans; the source is not
 //! live.
@@ -41,9 +41,10 @@ impl CaptureSource {
         if let Some(mut cap) = self.input.take() {
             let mut cfg = Config::kernel_defaults();
             driver::events_off(&mut cfg);
-            let mut t = Tracker::new(cfg, 0);
-            let prog = driver::replay(&mut cap, &mut t, 0, None, |_, _| ControlFlow::Continue(()))
-                .map_err(|e| SourceError::Other(format!("{}: {e}", self.name)))?;
+            let mut t = Tracker::new(cfg, crate::views::replay::args::random_seed());
+            let prog =
+                driver::replay_batched(&mut cap, &mut t, 0, None, |_, _| ControlFlow::Continue(()))
+                    .map_err(|e| SourceError::Other(format!("{}: {e}", self.name)))?;
             self.replayed = Some((t, prog.last_ns));
         }
         self.replayed
@@ -112,7 +113,7 @@ impl FlowSource for CaptureSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::{open, SourceSpec};
+    use crate::source::{open_with, OpenOptions, SourceSpec};
     use ctkit_capture::write;
 
     /// A UDP datagram 192.0.2.1:5000 → 192.0.2.2:53 (raw IPv4, checksum 0 = none).
@@ -139,7 +140,8 @@ mod tests {
         write::pcap_record(&mut f, 1_000_000_000, &udp(), false, true);
         let path = std::env::temp_dir().join(format!("ctkit-src-{}.pcap", std::process::id()));
         std::fs::write(&path, &f).unwrap();
-        let mut src = open(&SourceSpec::File(path.to_str().unwrap().into())).unwrap();
+        let spec = SourceSpec::File(path.to_str().unwrap().into());
+        let mut src = open_with(&spec, &OpenOptions::default()).unwrap();
         assert!(src.describe().starts_with("capture "));
         assert!(!src.is_live());
         let mut seen = Vec::new();
@@ -169,7 +171,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             e.to_string(),
-            "x: record 0 at byte 0: truncated (the input ends inside it)"
+            "x: file header: truncated (the input ends inside it)"
         );
     }
 

@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 /// A ctnetlink request socket in the calling thread's network namespace.
 pub struct KernelSource {
     conn: Conn,
-    req: DumpRequest,
+    reqs: Vec<DumpRequest>,
 }
 
 fn kerr(e: ctkit_ctnetlink::Error) -> SourceError {
@@ -21,13 +21,18 @@ impl KernelSource {
     pub fn open() -> Result<KernelSource, SourceError> {
         Ok(KernelSource {
             conn: Conn::open().map_err(kerr)?,
-            req: DumpRequest::default(),
+            reqs: vec![DumpRequest::default()],
         })
     }
 
-    /// Kernel-side dump filters (results must still be rechecked by the view's filter).
-    pub fn set_request(&mut self, req: DumpRequest) {
-        self.req = req;
+    /// The dumps of each scan, in order, with their kernel-side filters (results must still
+    /// be rechecked by the view's filter); none: one dump of the whole table.
+    pub fn set_requests(&mut self, reqs: Vec<DumpRequest>) {
+        self.reqs = if reqs.is_empty() {
+            vec![DumpRequest::default()]
+        } else {
+            reqs
+        };
     }
 }
 
@@ -41,12 +46,24 @@ impl FlowSource for KernelSource {
         f: &mut dyn FnMut(&Flow) -> ControlFlow<()>,
     ) -> Result<ScanReport, SourceError> {
         let mut report = ScanReport::default();
-        self.conn
-            .dump(Table::Conntrack, &self.req, |flow| {
-                report.flows += 1;
-                f(flow)
-            })
+        for req in &self.reqs {
+            let mut stop = false;
+            crate::compat::exec::dump_with_fallback(
+                &mut self.conn,
+                Table::Conntrack,
+                req,
+                |flow| {
+                    report.flows += 1;
+                    let r = f(flow);
+                    stop = r.is_break();
+                    r
+                },
+            )
             .map_err(kerr)?;
+            if stop {
+                break;
+            }
+        }
         Ok(report)
     }
 

@@ -159,15 +159,13 @@ pub fn main(args: &[String]) -> ExitCode {
         Ok(x) => x,
         Err(e) => return usage_error(&e),
     };
-    let mut source =
-        match crate::source::open_with(&v.from, &crate::source::OpenOptions { lenient: v.lenient })
-        {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("ctkit: list: {e}");
-                return ExitCode::from(1);
-            }
-        };
+    let mut source = match v.open_source() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ctkit: list: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);

@@ -6,8 +6,8 @@
 //! conntrack(8) prints, detected from its first line (parsers: `ctkit_model::text`). Views ask
 //! for [`open`] and use only the trait, so each view works on every source.
 //!
-//! `--lenient` (text sources skip malformed lines and count them) reaches [`open`] through
-//! [`set_lenient`], which the shared view-flag parser calls, or explicitly via [`open_with`].
+//! `--lenient` (text sources skip malformed lines and count them) is an [`OpenOptions`] field;
+//! views open their source through `ViewArgs::open_source`, which passes it on.
 
 mod capture;
 pub mod file;
@@ -17,7 +17,6 @@ pub mod proc;
 
 use ctkit_model::{FlowSource, SourceError};
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What `--from` names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,34 +44,25 @@ impl SourceSpec {
 }
 
 /// How a source is opened.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpenOptions {
     /// Skip malformed lines of text sources and count them (`ScanReport::skipped`) instead of
     /// failing on the first.
     pub lenient: bool,
-}
-
-static LENIENT: AtomicBool = AtomicBool::new(false);
-
-/// Makes [`open`] lenient for the rest of the process (the views' `--lenient`).
-pub fn set_lenient(on: bool) {
-    LENIENT.store(on, Ordering::Relaxed);
-}
-
-/// Opens the source `spec` names (lenient if [`set_lenient`] said so).
-pub fn open(spec: &SourceSpec) -> Result<Box<dyn FlowSource>, SourceError> {
-    open_with(
-        spec,
-        &OpenOptions {
-            lenient: LENIENT.load(Ordering::Relaxed),
-        },
-    )
+    /// The dumps of a scan and what the kernel may filter in each (`--from kernel` only;
+    /// every entry is still rechecked by the view's filter). Empty: one dump of the whole
+    /// table.
+    pub kernel_dumps: Vec<ctkit_ctnetlink::DumpRequest>,
 }
 
 /// Opens the source `spec` names with explicit options.
 pub fn open_with(spec: &SourceSpec, o: &OpenOptions) -> Result<Box<dyn FlowSource>, SourceError> {
     match spec {
-        SourceSpec::Kernel => Ok(Box::new(kernel::KernelSource::open()?)),
+        SourceSpec::Kernel => {
+            let mut k = kernel::KernelSource::open()?;
+            k.set_requests(o.kernel_dumps.clone());
+            Ok(Box::new(k))
+        }
         SourceSpec::Proc => Ok(Box::new(proc::ProcSource::open(o.lenient)?)),
         SourceSpec::Stdin | SourceSpec::File(_) => file::open(spec, o),
     }

@@ -31,9 +31,10 @@ pub struct ViewArgs {
     pub filtered: bool,
     /// The list filter (conntrack's userspace filter plus the `-u` status check).
     pub filter: FlowFilter,
-    /// What can be asked of the kernel's dump directly (family, mark, status, zone); the
+    /// What can be asked of the kernel's dumps directly (family, mark, status, zone, tuple
+    /// fields; one dump per family when tuple fields need one); the
     /// results are still checked against [`ViewArgs::filter`].
-    pub dump: DumpRequest,
+    pub dumps: Vec<DumpRequest>,
     /// The words this module did not recognise, in order, for the view itself.
     pub rest: Vec<String>,
 }
@@ -42,6 +43,22 @@ impl ViewArgs {
     /// Whether `flow` passes the filters.
     pub fn matches(&self, flow: &Flow) -> bool {
         self.filter.matches(flow)
+    }
+
+    /// How to open `--from`: lenient when `--lenient` was given; from the kernel, with the
+    /// filters it can apply pushed into its dumps ([`ViewArgs::dumps`]).
+    pub fn open_options(&self) -> crate::source::OpenOptions {
+        crate::source::OpenOptions {
+            lenient: self.lenient,
+            kernel_dumps: self.dumps.clone(),
+        }
+    }
+
+    /// Opens the source `--from` names with [`ViewArgs::open_options`].
+    pub fn open_source(
+        &self,
+    ) -> Result<Box<dyn ctkit_model::FlowSource>, ctkit_model::SourceError> {
+        crate::source::open_with(&self.from, &self.open_options())
     }
 }
 
@@ -134,10 +151,7 @@ pub fn parse_view_args(args: &[String], value_flags: &[&str]) -> Result<ViewArgs
         };
         match flag {
             "--from" => from = SourceSpec::parse(&value("--from")?),
-            "--lenient" => {
-                lenient = true;
-                crate::source::set_lenient(true);
-            }
+            "--lenient" => lenient = true,
             "--json" => json = true,
             "--proto" | "-p" => proto = Some(value("--proto")?),
             f if value_flags.contains(&f) => {
@@ -200,7 +214,7 @@ pub fn parse_view_args(args: &[String], value_flags: &[&str]) -> Result<ViewArgs
         json,
         filtered,
         filter,
-        dump,
+        dumps: crate::compat::exec::family_dumps(&filter, dump),
         rest,
     })
 }
@@ -252,7 +266,29 @@ mod tests {
         assert_eq!(a.filter.orig.proto, Some(17));
         assert_eq!(a.filter.orig.dport, Some(53));
         assert!(a.filter.src_net.is_some());
-        assert_eq!(a.dump.family, 2);
+        assert_eq!(a.dumps.len(), 1);
+        assert_eq!(a.dumps[0].family, 2);
+    }
+
+    #[test]
+    fn port_filters_are_pushed_to_the_kernel_one_dump_per_family() {
+        use ctkit_ctnetlink::uapi::{CTA_FILTER_F_CTA_PROTO_DST_PORT, CTA_FILTER_F_CTA_PROTO_NUM};
+        let a = p("--proto tcp --dport 443", &[]).unwrap();
+        let fams: Vec<u8> = a.dumps.iter().map(|d| d.family).collect();
+        assert_eq!(fams, [2, 10]);
+        for d in &a.dumps {
+            let t = d.tuple.expect("tuple filter");
+            assert_eq!(
+                t.orig_flags,
+                CTA_FILTER_F_CTA_PROTO_NUM | CTA_FILTER_F_CTA_PROTO_DST_PORT
+            );
+            assert_eq!((t.orig.proto, t.orig.dport, t.reply_flags), (6, 443, 0));
+        }
+        // Nothing the kernel could filter by tuple: one whole-table dump.
+        let b = p("--mark 7", &[]).unwrap();
+        assert_eq!(b.dumps.len(), 1);
+        assert_eq!((b.dumps[0].family, b.dumps[0].tuple), (0, None));
+        assert_eq!(b.dumps[0].mark, Some((7, u32::MAX)));
     }
 
     #[test]

@@ -308,7 +308,7 @@ pub fn main(args: &[String]) -> ExitCode {
         Ok(o) => o,
         Err(e) => return fail(&e),
     };
-    let mut src = match source::open(&va.from) {
+    let mut src = match va.open_source() {
         Ok(s) => s,
         Err(e) => return fail(&e.to_string()),
     };
@@ -562,7 +562,8 @@ fn raise_max_fix(count: u64, max: u64, entry_bytes: Option<u64>) -> Fix {
         "nf_conntrack_max",
         n,
         format!(
-            "twice the current size; costs up to {} of kernel memory when full ({n} × {b} B). \
+            "twice the current size; costs up to {} of kernel memory when full ({n} entries × \
+             {b} B; the hash table keeps its buckets: `ctkit sysctl size --max {n}` sizes both). \
              Writable only in the initial network namespace, where it caps every namespace",
             human_bytes(n * b)
         ),

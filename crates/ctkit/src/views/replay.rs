@@ -5,6 +5,8 @@
 //! - default: the final table as `conntrack -L` prints it, timeouts relative to the last
 //!   packet;
 //! - `--events`: the event stream as `conntrack -E -o timestamp` prints it (or `--json`);
+//! - `--expect`: the expectation table as `conntrack -L expect` prints it (with `--events`,
+//!   the expectation events as `conntrack -E expect -o timestamp` prints them);
 //! - `--per-packet`: the `ct state` a firewall rule would see for each packet;
 //! - `--what-if`: peak, drops, early drops, states at the peak, final count; `--csv`/`--svg`.
 //!
@@ -71,8 +73,17 @@ fn print(
 ) -> Result<(), String> {
     let cap_err = |e: ctkit_capture::CaptureError| format!("{}: {e}", a.capture);
     match a.mode {
+        Mode::Events if a.expect => {
+            driver::replay_batched(cap, t, a.zone, None, |t, _| {
+                t.drain_events(&mut |_| {});
+                let buf = out.buf();
+                t.drain_expect_events(&mut |e| output::write_expect_event(buf, e, &a.view));
+                ControlFlow::Continue(())
+            })
+            .map_err(cap_err)?;
+        }
         Mode::Events => {
-            driver::replay(cap, t, a.zone, None, |t, _| {
+            driver::replay_batched(cap, t, a.zone, None, |t, _| {
                 let buf = out.buf();
                 t.drain_events(&mut |e| output::write_event(buf, e, &a.view));
                 ControlFlow::Continue(())
@@ -80,7 +91,7 @@ fn print(
             .map_err(cap_err)?;
         }
         Mode::PerPacket => {
-            driver::replay(cap, t, a.zone, None, |t, s| {
+            driver::replay_batched(cap, t, a.zone, None, |t, s| {
                 t.drain_events(&mut |_| {});
                 output::write_packet(out.buf(), s, a.view.json);
                 ControlFlow::Continue(())
@@ -88,15 +99,21 @@ fn print(
             .map_err(cap_err)?;
         }
         Mode::Table => {
-            let prog = driver::replay(cap, t, a.zone, None, |t, _| {
+            let prog = driver::replay_batched(cap, t, a.zone, None, |t, _| {
                 t.drain_events(&mut |_| {});
                 ControlFlow::Continue(())
             })
             .map_err(cap_err)?;
-            let now_s = driver::secs_us(prog.last_ns).0;
-            t.for_each_flow(prog.last_ns, &mut |f| {
-                output::write_entry(out.buf(), f, &a.view, now_s);
-            });
+            if a.expect {
+                t.for_each_expect(prog.last_ns, &mut |e| {
+                    output::write_expect(out.buf(), e, &a.view);
+                });
+            } else {
+                let now_s = driver::secs_us(prog.last_ns).0;
+                t.for_each_flow(prog.last_ns, &mut |f| {
+                    output::write_entry(out.buf(), f, &a.view, now_s);
+                });
+            }
         }
         Mode::WhatIf => {
             let report = what_if(a, cap, t, cfg.get("nf_conntrack_max").unwrap_or(0))?;

@@ -113,7 +113,7 @@ pub fn main(args: &[String]) -> ExitCode {
         }
         Err(e) => return usage_error(&e),
     };
-    let mut source = match crate::source::open(&opts.view.from) {
+    let mut source = match opts.view.open_source() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("ctkit: summary: {e}");

@@ -45,7 +45,7 @@
 mod events;
 mod spark;
 
-use crate::source::{self, SourceSpec};
+use crate::source::SourceSpec;
 use ctkit_model::proto::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
 use ctkit_model::{FlowSource, TableCounters};
 use std::io::{IsTerminal, Write};
@@ -486,7 +486,7 @@ pub fn main(args: &[String]) -> ExitCode {
     } else {
         Format::Table
     };
-    let mut src = match source::open(&va.from) {
+    let mut src = match va.open_source() {
         Ok(s) => s,
         Err(e) => return fail(&e.to_string()),
     };

@@ -114,8 +114,9 @@ elif role == 'ftp-pasv':
     c = socket.create_connection((addr, port), timeout=5)
     f = c.makefile('rb')
     f.readline()
-    c.sendall(((arg or 'PASV') + '\r\n').encode())
-    f.readline()
+    for cmd in (arg or 'PASV').split(';'):
+        c.sendall((cmd + '\r\n').encode())
+        f.readline()
     hold()
 else:
     sys.exit('unknown role ' + role)
@@ -208,8 +209,10 @@ pub fn ping(ns: &Netns, addr: &str) {
     ns.exec_ok(&["ping", flag, "-c", "1", "-W", "2", "-q", addr]);
 }
 
-/// Opens an FTP control connection, sends `command` (`PASV` or `PORT h1,…,p2`), reads
-/// the reply and holds the connection (the helper's expectation stays).
+/// Opens an FTP control connection, sends `command` (`PASV` or `PORT h1,…,p2`; several
+/// separated by `;`, each after the reply to the one before), reads the replies and holds the
+/// connection (the helper's expectation stays). The kernel's FTP helper reads a client
+/// command only after a newline it has seen in that direction: `PORT` must not come first.
 pub fn ftp_control(ns: &Netns, addr: &str, port: u16, command: &str) {
     assert_eq!(start(ns, "ftp-pasv", addr, port, command), "up");
 }

@@ -1424,6 +1424,46 @@ fn test_process_batch_gives_the_same_results_as_process() {
 }
 
 #[test]
+fn test_process_batch_at_keeps_each_packets_time_and_equals_process() {
+    // A handshake, 100 UDP flows over 100 ms, then a packet 100 s later: by then the
+    // unreplied UDP entries (30 s) have expired, and GC (passes at most 60 s apart), run up
+    // to that packet's time inside the batch, destroys them before it.
+    let mut pkts: Vec<(u64, Vec<u8>)> = vec![
+        (T0, c2s(CISN, 0, SYN, b"")),
+        (T0 + 1_000, s2c(SISN, CISN + 1, SYN | ACK, b"")),
+        (T0 + 2_000, c2s(CISN + 1, SISN + 1, ACK, b"")),
+    ];
+    for i in 0..100u16 {
+        let at = T0 + 3_000 + i as u64 * 1_000_000;
+        pkts.push((at, build::udp(cli(), srv(), 1000 + i, 53, b"q")));
+    }
+    pkts.push((T0 + 100 * SEC, c2s(CISN + 1, SISN + 1, FIN | ACK, b"")));
+    let refs: Vec<(u64, &[u8])> = pkts.iter().map(|(t, p)| (*t, p.as_slice())).collect();
+    let mut a = tracker();
+    let mut b = tracker();
+    let va: Vec<Verdict> = refs.iter().map(|&(t, p)| a.process(t, 0, p)).collect();
+    let mut vb = vec![Verdict::of(CtInfo::Invalid, false); refs.len()];
+    b.process_batch_at(0, &refs, &mut vb);
+    assert_eq!(va, vb);
+    assert_eq!(a.stats(), b.stats());
+    let end = T0 + 100 * SEC;
+    assert_eq!(flows(&a, end), flows(&b, end));
+    assert_eq!(b.len(), 1, "only the TCP connection is left");
+    let times = |t: &mut Tracker| {
+        let mut v = Vec::new();
+        t.drain_events(&mut |e| v.push((e.at, e.kind)));
+        v
+    };
+    let (ea, eb) = (times(&mut a), times(&mut b));
+    assert_eq!(ea, eb);
+    // Every NEW carries its own packet's time; the 100 DESTROYs come before the FIN's UPDATE.
+    assert_eq!(eb[3], (T0 + 3_000, EventKind::New));
+    assert_eq!(eb[102], (T0 + 3_000 + 99_000_000, EventKind::New));
+    assert_eq!(eb.last().unwrap(), &(end, EventKind::Update));
+    assert_eq!(eb.iter().filter(|e| e.1 == EventKind::Destroy).count(), 100);
+}
+
+#[test]
 fn test_timeouts_follow_the_sysctls_set_by_name() {
     let mut cfg = Config::kernel_defaults();
     cfg.set("net.netfilter.nf_conntrack_tcp_timeout_established", "3600")
@@ -1451,4 +1491,156 @@ fn test_timeouts_follow_the_sysctls_set_by_name() {
     assert!(l[0].starts_with("icmp     1 9 "), "{l:?}");
     assert!(l[1].starts_with("udp      17 7 "), "{l:?}");
     assert!(l[2].starts_with("unknown  99 11 "), "{l:?}");
+}
+
+/// The pending expectations as `conntrack -L expect` lines.
+fn expect_lines(t: &Tracker, now: u64) -> Vec<String> {
+    let mut v = Vec::new();
+    t.for_each_expect(now, &mut |e| {
+        let mut out = Vec::new();
+        ctkit_model::format::write_expect(&mut out, e, &Default::default());
+        v.push(String::from_utf8(out).unwrap());
+    });
+    v
+}
+
+/// The expectation events as `conntrack -E expect` lines (time left out).
+fn expect_events(t: &mut Tracker) -> Vec<String> {
+    let mut v = Vec::new();
+    t.drain_expect_events(&mut |e| {
+        let kind = match e.kind {
+            EventKind::New => ctkit_model::format::EventKind::New,
+            EventKind::Update => ctkit_model::format::EventKind::Update,
+            EventKind::Destroy => ctkit_model::format::EventKind::Destroy,
+        };
+        let o = ctkit_model::format::ExpectOptions {
+            event: Some(kind),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        ctkit_model::format::write_expect(&mut out, &e.expect, &o);
+        v.push(String::from_utf8(out).unwrap());
+    });
+    v
+}
+
+#[test]
+fn test_ftp_port_expectation_is_listed_as_conntrack_l_expect_prints_it() {
+    let (mut t, c, s) = ftp_control_flow();
+    v(&mut t, T0, &ftp_c2s(c, s, b"PORT 192,0,2,1,156,64\r\n"));
+    let body = "proto=6 src=198.51.100.2 dst=192.0.2.1 sport=0 dport=40000 \
+                mask-src=255.255.255.255 mask-dst=255.255.255.255 sport=0 dport=65535 \
+                master-src=192.0.2.1 master-dst=198.51.100.2 sport=40000 dport=21 class=0 helper=ftp\n";
+    assert_eq!(expect_lines(&t, T0), [format!("300 {body}")]);
+    // Seconds left, as the kernel's timer shows them; gone after 300 s.
+    assert_eq!(
+        expect_lines(&t, T0 + 10 * SEC + TICK_NS),
+        [format!("289 {body}")]
+    );
+    assert!(expect_lines(&t, T0 + 300 * SEC).is_empty());
+    assert_eq!(
+        expect_events(&mut t),
+        [format!("    [NEW] 300 {body}")],
+        "one NEW when the helper inserts it"
+    );
+}
+
+#[test]
+fn test_ftp_expectation_used_by_the_data_connection_raises_destroy() {
+    let (mut t, c, s) = ftp_control_flow();
+    let msg = b"227 Entering Passive Mode (198,51,100,2,19,137).\r\n";
+    v(&mut t, T0, &ftp_s2c(s, c, msg));
+    let data = build::tcp(
+        cli(),
+        srv(),
+        &Tcp {
+            sport: 50000,
+            dport: 19 * 256 + 137,
+            seq: 1,
+            ack: 0,
+            flags: SYN,
+            win: 1000,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    assert_eq!(v(&mut t, T0 + 2 * SEC, &data).0, CtInfo::Related);
+    let body = "proto=6 src=192.0.2.1 dst=198.51.100.2 sport=0 dport=5001 \
+                mask-src=255.255.255.255 mask-dst=255.255.255.255 sport=0 dport=65535 \
+                master-src=192.0.2.1 master-dst=198.51.100.2 sport=40000 dport=21 class=0 helper=ftp\n";
+    assert_eq!(
+        expect_events(&mut t),
+        [
+            format!("    [NEW] 300 {body}"),
+            format!("[DESTROY] 298 {body}")
+        ]
+    );
+    assert!(expect_lines(&t, T0 + 2 * SEC).is_empty());
+    assert_eq!(t.stats().expect_delete, 1);
+}
+
+#[test]
+fn test_ftp_second_port_replaces_the_first_expectation_and_master_death_removes_it() {
+    let (mut t, mut c, s) = ftp_control_flow();
+    let p1 = b"PORT 192,0,2,1,156,64\r\n";
+    v(&mut t, T0, &ftp_c2s(c, s, p1));
+    c += p1.len() as u32;
+    v(&mut t, T0, &ftp_c2s(c, s, b"PORT 192,0,2,1,156,65\r\n"));
+    let ev = expect_events(&mut t);
+    let kinds: Vec<(&str, &str)> = ev
+        .iter()
+        .map(|l| {
+            let k = l.split_whitespace().next().unwrap();
+            let port = l
+                .split_whitespace()
+                .find(|w| w.starts_with("dport="))
+                .unwrap();
+            (k, port)
+        })
+        .collect();
+    // max_expected 1: the older one goes (DESTROY) before the new one is announced.
+    assert_eq!(
+        kinds,
+        [
+            ("[NEW]", "dport=40000"),
+            ("[DESTROY]", "dport=40000"),
+            ("[NEW]", "dport=40001")
+        ]
+    );
+    // The master's RST closes it (CLOSE, 10 s); GC reaps it and its expectation with it.
+    let rst = build::tcp(
+        cli(),
+        srv(),
+        &Tcp {
+            sport: 40000,
+            dport: 21,
+            seq: c + 23,
+            ack: s,
+            flags: RST | ACK,
+            win: 0,
+            opts: &[],
+            payload: b"",
+        },
+    );
+    let _ = t.process(T0, 0, &rst);
+    t.advance(T0 + 100 * SEC);
+    assert_eq!(t.len(), 0);
+    let ev = expect_events(&mut t);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert!(ev[0].starts_with("[DESTROY] ") && ev[0].contains("dport=40001 "));
+}
+
+#[test]
+fn test_ftp_expectation_times_out_at_its_own_expiry_not_at_the_next_gc_pass() {
+    let (mut t, c, s) = ftp_control_flow();
+    v(&mut t, T0, &ftp_c2s(c, s, b"PORT 192,0,2,1,156,64\r\n"));
+    expect_events(&mut t);
+    // The next packet comes 400 s later: the expectation went at T0 + 300 s exactly.
+    let late = T0 + 400 * SEC + 123;
+    v(&mut t, late, &ftp_s2c(s, c, b"200 ok\r\n"));
+    let mut at = Vec::new();
+    t.drain_expect_events(&mut |e| at.push((e.kind, e.at, e.expect.timeout)));
+    assert_eq!(at, [(EventKind::Destroy, T0 + 300 * SEC, Some(0))]);
+    assert_eq!(t.expect_count(), 0);
+    assert_eq!(t.stats().expect_delete, 1);
 }

@@ -70,6 +70,13 @@ impl<'o> Obj<'o> {
         let o = self.key(k);
         wr::u64_dec(o, v);
     }
+    fn int(&mut self, k: &str, v: i32) {
+        let o = self.key(k);
+        if v < 0 {
+            o.push(b'-');
+        }
+        wr::u64_dec(o, v.unsigned_abs() as u64);
+    }
     fn str(&mut self, k: &str, v: &str) {
         let o = self.key(k);
         json_str(o, v);
@@ -233,6 +240,25 @@ pub fn write_flow_json(out: &mut Vec<u8>, f: &Flow, opts: &JsonOptions<'_>) {
         }
         t.end();
     }
+    for (key, adj) in [
+        ("seq_adj_orig", f.seq_adj_orig),
+        ("seq_adj_reply", f.seq_adj_reply),
+    ] {
+        if let Some(a) = adj {
+            let mut s = Obj::new(o.key(key));
+            s.num("correction_pos", a.correction_pos as u64);
+            s.int("offset_before", a.offset_before);
+            s.int("offset_after", a.offset_after);
+            s.end();
+        }
+    }
+    if let Some(p) = f.synproxy {
+        let mut s = Obj::new(o.key("synproxy"));
+        s.num("isn", p.isn as u64);
+        s.num("its", p.its as u64);
+        s.num("tsoff", p.tsoff as u64);
+        s.end();
+    }
     if let Some(us) = opts.userspace {
         let mut u = Obj::new(o.key("userspace"));
         u.num("portid", us.portid as u64);
@@ -243,4 +269,115 @@ pub fn write_flow_json(out: &mut Vec<u8>, f: &Flow, opts: &JsonOptions<'_>) {
     }
     o.end();
     end_record_json(out);
+}
+
+/// Appends one JSON object line (with its `\n`) for the expectation `e` (schema in
+/// docs/json-schema.md, "Expectation objects"); `opts.event` and `opts.event_time` as for
+/// flows, the other options do not apply.
+pub fn write_expect_json(out: &mut Vec<u8>, e: &crate::expect::Expect, opts: &JsonOptions<'_>) {
+    use crate::expect::{NF_CT_EXPECT_INACTIVE, NF_CT_EXPECT_PERMANENT, NF_CT_EXPECT_USERSPACE};
+    let mut o = Obj::new(out);
+    if let Some(ev) = opts.event {
+        o.str("event", ev.name());
+    }
+    if let Some((s, us)) = opts.event_time {
+        let w = o.key("time");
+        wr::i64_dec(w, s);
+        w.push(b'.');
+        wr::u64_dec_zero(w, us as u64, 6);
+    }
+    o.str("family", l3_name(e.tuple.family().af()));
+    let p = e.tuple.proto;
+    o.str("proto", proto::l4_name(p).unwrap_or("unknown"));
+    o.num("protonum", p as u64);
+    if let Some(t) = e.timeout {
+        o.num("timeout", t as u64);
+    }
+    tuple_obj(o.key("expected"), &e.tuple, None);
+    // The mask's protocol is the expected tuple's (`ctnetlink_exp_dump_mask`).
+    let mask = Tuple { proto: p, ..e.mask };
+    tuple_obj(o.key("mask"), &mask, None);
+    tuple_obj(o.key("master"), &e.master, None);
+    if let Some(z) = e.zone {
+        o.num("zone", z as u64);
+    }
+    if let Some(f) = e.flags {
+        let w = o.key("flags");
+        w.push(b'[');
+        let mut first = true;
+        for (bit, name) in [
+            (NF_CT_EXPECT_PERMANENT, "PERMANENT"),
+            (NF_CT_EXPECT_INACTIVE, "INACTIVE"),
+            (NF_CT_EXPECT_USERSPACE, "USERSPACE"),
+        ] {
+            if f & bit != 0 {
+                if !first {
+                    w.push(b',');
+                }
+                first = false;
+                json_str(w, name);
+            }
+        }
+        w.push(b']');
+    }
+    if let Some(c) = e.class {
+        o.num("class", c as u64);
+    }
+    if let Some(h) = &e.helper {
+        o.str("helper", h.as_str());
+    }
+    if let Some(id) = e.id {
+        o.num("id", id as u64);
+    }
+    o.end();
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expect::Expect;
+    use crate::flow::HelperName;
+
+    #[test]
+    fn expectation_json_line_has_every_key_in_schema_order() {
+        let t = |s: &str, d: &str, sp, dp| Tuple {
+            src: s.parse().unwrap(),
+            dst: d.parse().unwrap(),
+            proto: 6,
+            sport: sp,
+            dport: dp,
+            ..Tuple::default()
+        };
+        let e = Expect {
+            master: t("192.0.2.1", "192.0.2.2", 40000, 21),
+            tuple: t("192.0.2.1", "192.0.2.2", 0, 2121),
+            mask: t("255.255.255.255", "255.255.255.255", 0, 0xffff),
+            timeout: Some(299),
+            id: Some(7),
+            helper: Some(HelperName::new("ftp")),
+            flags: Some(crate::expect::NF_CT_EXPECT_PERMANENT),
+            class: Some(0),
+            ..Expect::default()
+        };
+        let mut out = Vec::new();
+        write_expect_json(
+            &mut out,
+            &e,
+            &JsonOptions {
+                event: Some(EventKind::New),
+                event_time: Some((5, 42)),
+                ..JsonOptions::default()
+            },
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"event\":\"new\",\"time\":5.000042,\"family\":\"ipv4\",\"proto\":\"tcp\",\
+             \"protonum\":6,\"timeout\":299,\
+             \"expected\":{\"src\":\"192.0.2.1\",\"dst\":\"192.0.2.2\",\"sport\":0,\"dport\":2121},\
+             \"mask\":{\"src\":\"255.255.255.255\",\"dst\":\"255.255.255.255\",\"sport\":0,\"dport\":65535},\
+             \"master\":{\"src\":\"192.0.2.1\",\"dst\":\"192.0.2.2\",\"sport\":40000,\"dport\":21},\
+             \"flags\":[\"PERMANENT\"],\"class\":0,\"helper\":\"ftp\",\"id\":7}\n"
+        );
+    }
 }

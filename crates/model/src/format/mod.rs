@@ -28,7 +28,7 @@ use crate::proto;
 use crate::tuple::Tuple;
 
 pub use expect::{write_expect, write_expect_xml, ExpectOptions};
-pub use json::{write_flow_json, JsonOptions};
+pub use json::{write_expect_json, write_flow_json, JsonOptions};
 pub use save::{write_flow_save, SaveOptions};
 pub use stats::{write_count, write_cpu_stats, write_exp_cpu_stats, write_proc_stats_line};
 pub use text::{write_flow, TextOptions};

@@ -4,7 +4,7 @@
 
 use super::bytes;
 use super::{LineInfo, ParseError, ParseErrorKind as K};
-use crate::flow::{Counters, Flow, HelperName, Labels, SecCtx, Timestamp};
+use crate::flow::{Counters, Flow, HelperName, Labels, SecCtx, SeqAdj, Synproxy, Timestamp};
 use crate::format::EventKind;
 use crate::proto;
 use crate::protoinfo::{
@@ -149,6 +149,24 @@ impl<'a> J<'a> {
             column: start + 1,
             kind: K::BadNumber,
         })
+    }
+
+    /// A signed 32-bit integer.
+    fn int(&mut self, field: &'static str) -> Result<i32, ParseError> {
+        self.ws();
+        let start = self.pos;
+        let neg = self.peek_is(b'-');
+        if neg {
+            self.pos += 1;
+        }
+        let bad = ParseError {
+            field,
+            column: start + 1,
+            kind: K::BadNumber,
+        };
+        let m: u64 = self.num(field).map_err(|_| bad)?;
+        let v = if neg { -(m as i64) } else { m as i64 };
+        i32::try_from(v).map_err(|_| bad)
     }
 
     /// Skips any value (unknown keys).
@@ -365,6 +383,25 @@ pub fn parse_json_into(line: &[u8], f: &mut Flow) -> Result<LineInfo, ParseError
                 }
                 f.timestamp = Some(ts);
             }
+            b"seq_adj_orig" => f.seq_adj_orig = Some(seq_adj(j, "seq_adj_orig")?),
+            b"seq_adj_reply" => f.seq_adj_reply = Some(seq_adj(j, "seq_adj_reply")?),
+            b"synproxy" => {
+                let mut s = Synproxy::default();
+                let mut seen = 0u8;
+                j.object("synproxy", |j, k| {
+                    match k {
+                        b"isn" => (s.isn, seen) = (j.num("isn")?, seen | 1),
+                        b"its" => (s.its, seen) = (j.num("its")?, seen | 2),
+                        b"tsoff" => (s.tsoff, seen) = (j.num("tsoff")?, seen | 4),
+                        _ => j.skip(1)?,
+                    }
+                    Ok(())
+                })?;
+                if seen != 7 {
+                    return Err(j.err("synproxy", K::Missing));
+                }
+                f.synproxy = Some(s);
+            }
             b"userspace" => j.object("userspace", |j, k| {
                 match k {
                     b"portid" => info.userspace_portid = Some(j.num("portid")?),
@@ -438,6 +475,34 @@ fn err_at(field: &'static str, at: usize, kind: K) -> ParseError {
         column: at + 1,
         kind,
     }
+}
+
+/// A `seq_adj_orig` / `seq_adj_reply` object; every member is required.
+fn seq_adj(j: &mut J<'_>, field: &'static str) -> Result<SeqAdj, ParseError> {
+    let mut a = SeqAdj::default();
+    let mut seen = 0u8;
+    j.object(field, |j, k| {
+        match k {
+            b"correction_pos" => {
+                a.correction_pos = j.num("correction_pos")?;
+                seen |= 1;
+            }
+            b"offset_before" => {
+                a.offset_before = j.int("offset_before")?;
+                seen |= 2;
+            }
+            b"offset_after" => {
+                a.offset_after = j.int("offset_after")?;
+                seen |= 4;
+            }
+            _ => j.skip(1)?,
+        }
+        Ok(())
+    })?;
+    if seen != 7 {
+        return Err(j.err(field, K::Missing));
+    }
+    Ok(a)
 }
 
 fn tuple(j: &mut J<'_>, field: &'static str) -> Result<(Tuple, Option<Counters>), ParseError> {

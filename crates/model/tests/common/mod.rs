@@ -4,7 +4,7 @@
 
 pub mod fuzz_check;
 
-use ctkit_model::flow::{Counters, HelperName, Labels, SecCtx, Timestamp};
+use ctkit_model::flow::{Counters, HelperName, Labels, SecCtx, SeqAdj, Synproxy, Timestamp};
 use ctkit_model::protoinfo::{DccpInfo, ProtoInfo, SctpInfo, TcpInfo};
 use ctkit_model::{Flow, Status, Tuple};
 use proptest::prelude::*;
@@ -132,6 +132,11 @@ pub fn flow(g: Gen) -> impl Strategy<Value = Flow> {
                     proptest::option::of(any::<u32>()),
                     proptest::option::of(0u8..3),
                 ),
+                (
+                    proptest::option::of(any::<(u32, i32, i32)>()),
+                    proptest::option::of(any::<(u32, i32, i32)>()),
+                    proptest::option::of(any::<(u32, u32, u32)>()),
+                ),
             )
                 .prop_map(
                     move |(
@@ -145,7 +150,13 @@ pub fn flow(g: Gen) -> impl Strategy<Value = Flow> {
                         (helper, secctx),
                         labels,
                         (vo, vr, role),
+                        (adj_o, adj_r, synproxy),
                     )| {
+                        let adj = |(correction_pos, offset_before, offset_after)| SeqAdj {
+                            correction_pos,
+                            offset_before,
+                            offset_after,
+                        };
                         let status = if g.any_status {
                             Status(raw_status)
                         } else {
@@ -213,6 +224,13 @@ pub fn flow(g: Gen) -> impl Strategy<Value = Flow> {
                                         stop: Some(5_000_000_000 + d * 1_000_000_000),
                                     }
                                 }
+                            }),
+                            seq_adj_orig: adj_o.map(adj),
+                            seq_adj_reply: adj_r.map(adj),
+                            synproxy: synproxy.map(|(isn, its, tsoff)| Synproxy {
+                                isn,
+                                its,
+                                tsoff,
                             }),
                             ..Flow::default()
                         }

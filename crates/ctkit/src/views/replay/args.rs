@@ -73,6 +73,9 @@ pub struct ReplayArgs {
     pub csv: Option<String>,
     /// `--svg FILE` (what-if): occupancy plot.
     pub svg: Option<String>,
+    /// `--expect`: the expectation table (`conntrack -L expect`) instead of the connections,
+    /// or with `--events` the expectation events (`conntrack -E expect`).
+    pub expect: bool,
     /// Shared view flags (`--json`, list filters).
     pub view: ViewArgs,
 }
@@ -81,12 +84,14 @@ const OWN_VALUE_FLAGS: &[&str] = &["--set", "--helper", "--zone", "--seed", "--c
 
 /// The usage text.
 pub const USAGE: &str = "\
-usage: ctkit replay CAPTURE [--events | --per-packet | --what-if] [--json]
+usage: ctkit replay CAPTURE [--events | --per-packet | --what-if] [--expect] [--json]
          [--set NAME=VALUE]... [--sysctl-from-kernel] [--helper ftp=PORT]... [--no-helpers]
          [--zone N] [--seed N] [--csv FILE] [--svg FILE] [list filters]
   CAPTURE        pcap or pcapng file (`-': standard input); time comes from its timestamps
   (default)      the final table as `conntrack -L' prints it, timeouts relative to the last packet
   --events       the events as `conntrack -E -o timestamp' prints them
+  --expect       the expectations instead of the connections: the final expectation table as
+                 `conntrack -L expect' prints it, with --events as `conntrack -E expect' does
   --per-packet   each packet: time, tuple, ct state, direction, dropped
   --what-if      peak entries (and when), drops, early drops, states at the peak, final count
   --csv FILE     (--what-if) occupancy over time; --svg FILE: the same as a plot
@@ -98,7 +103,9 @@ fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
         .map_err(|_| format!("{flag}: `{v}' is not a valid number"))
 }
 
-fn random_seed() -> u64 {
+/// A hash seed nobody can predict (the table is then hash-flooding resistant), as the kernel
+/// draws `nf_conntrack_hash_rnd`.
+pub fn random_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(
@@ -123,6 +130,7 @@ pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
     let mut seed = None;
     let mut csv = None;
     let mut svg = None;
+    let mut expect = false;
     let set_mode = |m: Mode, mode: &mut Option<Mode>| -> Result<(), String> {
         match mode {
             Some(old) if *old != m => {
@@ -156,6 +164,7 @@ pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
             "--events" => set_mode(Mode::Events, &mut mode)?,
             "--per-packet" => set_mode(Mode::PerPacket, &mut mode)?,
             "--what-if" => set_mode(Mode::WhatIf, &mut mode)?,
+            "--expect" => expect = true,
             "--sysctl-from-kernel" => engine.from_kernel = true,
             "--no-helpers" => engine.no_helpers = true,
             "--set" => {
@@ -198,6 +207,12 @@ pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
     if (csv.is_some() || svg.is_some()) && mode != Mode::WhatIf {
         return Err("--csv and --svg belong to --what-if".into());
     }
+    if expect && !matches!(mode, Mode::Table | Mode::Events) {
+        return Err("--expect goes with the default table or --events".into());
+    }
+    if expect && view.filtered {
+        return Err("the list filters select connections, not expectations (--expect)".into());
+    }
     Ok(ReplayArgs {
         capture: capture.ok_or("replay needs a CAPTURE file")?,
         mode,
@@ -206,6 +221,7 @@ pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
         seed: seed.unwrap_or_else(random_seed),
         csv,
         svg,
+        expect,
         view,
     })
 }
@@ -273,5 +289,13 @@ mod tests {
             "replay: unknown option `--bogus'"
         );
         assert!(p("a --from proc").unwrap_err().contains("--from"));
+        assert_eq!(
+            p("a --expect --per-packet").unwrap_err(),
+            "--expect goes with the default table or --events"
+        );
+        assert!(p("a --expect --proto tcp")
+            .unwrap_err()
+            .contains("not expectations"));
+        assert!(p("a --expect --events").unwrap().expect);
     }
 }

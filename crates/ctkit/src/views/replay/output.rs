@@ -1,14 +1,15 @@
-//! The three listing outputs of `ctkit replay`: events (`conntrack -E -o timestamp` text or
+//! The listing outputs of `ctkit replay`: events (`conntrack -E -o timestamp` text or
 //! JSON lines, through the same `model::format` writers the compat `-E` uses), one line per
-//! packet (the `ct state` a rule would see), and the final table (`conntrack -L` text or
-//! JSON lines, timeouts relative to the last packet).
+//! packet (the `ct state` a rule would see), the final table (`conntrack -L` text or
+//! JSON lines, timeouts relative to the last packet), and the expectations (`conntrack -L
+//! expect` / `-E expect -o timestamp` lines through the compat's expectation writer, or JSON).
 
 use super::driver::{secs_us, Step};
 use super::packet;
 use crate::views::common::ViewArgs;
-use ctkit_engine::{CtInfo, Event, EventKind};
+use ctkit_engine::{CtInfo, Event, EventKind, ExpectEvent};
 use ctkit_model::format::{self, JsonOptions, TextOptions};
-use ctkit_model::Flow;
+use ctkit_model::{Expect, Flow};
 use std::io::Write;
 
 /// Buffered standard output; a closed pipe ends the program as conntrack's does.
@@ -112,6 +113,43 @@ pub fn write_entry(out: &mut Vec<u8>, f: &Flow, view: &ViewArgs, now_s: i64) -> 
         );
     }
     true
+}
+
+/// Appends one expectation event (`[sec.usec]\t[NEW] 300 proto=6 …`, conntrack's
+/// `-E expect -o timestamp` line, or a JSON line).
+pub fn write_expect_event(out: &mut Vec<u8>, e: &ExpectEvent, view: &ViewArgs) {
+    let event = Some(event_kind(e.kind));
+    let t = secs_us(e.at);
+    if view.json {
+        format::write_expect_json(
+            out,
+            &e.expect,
+            &JsonOptions {
+                event,
+                event_time: Some(t),
+                ..JsonOptions::default()
+            },
+        );
+    } else {
+        format::write_expect(
+            out,
+            &e.expect,
+            &format::ExpectOptions {
+                event,
+                event_time: Some(t),
+                ..format::ExpectOptions::default()
+            },
+        );
+    }
+}
+
+/// Appends one pending expectation (`conntrack -L expect` line or JSON line).
+pub fn write_expect(out: &mut Vec<u8>, e: &Expect, view: &ViewArgs) {
+    if view.json {
+        format::write_expect_json(out, e, &JsonOptions::default());
+    } else {
+        format::write_expect(out, e, &format::ExpectOptions::default());
+    }
 }
 
 /// The `ct state` word a rule matches.

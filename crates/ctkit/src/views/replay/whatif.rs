@@ -291,6 +291,9 @@ impl Report {
             "dropped_packets": self.dropped_packets,
             "invalid": self.stats.invalid,
             "insert_failed": self.stats.insert_failed,
+            "expect_new": self.stats.expect_new,
+            "expect_create": self.stats.expect_create,
+            "expect_delete": self.stats.expect_delete,
             "final": self.final_entries,
         });
         let mut v = v;

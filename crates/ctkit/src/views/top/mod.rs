@@ -304,9 +304,10 @@ fn interactive(a: TopArgs) -> ExitCode {
     }
     let (tx, rx) = std::sync::mpsc::channel();
     let spec = a.view.from.clone();
+    let options = a.view.open_options();
     let filter = a.view.filtered.then_some(a.view.filter);
     let threads = collect::start(
-        Box::new(move || crate::source::open(&spec)),
+        Box::new(move || crate::source::open_with(&spec, &options)),
         filter,
         a.settings.clone(),
         a.rate,
@@ -342,7 +343,7 @@ fn single_width() -> Option<usize> {
 }
 
 fn single(a: &TopArgs) -> ExitCode {
-    let mut source = match crate::source::open(&a.view.from) {
+    let mut source = match a.view.open_source() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("ctkit top: {e}");
