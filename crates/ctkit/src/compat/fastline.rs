@@ -115,6 +115,32 @@ fn decimal(word: &[u8], conv: impl Fn(&str) -> i32) -> Option<i32> {
     std::str::from_utf8(word).ok().map(conv)
 }
 
+/// An address in plain dotted-quad form (four decimal parts of at most three digits, no
+/// leading zero, each at most 255): what `parse_addr` (glibc `inet_aton`) returns for it;
+/// `None` for any other text, which goes to `parse_addr` itself.
+fn dotted_quad(word: &[u8]) -> Option<std::net::Ipv4Addr> {
+    let mut parts = [0u8; 4];
+    let mut n = 0;
+    for part in word.split(|&c| c == b'.') {
+        let ok = n < 4
+            && (1..=3).contains(&part.len())
+            && part.iter().all(u8::is_ascii_digit)
+            && (part[0] != b'0' || part.len() == 1);
+        if !ok {
+            return None;
+        }
+        let v = part.iter().fold(0u32, |v, &c| v * 10 + u32::from(c - b'0'));
+        parts[n] = u8::try_from(v).ok()?;
+        n += 1;
+    }
+    (n == 4).then(|| std::net::Ipv4Addr::from(parts))
+}
+
+/// The word separators of `Words::split`.
+fn blank(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n')
+}
+
 /// What a word of a template line does with a new line's word in its place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
@@ -186,6 +212,9 @@ struct Template {
     spans: Vec<(u32, u32)>,
     /// Per word: what a new line's word there means.
     slots: Vec<Slot>,
+    /// The text around the value words (one more than `value_slots`), and their slots.
+    segs: Vec<(u32, u32)>,
+    value_slots: Vec<Slot>,
     /// The request, values rewritten by each line that matches.
     req: CompatRequest,
     /// The family every address must have.
@@ -198,11 +227,38 @@ struct Template {
 
 impl Template {
     /// Parses `line` against this template: `None` unless it has the template's shape and
-    /// every value parses as the parser would take it. Walks the line once: a fixed word is
-    /// compared in place, a value word is cut at the next blank.
+    /// every value parses as the parser would take it.
     fn values(&self, line: &[u8], vals: &mut Vec<Val>) -> Option<()> {
         vals.clear();
-        let blank = |c: u8| matches!(c, b' ' | b'\t' | b'\n');
+        if self.values_in_layout(line, vals).is_some() {
+            return Some(());
+        }
+        vals.clear();
+        self.values_by_word(line, vals)
+    }
+
+    /// [`Template::values`] for a line laid out as the template (the same blanks between
+    /// words, the same end): the text between value words is compared in one piece.
+    fn values_in_layout(&self, line: &[u8], vals: &mut Vec<Val>) -> Option<()> {
+        let (last, segs) = self.segs.split_last()?;
+        let mut pos = 0;
+        for (&(s, e), slot) in segs.iter().zip(&self.value_slots) {
+            let seg = &self.text[s as usize..e as usize];
+            if !line[pos..].starts_with(seg) {
+                return None;
+            }
+            pos += seg.len();
+            let rest = &line[pos..];
+            let len = rest.iter().position(|&c| blank(c)).unwrap_or(rest.len());
+            self.value(*slot, &rest[..len], vals)?;
+            pos += len;
+        }
+        (line[pos..] == self.text[last.0 as usize..last.1 as usize]).then_some(())
+    }
+
+    /// [`Template::values`] word by word: a fixed word is compared in place, a value word is
+    /// cut at the next blank.
+    fn values_by_word(&self, line: &[u8], vals: &mut Vec<Val>) -> Option<()> {
         let mut pos = 0;
         for (&(ts, te), slot) in self.spans.iter().zip(&self.slots) {
             while pos < line.len() && blank(line[pos]) {
@@ -218,32 +274,37 @@ impl Template {
                 continue;
             }
             let len = rest.iter().position(|&c| blank(c)).unwrap_or(rest.len());
-            let word = &rest[..len];
-            // What the splitter treats specially, or no word at all: the parser decides.
-            if word.is_empty() || len > MAX_WORD || word.iter().any(|&c| c == b'"' || c == 0) {
-                return None;
-            }
+            self.value(*slot, &rest[..len], vals)?;
             pos += len;
-            match slot {
-                Slot::Addr(_) => {
-                    let (a, mask) = parse_addr(std::str::from_utf8(word).ok()?);
-                    let a = a?;
-                    let fam = match a {
-                        IpAddr::V4(_) => AddrFamily::Inet,
-                        IpAddr::V6(_) => AddrFamily::Inet6,
-                    };
-                    if mask.is_some() || fam != self.family {
-                        return None;
-                    }
-                    vals.push(Val::Addr(a));
-                }
-                Slot::Port { .. } => vals.push(Val::Num(decimal(word, atoi)? as u16 as u32)),
-                Slot::Timeout => vals.push(Val::Num(decimal(word, |w| atol(w) as i32)? as u32)),
-                Slot::Same => unreachable!("handled above"),
-            }
         }
         // Nothing but blanks after the last word.
         line[pos..].iter().all(|&c| blank(c)).then_some(())
+    }
+
+    /// Parses the value `word` of `slot` onto `vals`.
+    fn value(&self, slot: Slot, word: &[u8], vals: &mut Vec<Val>) -> Option<()> {
+        // What the splitter treats specially, or no word at all: the parser decides.
+        if word.is_empty() || word.len() > MAX_WORD || word.iter().any(|&c| c == b'"' || c == 0) {
+            return None;
+        }
+        let v = match slot {
+            Slot::Addr(_) if self.family == AddrFamily::Inet => match dotted_quad(word) {
+                Some(a) => Val::Addr(IpAddr::V4(a)),
+                None => match parse_addr(std::str::from_utf8(word).ok()?) {
+                    (Some(a @ IpAddr::V4(_)), None) => Val::Addr(a),
+                    _ => return None,
+                },
+            },
+            Slot::Addr(_) => match parse_addr(std::str::from_utf8(word).ok()?) {
+                (Some(a @ IpAddr::V6(_)), None) if self.family == AddrFamily::Inet6 => Val::Addr(a),
+                _ => return None,
+            },
+            Slot::Port { .. } => Val::Num(decimal(word, atoi)? as u16 as u32),
+            Slot::Timeout => Val::Num(decimal(word, |w| atol(w) as i32)? as u32),
+            Slot::Same => return None,
+        };
+        vals.push(v);
+        Some(())
     }
 
     /// Writes the values where the parser writes them, in line order (a repeated option's
@@ -382,10 +443,23 @@ impl Templates {
                 },
             };
         }
+        let mut segs = Vec::new();
+        let mut value_slots = Vec::new();
+        let mut from = 0;
+        for (&(s, e), slot) in p.spans.iter().zip(&slots) {
+            if *slot != Slot::Same {
+                segs.push((from, s));
+                value_slots.push(*slot);
+                from = e;
+            }
+        }
+        segs.push((from, p.text.len() as u32));
         let t = Template {
             text: p.text,
             spans: p.spans,
             slots,
+            segs,
+            value_slots,
             req: req.clone(),
             family: req.family,
             before: p.before,
@@ -548,6 +622,44 @@ mod tests {
     }
 
     #[test]
+    fn dotted_quads_are_what_parse_addr_makes_of_them() {
+        for w in ["0.0.0.0", "192.0.2.1", "255.255.255.255", "10.20.30.40"] {
+            assert_eq!(
+                dotted_quad(w.as_bytes()).map(IpAddr::V4),
+                parse_addr(w).0,
+                "{w}"
+            );
+        }
+        // Other forms are left to parse_addr (octal parts, short forms, masks, junk).
+        for w in [
+            "010.0.0.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1.2.3.4/24",
+            "1..2.3",
+            "",
+            "1.2.3.",
+            "0x7f.0.0.1",
+            "1.2.3.4 ",
+            "1000.1.1.1",
+        ] {
+            assert_eq!(dotted_quad(w.as_bytes()), None, "{w}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_dotted_quad_is_what_parse_addr_makes_of_it(a: u32) {
+            let text = std::net::Ipv4Addr::from(a).to_string();
+            proptest::prop_assert_eq!(
+                dotted_quad(text.as_bytes()).map(IpAddr::V4),
+                parse_addr(&text).0
+            );
+        }
+    }
+
+    #[test]
     fn decimal_words_convert_as_atoi_and_atol_do() {
         for w in [
             "0",
@@ -650,7 +762,11 @@ mod tests {
         fn templates_give_what_the_parser_gives(
             shapes in (0..SHAPES.len(), 0..SHAPES.len()),
             lines in proptest::collection::vec(
-                (proptest::bool::ANY, proptest::collection::vec((0..2 * ADDRS.len(), 0..2 * NUMS.len()), 4)),
+                (
+                    proptest::bool::ANY,
+                    proptest::collection::vec((0..2 * ADDRS.len(), 0..2 * NUMS.len()), 4),
+                    0..3usize,
+                ),
                 1..40,
             )
         ) {
@@ -658,7 +774,7 @@ mod tests {
             // their first entries), so that templates are learned and hit.
             let text: String = lines
                 .iter()
-                .map(|(second, vals)| {
+                .map(|(second, vals, blanks)| {
                     let mut l = SHAPES[if *second { shapes.1 } else { shapes.0 }].to_string();
                     for (a, n) in vals {
                         let addr = ADDRS[if *a < ADDRS.len() { *a } else { *a % 3 }];
@@ -666,7 +782,9 @@ mod tests {
                         l = l.replacen("{A}", addr, 1).replacen("{P}", num, 1);
                         l = l.replacen("{T}", NUMS[(*n + *a) % NUMS.len()], 1);
                     }
-                    l.replace("{A}", "192.0.2.9").replace("{P}", "5") + "\n"
+                    // Some lines laid out differently (more blanks): compared word by word.
+                    let l = l.replace("{A}", "192.0.2.9").replace("{P}", "5");
+                    l.replacen(' ', " \t", *blanks) + if *blanks == 2 { " \n" } else { "\n" }
                 })
                 .collect();
             let (got, _) = via_templates(&text);
