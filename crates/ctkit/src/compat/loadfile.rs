@@ -207,6 +207,8 @@ pub struct RangeResult {
     pub stopped: Option<CompatError>,
     /// The first line whose command `-R` does not allow (reported after every line).
     pub unsupported: Option<CompatError>,
+    /// How many lines (`fgets` pieces) the range held, when it was parsed to its end.
+    pub lines: usize,
 }
 
 /// [`parse_each`] over `data` whose first line is line `first_line + 1` of the file
@@ -265,6 +267,7 @@ pub fn parse_range_with(
     let mut words = Words::default();
     for (n, raw) in fgets_lines(data).enumerate() {
         let lineno = first_line + n + 1;
+        out.lines = n + 1;
         let start = raw
             .iter()
             .position(|&c| c != b' ' && c != b'\t')
@@ -316,9 +319,12 @@ pub fn parse_range_with(
     out
 }
 
-/// How many lines (`fgets` pieces) `data` holds, and the last one (empty when none).
-pub fn count_and_last_line(data: &[u8]) -> (usize, &[u8]) {
-    fgets_lines(data).fold((0, &[][..]), |(n, _), l| (n + 1, l))
+/// The last line (`fgets` piece) of `data`, empty when there is none; found from the end
+/// (pieces restart after each newline, so only the last newline-ended line is cut).
+pub fn last_line(data: &[u8]) -> &[u8] {
+    let body = data.strip_suffix(b"\n").unwrap_or(data);
+    let start = body.iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+    fgets_lines(&data[start..]).last().unwrap_or(&[])
 }
 
 /// Parses file contents into requests (all lines first; errors carry their line number).
@@ -579,13 +585,25 @@ mod tests {
     }
 
     #[test]
-    fn counts_fgets_pieces_and_finds_the_last() {
+    fn the_last_line_is_the_last_fgets_piece() {
         let long = "x".repeat(LINE_BUF + 5);
-        let data = format!("a\n\nb c\n{long}\nz");
-        // The long line is two pieces, as fgets reads it.
-        assert_eq!(count_and_last_line(data.as_bytes()), (6, &b"z"[..]));
-        assert_eq!(count_and_last_line(b"a\n"), (1, &b"a\n"[..]));
-        assert_eq!(count_and_last_line(b""), (0, &b""[..]));
+        for data in [
+            format!("a\n\nb c\n{long}\nz"),
+            format!("a\n{long}\n"),
+            long.clone(),
+            "a\n".to_string(),
+            "a\n\n".to_string(),
+            "\n".to_string(),
+            String::new(),
+            "a\nb".to_string(),
+        ] {
+            let d = data.as_bytes();
+            assert_eq!(
+                last_line(d),
+                fgets_lines(d).last().unwrap_or(&[]),
+                "{data:?}"
+            );
+        }
     }
 
     #[test]

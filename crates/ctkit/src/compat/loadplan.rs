@@ -25,9 +25,7 @@
 use crate::compat::error::CompatError;
 use crate::compat::exec;
 use crate::compat::fastline::Templates;
-use crate::compat::loadfile::{
-    count_and_last_line, parse_range, parse_range_with, LineSink, RangeResult,
-};
+use crate::compat::loadfile::{last_line, parse_range, parse_range_with, LineSink, RangeResult};
 use crate::compat::parse::{ParseEnv, ParseState};
 use crate::compat::request::{Command, CompatRequest, OutputFlags, Table};
 use ctkit_ctnetlink::attr::Builder;
@@ -330,15 +328,15 @@ fn validate_split(
         return Validated { result, state };
     };
     let (head, tail) = data.split_at(mid);
-    let ((ra, state_a), (guess, rb, state_b, lines_a)) = std::thread::scope(|s| {
+    let ((ra, state_a), (guess, mut rb, state_b)) = std::thread::scope(|s| {
         let second = s.spawn(|| {
-            let (lines_a, last) = count_and_last_line(head);
             let mut state = initial.clone();
-            let _ = parse_range(last, 0, progname, env, &mut state, |_, _| Ok(()));
+            let _ = parse_range(last_line(head), 0, progname, env, &mut state, |_, _| Ok(()));
             state.warnings.clear();
             let guess = state.clone();
-            let r = validate_range(tail, lines_a, progname, env, &mut state);
-            (guess, r, state, lines_a)
+            // Line numbers from 1: the first half's line count is added once it is known.
+            let r = validate_range(tail, 0, progname, env, &mut state);
+            (guess, r, state)
         });
         let mut state = initial.clone();
         let r = validate_range(head, 0, progname, env, &mut state);
@@ -350,6 +348,10 @@ fn validate_split(
             result: Err(e),
             state: state_a,
         };
+    }
+    let lines_a = ra.lines;
+    for e in [&mut rb.stopped, &mut rb.unsupported].into_iter().flatten() {
+        e.line = e.line.map(|l| l + lines_a);
     }
     let (rb, mut state) = if state_a.same_for_parsing(&guess) {
         let mut st = state_b;
