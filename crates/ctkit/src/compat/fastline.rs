@@ -3,12 +3,15 @@
 //!
 //! The files `-R` loads (conntrack's `-o save` output, generated tables) repeat one line shape
 //! with other addresses, ports and timeouts. The first line of a shape is parsed by
-//! [`parse::parse_words`] and kept as a template; a later line whose words equal the
-//! template's, except the values of the address (`-s -d -r -q`), port (`--sport --dport
-//! --reply-port-src --reply-port-dst` and their long forms) and timeout (`-t`) options, reuses
-//! the template's request with those values parsed by the functions the parser itself calls
-//! on them (`parse_addr`, `atoi`, `atol`) and written where it writes them
-//! (`nfct_set_addr_opt`, the port setters of `extensions/libct_proto_*.c`, `ATTR_TIMEOUT`).
+//! [`parse_words`](crate::compat::parse::parse_words) and kept as a template; a later line
+//! whose words equal the template's, except the values of the address (`-s -d -r -q`), port
+//! (`--sport --dport --reply-port-src --reply-port-dst` and their long forms) and timeout
+//! (`-t`) options, reuses the template's request with those values parsed by the functions
+//! the parser itself calls on them (`parse_addr`, `atoi`, `atol`; plain dotted quads and up
+//! to nine decimal digits are converted directly, to the same result) and written where it
+//! writes them (`nfct_set_addr_opt`, the port setters of `extensions/libct_proto_*.c`,
+//! `ATTR_TIMEOUT`). A line laid out like its template (same blanks) is compared in one piece
+//! between its values, any other word by word.
 //!
 //! Why that is the parser's result: a template line is `-I` or `-A` followed by option/value
 //! pairs, every option spelled out in full and taking a required argument. glibc's
