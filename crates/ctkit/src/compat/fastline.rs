@@ -706,6 +706,26 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_lines_are_answered_from_an_ipv6_template() {
+        let line = |i: usize| {
+            format!(
+                "-A -s 2001:db8::{i:x} -d 2001:db8:1::{i} -p udp --sport {i} --dport 53 -t {}\n",
+                30 + i
+            )
+        };
+        let text: String = (1..=5).map(line).collect();
+        assert_eq!(same_as_parser(&text), 3);
+        // An IPv4 address in an IPv6 template's slot goes to the parser.
+        let mixed = format!(
+            "{}{}{}",
+            line(1),
+            line(2),
+            line(3).replace("2001:db8::3", "192.0.2.3")
+        );
+        assert_eq!(same_as_parser(&mixed), 0);
+    }
+
+    #[test]
     fn options_that_change_the_parser_state_make_no_template() {
         let text = TCP.replace(" -t", " -o xml -t").repeat(4);
         assert_eq!(same_as_parser(&text), 0);
