@@ -109,13 +109,19 @@ fn atoi_ports(h: ProtoHandler) -> bool {
     )
 }
 
-/// `conv(word)` (the parser's `atoi`/`atol`), computed directly for up to nine decimal digits
-/// (what `strtol(word, NULL, 10)` returns for them); `None` when the word is not UTF-8.
-fn decimal(word: &[u8], conv: impl Fn(&str) -> i32) -> Option<i32> {
-    if !word.is_empty() && word.len() <= 9 && word.iter().all(u8::is_ascii_digit) {
-        return Some(word.iter().fold(0, |v, &c| v * 10 + i32::from(c - b'0')));
+/// Up to nine decimal digits: what `atoi`/`atol` (`strtol(word, NULL, 10)`) return for them.
+fn digits(word: &[u8]) -> Option<u32> {
+    if word.is_empty() || word.len() > 9 || !word.iter().all(u8::is_ascii_digit) {
+        return None;
     }
-    std::str::from_utf8(word).ok().map(conv)
+    Some(word.iter().fold(0, |v, &c| v * 10 + u32::from(c - b'0')))
+}
+
+fn family_of(a: IpAddr) -> AddrFamily {
+    match a {
+        IpAddr::V4(_) => AddrFamily::Inet,
+        IpAddr::V6(_) => AddrFamily::Inet6,
+    }
 }
 
 /// An address in plain dotted-quad form (four decimal parts of at most three digits, no
@@ -123,20 +129,27 @@ fn decimal(word: &[u8], conv: impl Fn(&str) -> i32) -> Option<i32> {
 /// `None` for any other text, which goes to `parse_addr` itself.
 fn dotted_quad(word: &[u8]) -> Option<std::net::Ipv4Addr> {
     let mut parts = [0u8; 4];
-    let mut n = 0;
-    for part in word.split(|&c| c == b'.') {
-        let ok = n < 4
-            && (1..=3).contains(&part.len())
-            && part.iter().all(u8::is_ascii_digit)
-            && (part[0] != b'0' || part.len() == 1);
-        if !ok {
+    let (mut n, mut v, mut digits) = (0usize, 0u32, 0u32);
+    for &c in word {
+        if c.is_ascii_digit() {
+            // No leading zero: "0" alone is a part, "01" is inet_aton's octal.
+            if digits == 3 || (digits == 1 && v == 0) {
+                return None;
+            }
+            v = v * 10 + u32::from(c - b'0');
+            digits += 1;
+        } else if c == b'.' && digits > 0 && n < 3 {
+            parts[n] = u8::try_from(v).ok()?;
+            (n, v, digits) = (n + 1, 0, 0);
+        } else {
             return None;
         }
-        let v = part.iter().fold(0u32, |v, &c| v * 10 + u32::from(c - b'0'));
-        parts[n] = u8::try_from(v).ok()?;
-        n += 1;
     }
-    (n == 4).then(|| std::net::Ipv4Addr::from(parts))
+    if n != 3 || digits == 0 {
+        return None;
+    }
+    parts[3] = u8::try_from(v).ok()?;
+    Some(std::net::Ipv4Addr::from(parts))
 }
 
 /// The word separators of `Words::split`.
@@ -286,24 +299,31 @@ impl Template {
 
     /// Parses the value `word` of `slot` onto `vals`.
     fn value(&self, slot: Slot, word: &[u8], vals: &mut Vec<Val>) -> Option<()> {
+        // Plain forms first: digits and dots only, nothing the splitter treats specially.
+        let plain = match slot {
+            Slot::Addr(_) if self.family == AddrFamily::Inet => {
+                dotted_quad(word).map(|a| Val::Addr(IpAddr::V4(a)))
+            }
+            Slot::Port { .. } => digits(word).map(|v| Val::Num(v as u16 as u32)),
+            Slot::Timeout => digits(word).map(Val::Num),
+            _ => None,
+        };
+        if let Some(v) = plain {
+            vals.push(v);
+            return Some(());
+        }
         // What the splitter treats specially, or no word at all: the parser decides.
         if word.is_empty() || word.len() > MAX_WORD || word.iter().any(|&c| c == b'"' || c == 0) {
             return None;
         }
+        let text = std::str::from_utf8(word).ok()?;
         let v = match slot {
-            Slot::Addr(_) if self.family == AddrFamily::Inet => match dotted_quad(word) {
-                Some(a) => Val::Addr(IpAddr::V4(a)),
-                None => match parse_addr(std::str::from_utf8(word).ok()?) {
-                    (Some(a @ IpAddr::V4(_)), None) => Val::Addr(a),
-                    _ => return None,
-                },
-            },
-            Slot::Addr(_) => match parse_addr(std::str::from_utf8(word).ok()?) {
-                (Some(a @ IpAddr::V6(_)), None) if self.family == AddrFamily::Inet6 => Val::Addr(a),
+            Slot::Addr(_) => match parse_addr(text) {
+                (Some(a), None) if family_of(a) == self.family => Val::Addr(a),
                 _ => return None,
             },
-            Slot::Port { .. } => Val::Num(decimal(word, atoi)? as u16 as u32),
-            Slot::Timeout => Val::Num(decimal(word, |w| atol(w) as i32)? as u32),
+            Slot::Port { .. } => Val::Num(atoi(text) as u16 as u32),
+            Slot::Timeout => Val::Num(atol(text) as u32),
             Slot::Same => return None,
         };
         vals.push(v);
@@ -663,31 +683,25 @@ mod tests {
     }
 
     #[test]
-    fn decimal_words_convert_as_atoi_and_atol_do() {
+    fn digit_words_convert_as_atoi_and_atol_do() {
+        for w in ["0", "7", "099", "65535", "65536", "123456789"] {
+            let v = digits(w.as_bytes()).unwrap();
+            assert_eq!(v as u16, atoi(w) as u16, "{w:?}");
+            assert_eq!(v, atol(w) as u32, "{w:?}");
+        }
+        // Everything else is left to atoi/atol.
         for w in [
-            "0",
-            "7",
-            "099",
-            "65535",
-            "65536",
-            "123456789",
             "1234567890",
-            "4294967296",
             "-1",
             "+5",
             " 5",
             "80abc",
             "0x50",
             "",
+            "\u{663}",
         ] {
-            assert_eq!(decimal(w.as_bytes(), atoi), Some(atoi(w)), "{w:?}");
-            assert_eq!(
-                decimal(w.as_bytes(), |x| atol(x) as i32).map(|v| v as u32),
-                Some(atol(w) as u32),
-                "{w:?}"
-            );
+            assert_eq!(digits(w.as_bytes()), None, "{w:?}");
         }
-        assert_eq!(decimal(b"\xff", atoi), None);
     }
 
     #[test]
