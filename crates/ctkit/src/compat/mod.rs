@@ -108,7 +108,7 @@ fn load_file(
     // conntrack's output mask is one global: every line runs with the final union.
     let output = request::OutputFlags(v.state.output);
     drop(v.state);
-    match loadplan::run(&data, progname, env, initial, output) {
+    match loadplan::run(data, progname, env, initial, output) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             messages::print_error(&e);
