@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark of the userspace connection tracker (crates/engine) against a plain HashMap
 # anchor measured side by side in the same run: hit path with N live IPv4 TCP flows (plain
-# and batched), new flows per second, bytes per flow; then the cache-resident CPU cost of a hit
-# and of an entry creation.
+# and batched; packets scattered in memory and packets in arrival order in one buffer), new
+# flows per second, bytes per flow; then the cache-resident CPU cost of a hit and of an entry
+# creation. `target/release/examples/bench N hit` prints the hit-path rows alone.
 # Prints a markdown table (ratios are engine / anchor; > 1 means the engine is faster).
 # Rates are in on-CPU time of the measuring thread (/proc/thread-self/schedstat), so they do not
 # shrink when other processes share the cores (perf's hardware counters are not available in

@@ -2,7 +2,8 @@
 //! index (as `nf_conntrack_hash` holds both `tuplehash` of every `nf_conn`).
 //!
 //! The index is an array of 8-byte slots, linear probing, backward-shift deletion (no
-//! tombstones). A slot holds the upper 32 bits of the tuple's keyed hash (the tag) and a
+//! tombstones); from 2 MiB on it lives in an anonymous mapping advised for transparent huge
+//! pages, so that a lookup in a large table is not also a page walk. A slot holds the upper 32 bits of the tuple's keyed hash (the tag) and a
 //! reference `entry << 1 | direction`. The home slot is the tag's top bits, so slots are
 //! ordered by hash; the kernel's bucket of a tuple (`reciprocal_scale(hash, buckets)`) is the
 //! same monotonic function of the tag, which lets early drop find "the entries of kernel
@@ -208,17 +209,29 @@ impl HashKey {
 
     #[inline]
     pub fn hash<A: Addr>(&self, k: &Key<A>) -> u64 {
+        self.hash_parts(k.src, k.dst, k.sport, k.dport, k.proto, k.zone)
+    }
+
+    /// [`HashKey::hash`] of the key these fields make, from values: the packet path hashes
+    /// a tuple from the fields it just decoded, before the key is stored, so that the
+    /// compiler does not read the key back from memory in wider loads than it was written
+    /// with (a store-forwarding stall).
+    #[inline]
+    pub fn hash_parts<A: Addr>(
+        &self,
+        src: A,
+        dst: A,
+        sport: u16,
+        dport: u16,
+        proto: u8,
+        zone: u16,
+    ) -> u64 {
         let mut h = Hasher {
             h: self.k0,
             k: self.k1,
         };
-        A::hash_pair(k.src, k.dst, &mut h);
-        h.word(
-            k.sport as u64
-                | (k.dport as u64) << 16
-                | (k.proto as u64) << 32
-                | (k.zone as u64) << 40,
-        );
+        A::hash_pair(src, dst, &mut h);
+        h.word(sport as u64 | (dport as u64) << 16 | (proto as u64) << 32 | (zone as u64) << 40);
         h.finish()
     }
 }
@@ -236,6 +249,16 @@ pub(crate) struct Entry<A> {
     pub key: Key<A>,
     /// Per-protocol state.
     pub proto: ProtoState,
+}
+
+/// Loads spread over an entry so that every cache line of it is requested: the protocol
+/// state's tag (its first bytes), the expiry and the status (offsets checked by a test). The
+/// loads are independent of each other, so their misses overlap, and no branch depends on
+/// them (a mispredicted branch on a missing line would throw away the loads after it).
+#[inline]
+fn touch_lines<A: Addr>(e: &Entry<A>) -> u64 {
+    let tag = matches!(e.proto, ProtoState::Tcp(_)) as u64;
+    tag ^ e.expires as u64 ^ e.status as u64
 }
 
 /// The entry has side data (helper, master, counters) in the extension map.
@@ -257,9 +280,58 @@ impl<A: Addr> Entry<A> {
     }
 }
 
+/// Index slot arrays of at least this many bytes live in their own anonymous mapping advised
+/// for transparent huge pages (`madvise(MADV_HUGEPAGE)` through `memmap2`'s safe API): one
+/// 2 MiB page covers 256 Ki slots, so a lookup in a large table costs one cache miss instead
+/// of a cache miss plus a page walk (expensive under nested paging). Smaller arrays stay in a
+/// `Vec`: a mapping per small table would waste a page and a system call.
+const HUGE_MIN_BYTES: usize = 2 << 20;
+
+/// The index's slot array: zero-initialised `u64`s in a `Vec` or, when large, in a mapping
+/// advised for huge pages (viewed as `u64`s with `bytemuck`'s checked cast, so no `unsafe`).
+enum Slots {
+    Heap(Vec<u64>),
+    Mapped(memmap2::MmapMut),
+}
+
+impl Slots {
+    /// `n` zero slots.
+    fn zeroed(n: usize) -> Slots {
+        let bytes = n * 8;
+        if bytes >= HUGE_MIN_BYTES {
+            if let Ok(m) = memmap2::MmapOptions::new().len(bytes).map_anon() {
+                // Advice only: without THP the mapping works as plain pages.
+                let _ = m.advise(memmap2::Advice::HugePage);
+                // A mapping is page-aligned and `bytes` is a multiple of 8, so the cast to
+                // u64 cannot fail; fall back to the heap if it ever did.
+                if bytemuck::try_cast_slice::<u8, u64>(&m).is_ok() {
+                    return Slots::Mapped(m);
+                }
+            }
+        }
+        Slots::Heap(vec![0; n])
+    }
+
+    #[inline]
+    fn get(&self) -> &[u64] {
+        match self {
+            Slots::Heap(v) => v,
+            Slots::Mapped(m) => bytemuck::cast_slice(m),
+        }
+    }
+
+    #[inline]
+    fn get_mut(&mut self) -> &mut [u64] {
+        match self {
+            Slots::Heap(v) => v,
+            Slots::Mapped(m) => bytemuck::cast_slice_mut(m),
+        }
+    }
+}
+
 /// Index + slab for one address family.
 pub(crate) struct Table<A> {
-    slots: Vec<u64>,
+    slots: Slots,
     bits: u32,
     used: usize,
     pub entries: Vec<Entry<A>>,
@@ -275,7 +347,7 @@ const MIN_BITS: u32 = 4;
 impl<A: Addr> Table<A> {
     pub fn new() -> Table<A> {
         Table {
-            slots: vec![0; 1 << MIN_BITS],
+            slots: Slots::zeroed(1 << MIN_BITS),
             bits: MIN_BITS,
             used: 0,
             entries: Vec::new(),
@@ -298,9 +370,10 @@ impl<A: Addr> Table<A> {
     pub fn find(&self, key: &Key<A>, h: u64) -> Option<(u32, usize)> {
         let tag = (h >> 32) as u32;
         let mask = self.mask();
+        let slots = self.slots.get();
         let mut i = self.home_of_tag(tag);
         loop {
-            let s = self.slots[i];
+            let s = slots[i];
             if s == 0 {
                 return None;
             }
@@ -324,56 +397,74 @@ impl<A: Addr> Table<A> {
     /// The home slot of hash `h` (a load whose miss overlaps with the batch's others).
     #[inline]
     pub fn touch_slot(&self, h: u64) -> u64 {
-        self.slots[self.home_of_tag((h >> 32) as u32)]
+        self.slots.get()[self.home_of_tag((h >> 32) as u32)]
     }
 
-    /// Touches the entry a slot value names (second stage of the batch warm-up).
+    /// Touches the entry that hash `h` most likely names (third stage of the batch warm-up,
+    /// after [`Table::touch_slot`] brought the home slot's line in): the first slot from
+    /// the home one whose tag matches, then a load in each cache line of its entry.
     #[inline]
-    pub fn touch_entry(&self, slot: u64) -> u64 {
-        if slot == 0 {
-            return 0;
-        }
-        let r = ((slot as u32) - 1) >> 1;
-        match self.entries.get(r as usize) {
-            Some(e) => e.expires as u64,
-            None => 0,
+    pub fn touch_entry_of(&self, h: u64) -> u64 {
+        let tag = (h >> 32) as u32;
+        let mask = self.mask();
+        let slots = self.slots.get();
+        let mut i = self.home_of_tag(tag);
+        loop {
+            let s = slots[i];
+            if s == 0 {
+                return 0;
+            }
+            if (s >> 32) as u32 == tag {
+                let r = ((s as u32) - 1) >> 1;
+                return match self.entries.get(r as usize) {
+                    Some(e) => touch_lines(e),
+                    None => 0,
+                };
+            }
+            i = (i + 1) & mask;
         }
     }
 
     fn grow(&mut self) {
-        let old = std::mem::take(&mut self.slots);
+        let old = std::mem::replace(&mut self.slots, Slots::Heap(Vec::new()));
         self.bits += 1;
-        self.slots = vec![0; 1 << self.bits];
+        self.slots = Slots::zeroed(1 << self.bits);
         let mask = self.mask();
-        for s in old.into_iter().filter(|s| *s != 0) {
-            let mut i = self.home_of_tag((s >> 32) as u32);
-            while self.slots[i] != 0 {
+        let bits = self.bits;
+        let slots = self.slots.get_mut();
+        for &s in old.get().iter().filter(|s| **s != 0) {
+            let mut i = ((s >> 32) as u32 >> (32 - bits)) as usize;
+            while slots[i] != 0 {
                 i = (i + 1) & mask;
             }
-            self.slots[i] = s;
+            slots[i] = s;
         }
     }
 
     fn index_insert(&mut self, h: u64, r: u32) {
-        if (self.used + 1) * 8 > self.slots.len() * 5 && self.bits < 32 {
+        if (self.used + 1) * 8 > (1usize << self.bits) * 5 && self.bits < 32 {
             self.grow();
         }
         let tag = (h >> 32) as u32;
         let mask = self.mask();
         let mut i = self.home_of_tag(tag);
-        while self.slots[i] != 0 {
+        let slots = self.slots.get_mut();
+        while slots[i] != 0 {
             i = (i + 1) & mask;
         }
-        self.slots[i] = (tag as u64) << 32 | (r as u64 + 1);
+        slots[i] = (tag as u64) << 32 | (r as u64 + 1);
         self.used += 1;
     }
 
     fn index_remove(&mut self, h: u64, r: u32) {
         let want = ((h >> 32) << 32) | (r as u64 + 1);
         let mask = self.mask();
-        let mut i = self.home_of_tag((h >> 32) as u32);
+        let bits = self.bits;
+        let home = |s: u64| ((s >> 32) as u32 >> (32 - bits)) as usize;
+        let slots = self.slots.get_mut();
+        let mut i = home(want);
         loop {
-            let s = self.slots[i];
+            let s = slots[i];
             if s == 0 {
                 return; // not present: nothing to do
             }
@@ -385,11 +476,11 @@ impl<A: Addr> Table<A> {
         let mut j = i;
         loop {
             j = (j + 1) & mask;
-            let s = self.slots[j];
+            let s = slots[j];
             if s == 0 {
                 break;
             }
-            let k = self.home_of_tag((s >> 32) as u32);
+            let k = home(s);
             let stays = if i <= j {
                 i < k && k <= j
             } else {
@@ -398,10 +489,10 @@ impl<A: Addr> Table<A> {
             if stays {
                 continue;
             }
-            self.slots[i] = s;
+            slots[i] = s;
             i = j;
         }
-        self.slots[i] = 0;
+        slots[i] = 0;
         self.used -= 1;
     }
 
@@ -449,10 +540,11 @@ impl<A: Addr> Table<A> {
         // entry homed in [start, last] is found walking from `start` to the first empty
         // slot after `last`.
         let span = last.wrapping_sub(start) & mask;
+        let slots = self.slots.get();
         let mut i = start;
         let mut steps = 0usize;
-        while steps <= self.slots.len() {
-            let s = self.slots[i];
+        while steps <= slots.len() {
+            let s = slots[i];
             if s == 0 {
                 if steps >= span {
                     break;
@@ -472,7 +564,7 @@ impl<A: Addr> Table<A> {
 
     /// Bytes held by the index and the slab.
     pub fn memory(&self) -> usize {
-        self.slots.capacity() * 8
+        (1usize << self.bits) * 8
             + self.entries.capacity() * std::mem::size_of::<Entry<A>>()
             + self.free.capacity() * 4
             + self.acct.capacity() * std::mem::size_of::<[ctkit_model::Counters; 2]>()
@@ -481,7 +573,7 @@ impl<A: Addr> Table<A> {
     /// Index slots (capacity).
     #[allow(dead_code)]
     pub fn slot_count(&self) -> usize {
-        self.slots.len()
+        self.slots.get().len()
     }
 }
 
@@ -507,6 +599,42 @@ mod tests {
             aux: 0,
             key: key(i),
             proto: ProtoState::None,
+        }
+    }
+
+    /// Offsets (in the entry) of the loads `touch_lines` makes, and the entry's size.
+    fn touch_offsets<A: Addr>() -> (Vec<usize>, usize) {
+        use std::mem::{offset_of, size_of};
+        // The enum's tag is at its start (rustc's layout for `ProtoState`, which has no
+        // niche); the two fields are plain.
+        let offs = vec![
+            offset_of!(Entry<A>, proto),
+            offset_of!(Entry<A>, expires),
+            offset_of!(Entry<A>, status),
+        ];
+        (offs, size_of::<Entry<A>>())
+    }
+
+    #[test]
+    fn test_touch_lines_reads_every_cache_line_of_an_entry() {
+        use std::mem::align_of;
+        for (offs, size, align) in [
+            (touch_offsets::<[u8; 4]>(), align_of::<Entry<[u8; 4]>>()),
+            (touch_offsets::<[u8; 16]>(), align_of::<Entry<[u8; 16]>>()),
+        ]
+        .map(|((o, s), a)| (o, s, a))
+        {
+            // Every placement of an entry within a 64-byte line: each line the entry
+            // overlaps holds one of the loads.
+            for start in (0..64).step_by(align) {
+                let (first, last) = (start / 64, (start + size - 1) / 64);
+                for line in first..=last {
+                    assert!(
+                        offs.iter().any(|o| (start + o) / 64 == line),
+                        "entry of {size} B at {start}: line {line} untouched by {offs:?}"
+                    );
+                }
+            }
         }
     }
 
@@ -538,6 +666,40 @@ mod tests {
             assert_eq!(t.find(&r, hk.hash(&r)), want.map(|i| (i, 1)));
         }
         assert_eq!(t.live, 2000 - 667);
+    }
+
+    #[test]
+    fn test_index_grown_into_a_huge_page_mapping_keeps_every_tuple_findable() {
+        // 60,000 entries = 120,000 tuples: the index grows to 2^18 slots (2 MiB), the size
+        // at which it moves into a mapping advised for huge pages.
+        let hk = HashKey::new(5);
+        let mut t = Table::new();
+        let n = 60_000u32;
+        for i in 0..n {
+            let e = entry(i);
+            t.insert(e, hk.hash(&e.key), hk.hash(&e.key_dir(1)));
+        }
+        assert_eq!(t.slot_count(), 1 << 18);
+        assert!(
+            matches!(t.slots, Slots::Mapped(_)),
+            "2 MiB of slots are mapped"
+        );
+        for i in (0..n).step_by(2) {
+            let e = entry(i);
+            t.remove(i, hk.hash(&e.key), hk.hash(&e.key_dir(1)));
+        }
+        for i in 0..n {
+            let k = key(i);
+            let r = k.invert().unwrap();
+            let want = if i % 2 == 0 { None } else { Some(i) };
+            assert_eq!(t.find(&k, hk.hash(&k)), want.map(|i| (i, 0)));
+            assert_eq!(t.find(&r, hk.hash(&r)), want.map(|i| (i, 1)));
+        }
+        assert_eq!(t.live, n as usize / 2);
+        assert_eq!(
+            t.memory(),
+            (1 << 18) * 8 + t.entries.capacity() * 88 + t.free.capacity() * 4
+        );
     }
 
     #[test]

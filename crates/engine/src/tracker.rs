@@ -296,6 +296,62 @@ pub struct Tracker {
     scratch: Vec<(u32, usize)>,
 }
 
+/// A batch packet after the warm-up's parse: family (0: no tuple to look up) and the
+/// lookup hash, the parsed header (`None`: malformed, `process` reports it).
+#[derive(Clone, Copy)]
+struct Prep<'p> {
+    fam: u8,
+    h: u64,
+    l3: Option<L3<'p>>,
+}
+
+impl Prep<'_> {
+    const NONE: Prep<'static> = Prep {
+        fam: 0,
+        h: 0,
+        l3: None,
+    };
+}
+
+/// A packet of a batch: its bytes, and its time when it carries one.
+trait BatchPkt {
+    fn bytes(&self) -> &[u8];
+    /// The packet's time, or the batch's `now`.
+    fn at(&self, now: Nanos) -> Nanos;
+}
+
+impl BatchPkt for &[u8] {
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    #[inline]
+    fn at(&self, now: Nanos) -> Nanos {
+        now
+    }
+}
+
+impl BatchPkt for (Nanos, &[u8]) {
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        self.1
+    }
+    #[inline]
+    fn at(&self, _: Nanos) -> Nanos {
+        self.0
+    }
+}
+
+/// Loads the first and the 64th byte of each packet (the headers' cache lines), so that a
+/// packet not yet in the cache does not make the hashing wait on one miss at a time.
+fn touch_headers<P: BatchPkt>(pkts: &[P]) -> u64 {
+    pkts.iter().fold(0u64, |a, p| {
+        let p = p.bytes();
+        let last = p.get(p.len().min(64).saturating_sub(1)).copied();
+        a ^ p.first().copied().unwrap_or(0) as u64 ^ last.unwrap_or(0) as u64
+    })
+}
+
 /// Jiffies (HZ=250) on the wrapping 32-bit clock, as the kernel's `nfct_time_stamp`.
 pub(crate) fn ms(now: Nanos) -> u32 {
     (now / TICK_NS) as u32
@@ -383,25 +439,30 @@ impl Tracker {
                 return Verdict::of(CtInfo::Invalid, false);
             }
         };
+        self.process_l3(now, zone, l3, None)
+    }
+
+    /// [`Tracker::process`] after the parse (and the GC), with the lookup's hash when the
+    /// batch warm-up already computed it for this very packet and zone.
+    #[inline]
+    fn process_l3(&mut self, now: Nanos, zone: u16, l3: L3<'_>, hash: Option<u64>) -> Verdict {
         if l3.version == 4 {
-            self.process_fam::<[u8; 4]>(now, zone, l3)
+            self.process_fam::<[u8; 4]>(now, zone, l3, hash)
         } else {
-            self.process_fam::<[u8; 16]>(now, zone, l3)
+            self.process_fam::<[u8; 16]>(now, zone, l3, hash)
         }
     }
 
     /// Tracks a batch of packets of the same `now` and `zone`, in order, writing one verdict
     /// per packet into `out` (which must be as long as `pkts`). Same results as calling
-    /// [`Tracker::process`] on each; faster on large tables: the cache misses of up to
-    /// [`Tracker::BATCH`] packets overlap (stable Rust has no prefetch without `unsafe`, so
-    /// the batch touches the lines with plain loads first, see `warm`).
+    /// [`Tracker::process`] on each; faster on large tables: the cache misses of the batch
+    /// overlap. Stable Rust has no prefetch without `unsafe`, so the batch touches the
+    /// lines with plain loads, grouped so that they are in flight together: the packets run
+    /// in rounds of [`Tracker::BATCH`], and before round k runs, one group of loads brings
+    /// in the headers of round k+2, the index slots of round k+1 and the entries of round
+    /// k.
     pub fn process_batch(&mut self, now: Nanos, zone: u16, pkts: &[&[u8]], out: &mut [Verdict]) {
-        for (chunk, outc) in pkts.chunks(Self::BATCH).zip(out.chunks_mut(Self::BATCH)) {
-            self.warm(zone, chunk.iter().copied());
-            for (p, o) in chunk.iter().zip(outc.iter_mut()) {
-                *o = self.process(now, zone, p);
-            }
-        }
+        self.run_batch(now, zone, pkts, out);
     }
 
     /// Tracks a batch of packets each at its own time (a capture's timestamps, in order, not
@@ -411,64 +472,103 @@ impl Tracker {
     /// cache misses overlapped as in [`Tracker::process_batch`]. The entry point for
     /// replaying captures.
     pub fn process_batch_at(&mut self, zone: u16, pkts: &[(Nanos, &[u8])], out: &mut [Verdict]) {
-        for (chunk, outc) in pkts.chunks(Self::BATCH).zip(out.chunks_mut(Self::BATCH)) {
-            self.warm(zone, chunk.iter().map(|&(_, p)| p));
-            for (&(now, p), o) in chunk.iter().zip(outc.iter_mut()) {
-                *o = self.process(now, zone, p);
-            }
-        }
+        self.run_batch(0, zone, pkts, out);
     }
 
-    /// Packets per warm-up round of the batch entry points.
-    pub const BATCH: usize = 64;
-
-    /// Brings the index slots and entries of up to [`Tracker::BATCH`] packets into the
-    /// cache: stage 1 loads every packet's home slot (independent loads), stage 2 the
-    /// entries those slots name (independent again).
-    fn warm<'p>(&self, zone: u16, pkts: impl Iterator<Item = &'p [u8]>) {
-        let mut slots = [(0u8, 0u64); Self::BATCH];
-        for (p, s) in pkts.zip(slots.iter_mut()) {
-            *s = self.home_slot(zone, p);
-        }
-        let mut acc = 0u64;
-        for &(fam, slot) in &slots {
-            acc ^= match fam {
-                4 => self.v4.touch_entry(slot),
-                6 => self.v6.touch_entry(slot),
-                _ => 0,
-            };
+    /// The batch pipeline behind [`Tracker::process_batch`] and
+    /// [`Tracker::process_batch_at`].
+    fn run_batch<P: BatchPkt>(&mut self, now: Nanos, zone: u16, pkts: &[P], out: &mut [Verdict]) {
+        const B: usize = Tracker::BATCH;
+        let n = pkts.len().min(out.len());
+        let round = |k: usize| &pkts[(k * B).min(n)..((k + 1) * B).min(n)];
+        let mut acc = touch_headers(round(0)) ^ touch_headers(round(1));
+        let mut cur = self.batch_prep(zone, round(0));
+        acc ^= self.touch_slots(&cur);
+        for k in 0..n.div_ceil(B) {
+            // Hashing first: it is long and needs no memory but the (cached) headers, and
+            // loads issued before it would stall it at retirement.
+            let next = self.batch_prep(zone, round(k + 1));
+            acc ^= touch_headers(round(k + 2));
+            acc ^= self.touch_slots(&next);
+            acc ^= self.touch_entries(&cur);
+            for ((p, o), pre) in round(k).iter().zip(out[k * B..].iter_mut()).zip(&cur) {
+                let at = p.at(now);
+                *o = match pre.l3 {
+                    // `process` without parsing and hashing the packet a second time.
+                    Some(l3) => {
+                        self.run_gc_until(at);
+                        self.process_l3(at, zone, l3, (pre.fam != 0).then_some(pre.h))
+                    }
+                    None => self.process(at, zone, p.bytes()),
+                };
+            }
+            cur = next;
         }
         std::hint::black_box(acc);
     }
 
-    /// A packet's family and home index slot (`(0, 0)` when it has no tuple).
-    fn home_slot(&self, zone: u16, p: &[u8]) -> (u8, u64) {
+    /// Packets per round of [`Tracker::process_batch`]: enough misses in flight to fill the
+    /// core's miss buffers, few enough that one group of loads fits in the out-of-order
+    /// window and the lines stay cached until their packet runs.
+    pub const BATCH: usize = 32;
+
+    /// Each packet of a round parsed and hashed (see [`Prep`]).
+    fn batch_prep<'p, P: BatchPkt>(&self, zone: u16, pkts: &'p [P]) -> [Prep<'p>; Tracker::BATCH] {
+        let mut pre = [Prep::NONE; Self::BATCH];
+        for (p, x) in pkts.iter().zip(pre.iter_mut()) {
+            *x = self.prep(zone, p.bytes());
+        }
+        pre
+    }
+
+    /// Loads each packet's home index slot (independent loads).
+    fn touch_slots(&self, pre: &[Prep<'_>]) -> u64 {
+        pre.iter().fold(0, |a, x| {
+            a ^ match x.fam {
+                4 => self.v4.touch_slot(x.h),
+                6 => self.v6.touch_slot(x.h),
+                _ => 0,
+            }
+        })
+    }
+
+    /// Finds each packet's slot by tag (the slot lines must be cached by now) and loads
+    /// every cache line of the entry it names.
+    fn touch_entries(&self, pre: &[Prep<'_>]) -> u64 {
+        pre.iter().fold(0, |a, x| {
+            a ^ match x.fam {
+                4 => self.v4.touch_entry_of(x.h),
+                6 => self.v6.touch_entry_of(x.h),
+                _ => 0,
+            }
+        })
+    }
+
+    /// A packet parsed, and the keyed hash of its original-direction tuple: the hash of
+    /// exactly the key `process_fam` builds from the same parse, so it can skip hashing.
+    #[inline]
+    fn prep<'p>(&self, zone: u16, p: &'p [u8]) -> Prep<'p> {
         let Ok(l3) = packet::parse(p) else {
-            return (0, 0);
+            return Prep::NONE;
         };
         let Some((sport, dport)) = proto::l4_ports(l3.proto, l3.l4) else {
-            return (0, 0);
+            return Prep {
+                l3: Some(l3),
+                ..Prep::NONE
+            };
         };
-        if l3.version == 4 {
-            let k = Key::<[u8; 4]> {
-                src: Addr::from_slice(l3.src),
-                dst: Addr::from_slice(l3.dst),
-                sport,
-                dport,
-                proto: l3.proto,
-                zone,
-            };
-            (4, self.v4.touch_slot(self.key.hash(&k)))
+        let (src, dst, proto) = (l3.src, l3.dst, l3.proto);
+        let (fam, h) = if l3.version == 4 {
+            let (s, d) = (<[u8; 4]>::from_slice(src), <[u8; 4]>::from_slice(dst));
+            (4, self.key.hash_parts(s, d, sport, dport, proto, zone))
         } else {
-            let k = Key::<[u8; 16]> {
-                src: Addr::from_slice(l3.src),
-                dst: Addr::from_slice(l3.dst),
-                sport,
-                dport,
-                proto: l3.proto,
-                zone,
-            };
-            (6, self.v6.touch_slot(self.key.hash(&k)))
+            let (s, d) = (<[u8; 16]>::from_slice(src), <[u8; 16]>::from_slice(dst));
+            (6, self.key.hash_parts(s, d, sport, dport, proto, zone))
+        };
+        Prep {
+            fam,
+            h,
+            l3: Some(l3),
         }
     }
 
@@ -720,7 +820,13 @@ impl Tracker {
         Some((idx, dir))
     }
 
-    fn process_fam<A: Fam>(&mut self, now: Nanos, zone: u16, l3: L3<'_>) -> Verdict {
+    fn process_fam<A: Fam>(
+        &mut self,
+        now: Nanos,
+        zone: u16,
+        l3: L3<'_>,
+        hash: Option<u64>,
+    ) -> Verdict {
         let proto = l3.proto;
         if proto == proto::ICMP || proto == proto::ICMPV6 {
             if let Some(v) = self.icmp_error::<A>(now, zone, &l3) {
@@ -731,9 +837,11 @@ impl Tracker {
             self.stats.invalid += 1;
             return Verdict::of(CtInfo::Invalid, false);
         };
+        let (src, dst) = (A::from_slice(l3.src), A::from_slice(l3.dst));
+        let h = hash.unwrap_or_else(|| self.key.hash_parts(src, dst, sport, dport, proto, zone));
         let key = Key {
-            src: A::from_slice(l3.src),
-            dst: A::from_slice(l3.dst),
+            src,
+            dst,
             sport,
             dport,
             proto,
@@ -742,7 +850,7 @@ impl Tracker {
         let pkt = Pkt { l3 };
         // `repeat:` in nf_conntrack_in.
         for _ in 0..2 {
-            match self.resolve::<A>(now, &key, &pkt) {
+            match self.resolve::<A>(now, &key, h, &pkt) {
                 Resolved::Verdict(v) => return v,
                 Resolved::Repeat => continue,
             }
@@ -752,9 +860,8 @@ impl Tracker {
     }
 
     /// `resolve_normal_ct` + `nf_conntrack_handle_packet` + confirmation.
-    fn resolve<A: Fam>(&mut self, now: Nanos, key: &Key<A>, pkt: &Pkt<'_>) -> Resolved {
+    fn resolve<A: Fam>(&mut self, now: Nanos, key: &Key<A>, h: u64, pkt: &Pkt<'_>) -> Resolved {
         let now_ms = ms(now);
-        let h = self.key.hash(key);
         if let Some((idx, dir)) = self.lookup::<A>(key, h, now) {
             let (table, d) = A::split(self);
             let entry = &mut table.entries[idx as usize];
