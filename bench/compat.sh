@@ -5,36 +5,15 @@
 #
 #   sudo bench/compat.sh [N]        # default N=1000000; ROUNDS=3 runs of -R and -D per tool
 #
+# Shared set-up (root check, lock, namespace, nf_conntrack_max) comes from bench/lib.sh.
+#
 # Needs root, /usr/sbin/conntrack, GNU time. Raises nf_conntrack_max (global, initial namespace)
 # under the project-wide test lock and restores it on exit.
 set -euo pipefail
 N=${1:-1000000}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CTKIT=${CTKIT:-$ROOT/target/release/ctkit}
-ORACLE=/usr/sbin/conntrack
-[ "$(id -u)" = 0 ] || { echo "bench/compat.sh: needs root" >&2; exit 2; }
-[ -x "$ORACLE" ] || { echo "bench/compat.sh: $ORACLE missing (apt-get install conntrack)" >&2; exit 2; }
-if [ ! -x "$CTKIT" ]; then (cd "$ROOT" && cargo build --release -q -p ctkit); fi
-
-LOCK=/run/lock/ctkit-tests.lock
-[ -d /run/lock ] || LOCK=/tmp/ctkit-tests.lock
-exec 9>"$LOCK"
-flock 9
-
-WORK=$(mktemp -d)
-NS=ctkit-bench-$$
-MAXF=/proc/sys/net/netfilter/nf_conntrack_max
-OLD_MAX=$(cat $MAXF)
-cleanup() {
-  echo "$OLD_MAX" > $MAXF || true
-  ip netns del "$NS" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-want=$(( N + N / 4 ))
-[ "$OLD_MAX" -ge "$want" ] || echo "$want" > $MAXF
-ip netns add "$NS"
-in_ns() { ip netns exec "$NS" "$@"; }
+. "$(dirname "$0")/lib.sh"
+bench_init compat oracle
+bench_setup "$N"
 
 # N entries: src 198.51.100.(1 + i/60000):(1024 + i%60000) -> 203.0.113.1:80 (even i) / :443 (odd i)
 python3 - "$N" "$WORK" <<'PY'
@@ -73,12 +52,11 @@ pick() {
 secs() { echo "$1" | cut -d' ' -f1; }
 rss() { echo "$1" | cut -d' ' -f2; }
 cpu() { echo "$1" | awk '{print $3 " / " $4}'; }
-ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b>0 else 'n/a')" "$1" "$2"; }
 count() { in_ns "$ORACLE" -C; }
 
 echo "# ctkit compat benchmark: N=$N IPv4 TCP entries"
 echo
-echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(date -u +%F)"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(date -u '+%F %H:%M') UTC, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| operation | anchor | anchor s | ctkit s | ratio | anchor user / sys s | ctkit user / sys s | ctkit peak RSS |"
 echo "|---|---|---|---|---|---|---|---|"
@@ -118,3 +96,5 @@ for _ in $(seq "$ROUNDS"); do
   in_ns "$ORACLE" -R "$WORK/port80.txt" >/dev/null 2>&1
 done
 row "-D -p tcp --dport 80 ($((N / 2)) matches; left $after_a / $after_c)" "conntrack -D" "$(pick "${da[@]}")" "$(pick "${dc[@]}")"
+echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -919,6 +919,78 @@ fn load_file_from_stdin_matches_oracle() {
     diff_mutating_stdin(LOAD, &["-R", "-"], Some(b"-L\n"));
 }
 
+/// Line `i` of a big `-R` file: distinct TCP entries.
+fn big_load_line(i: usize) -> String {
+    format!(
+        "-I -s 192.0.2.{} -d 198.51.100.1 -p tcp --sport {} --dport 80 --state ESTABLISHED -u ASSURED -t 3000\n",
+        1 + i / 250,
+        1024 + i
+    )
+}
+
+#[test]
+fn big_load_file_gives_the_oracles_table() {
+    if !require_plain("big_load_file_gives_the_oracles_table") {
+        return;
+    }
+    // More lines than one datagram holds; most are answered from line templates.
+    let text: String = (0..700).map(big_load_line).collect();
+    diff_mutating_stdin("", &["-R", "-"], Some(text.as_bytes()));
+}
+
+#[test]
+fn big_load_file_stops_at_the_refused_line_like_oracle() {
+    if !require_plain("big_load_file_stops_at_the_refused_line_like_oracle") {
+        return;
+    }
+    // Line 500 repeats line 3: the kernel refuses it (EEXIST) in the middle of a datagram.
+    let mut lines: Vec<String> = (0..700).map(big_load_line).collect();
+    lines[499] = lines[2].clone();
+    let text = lines.concat();
+    let (a, b) = (Netns::new(), Netns::new());
+    let want = support::run_tool(
+        &a,
+        support::oracle_bin(),
+        &["-R", "-"],
+        Some(text.as_bytes()),
+    );
+    let got = support::run_tool(
+        &b,
+        &support::subject::subject_conntrack(),
+        &["-R", "-"],
+        Some(text.as_bytes()),
+    );
+    assert_eq!((want.code, got.code), (1, 1), "{}", got.stderr);
+    assert_eq!(
+        support::normalize::normalize_banner(&got.stderr),
+        support::normalize::normalize_banner(&want.stderr)
+    );
+    // The oracle stops after line 499; ctkit has sent the rest of that line's datagram
+    // (at most 256 lines), nothing after it.
+    let table = |ns: &Netns| -> std::collections::BTreeSet<String> {
+        let t = oracle(ns, &["-L", "-o", "save"]).stdout;
+        support::normalize::normalize_timeouts(&t)
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    let (ta, tb) = (table(&a), table(&b));
+    assert_eq!(ta.len(), 499);
+    assert!(
+        ta.is_subset(&tb),
+        "{}",
+        support::diff::line_diff(
+            &ta.iter().cloned().collect::<Vec<_>>().join("\n"),
+            &tb.iter().cloned().collect::<Vec<_>>().join("\n"),
+        )
+    );
+    assert!(tb.len() < 499 + 256, "{} entries", tb.len());
+    assert!(
+        !tb.iter().any(|l| l.contains("--sport 1723 ")),
+        "line 700 was sent"
+    );
+}
+
 #[test]
 fn parameter_errors_match_oracle() {
     if !require_plain("parameter_errors_match_oracle") {

@@ -289,9 +289,6 @@ pub fn run(req: CompatRequest) -> ExitCode {
     }
 }
 
-/// How many `-R` lines are parsed ahead and run together.
-pub const LOAD_CHUNK: usize = 4096;
-
 /// Runs a chunk of `-R` requests in order: no summaries, zero counts are not errors, the
 /// first kernel error stops with exit 1. Consecutive create lines go out in batches.
 pub fn run_batch(reqs: &[CompatRequest]) -> Result<(), CompatError> {

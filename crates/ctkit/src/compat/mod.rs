@@ -10,6 +10,7 @@
 pub mod cnum;
 pub mod error;
 pub mod exec;
+pub mod fastline;
 pub mod getopt;
 pub mod inet;
 pub mod labelmap;
@@ -26,7 +27,6 @@ pub mod usage;
 #[cfg(test)]
 mod tests;
 
-use error::CompatError;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -84,8 +84,7 @@ pub fn main(argv: Vec<String>) -> ExitCode {
 }
 
 /// `-R`: every line is parsed and validated first (nothing touches the kernel before that),
-/// building a [`loadplan::Plan`] that runs without parsing again; a file with many lines
-/// other than creates is parsed again instead and run in chunks, so memory stays bounded.
+/// then the file is parsed again while it runs (see [`loadplan`]).
 fn load_file(
     file: &str,
     progname: &str,
@@ -99,68 +98,18 @@ fn load_file(
             return ExitCode::from(e.exit_code());
         }
     };
-    // Errors conntrack raises only when it reaches a line (deferred ones) are raised here too,
-    // before anything runs: no request reaches the kernel from a file with a bad line.
-    // Meanwhile the plan encodes each create line once (see `loadplan`).
+    // Every line is validated before anything runs (deferred errors included): no request
+    // reaches the kernel from a file with a bad line.
     let v = loadplan::validate(&data, progname, env, &initial);
-    let state = v.state;
-    messages::print_warnings(&state.warnings);
-    let plan = match v.plan {
-        Ok(p) => p,
-        Err(e) => {
-            messages::print_error(&e);
-            return ExitCode::from(e.exit_code());
-        }
-    };
-    // conntrack's output mask is one global: every line runs with the final union.
-    let output = request::OutputFlags(state.output);
-    if let Some(mut plan) = plan {
-        drop(data);
-        plan.set_output(output);
-        return match plan.run() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                messages::print_error(&e);
-                ExitCode::from(e.exit_code())
-            }
-        };
+    messages::print_warnings(&v.state.warnings);
+    if let Err(e) = v.result {
+        messages::print_error(&e);
+        return ExitCode::from(e.exit_code());
     }
-    // The streaming way (many non-create lines): parse again while running.
-    // Second pass: a scoped thread parses chunks while this thread runs the previous one.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<request::CompatRequest>>(2);
-    let data = &data;
-    let run = std::thread::scope(|scope| {
-        let parser = scope.spawn(move || {
-            let mut state = initial;
-            let mut chunk = Vec::with_capacity(exec::LOAD_CHUNK);
-            let r = loadfile::parse_each(data, progname, env, &mut state, |mut r, _| {
-                r.output = output;
-                chunk.push(r);
-                if chunk.len() == exec::LOAD_CHUNK {
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(exec::LOAD_CHUNK));
-                    if tx.send(full).is_err() {
-                        // The runner stopped at a kernel error: parse no further.
-                        return Err(CompatError::other(String::new()));
-                    }
-                }
-                Ok(())
-            });
-            if r.is_ok() && !chunk.is_empty() {
-                let _ = tx.send(chunk);
-            }
-        });
-        let mut result = Ok(());
-        for chunk in rx.iter() {
-            result = exec::run_batch(&chunk);
-            if result.is_err() {
-                break;
-            }
-        }
-        drop(rx);
-        let _ = parser.join();
-        result
-    });
-    match run {
+    // conntrack's output mask is one global: every line runs with the final union.
+    let output = request::OutputFlags(v.state.output);
+    drop(v.state);
+    match loadplan::run(data, progname, env, initial, output) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             messages::print_error(&e);
