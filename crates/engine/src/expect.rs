@@ -127,8 +127,8 @@ impl Tracker {
                     && x.proto == key.proto
                     && x.zone == key.zone
                     && x.dport == key.dport
-                    && A::from16(&x.src) == key.src
-                    && A::from16(&x.dst) == key.dst
+                    && A::from16(&x.src) == { key.src }
+                    && A::from16(&x.dst) == { key.dst }
             })
             .copied()
     }

@@ -282,7 +282,7 @@ impl Tracker {
                             proto: crate::proto::TCP,
                             zone: e.key.zone,
                             master: idx,
-                            master_tuple: e.key.tuple(),
+                            master_tuple: { e.key }.tuple(),
                             expires: ms(now).wrapping_add(FTP_EXPECT_TIMEOUT_MS),
                             serial: 0,
                             helper: Helper::Ftp,

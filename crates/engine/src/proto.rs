@@ -5,7 +5,7 @@ use crate::packet::be16;
 use crate::sctp::SctpCt;
 use crate::tcp::TcpCt;
 
-/// `union nf_conntrack_proto`.
+/// `union nf_conntrack_proto`, as a value: what [`ProtoRec::get`] reads out of an entry.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum ProtoState {
     /// Generic layer 4, ICMP, ICMPv6: no state.
@@ -16,6 +16,96 @@ pub(crate) enum ProtoState {
     Udp { stream_ts: u32 },
     /// `struct ip_ct_sctp`.
     Sctp(SctpCt),
+}
+
+/// Tags of [`ProtoRec`].
+const TAG_NONE: u8 = 0;
+const TAG_TCP: u8 = 1;
+const TAG_UDP: u8 = 2;
+const TAG_SCTP: u8 = 3;
+
+/// Payload bytes of [`ProtoRec`]: the largest state (`TcpCt`, packed).
+const PAYLOAD: usize = std::mem::size_of::<TcpCt>();
+
+/// `union nf_conntrack_proto` as it is stored in the slab: a tag byte and the bytes of the
+/// protocol's state, a plain-old-data record (so the slab can live in a mapping viewed
+/// through `bytemuck`). [`ProtoRec::tcp_mut`] gives the TCP code a typed view in place.
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, packed)]
+pub(crate) struct ProtoRec {
+    tag: u8,
+    data: [u8; PAYLOAD],
+}
+
+impl ProtoRec {
+    /// No state (generic protocols, ICMP).
+    pub const NONE: ProtoRec = ProtoRec {
+        tag: TAG_NONE,
+        data: [0; PAYLOAD],
+    };
+
+    /// Stores `s`.
+    #[inline]
+    pub fn set(&mut self, s: ProtoState) {
+        self.data = [0; PAYLOAD];
+        self.tag = match s {
+            ProtoState::None => TAG_NONE,
+            ProtoState::Tcp(ct) => {
+                self.data.copy_from_slice(bytemuck::bytes_of(&ct));
+                TAG_TCP
+            }
+            ProtoState::Udp { stream_ts } => {
+                self.data[..4].copy_from_slice(&stream_ts.to_ne_bytes());
+                TAG_UDP
+            }
+            ProtoState::Sctp(ct) => {
+                let b = bytemuck::bytes_of(&ct);
+                self.data[..b.len()].copy_from_slice(b);
+                TAG_SCTP
+            }
+        };
+    }
+
+    /// The state as a value (a copy).
+    #[inline]
+    pub fn get(&self) -> ProtoState {
+        let data = &self.data;
+        match self.tag {
+            TAG_TCP => ProtoState::Tcp(bytemuck::pod_read_unaligned(data)),
+            TAG_UDP => ProtoState::Udp {
+                stream_ts: u32::from_ne_bytes([data[0], data[1], data[2], data[3]]),
+            },
+            TAG_SCTP => ProtoState::Sctp(bytemuck::pod_read_unaligned(
+                &data[..std::mem::size_of::<SctpCt>()],
+            )),
+            // Only `set` writes the tag: any other value is the zeroed record.
+            _ => ProtoState::None,
+        }
+    }
+
+    /// Whether the state is TCP's.
+    #[inline]
+    pub fn is_tcp(&self) -> bool {
+        self.tag == TAG_TCP
+    }
+
+    /// The TCP state in place, if the record holds one.
+    #[inline]
+    pub fn tcp_mut(&mut self) -> Option<&mut TcpCt> {
+        if self.tag != TAG_TCP {
+            return None;
+        }
+        Some(bytemuck::from_bytes_mut(&mut self.data))
+    }
+
+    /// Offset in the record of the byte [`ProtoRec::late_byte`] reads.
+    pub const LATE: usize = 1 + PAYLOAD - 8;
+
+    /// A byte near the payload's end (a load in the entry's middle cache line).
+    #[inline]
+    pub fn late_byte(&self) -> u8 {
+        self.data[PAYLOAD - 8]
+    }
 }
 
 /// `IPPROTO_*` numbers the tracker has modules for.

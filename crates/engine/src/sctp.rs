@@ -8,7 +8,8 @@ use crate::table::Entry;
 use crate::tracker::{ipct, Derived, L4Res};
 
 /// `struct ip_ct_sctp`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, packed)]
 pub(crate) struct SctpCt {
     /// `enum sctp_conntrack`.
     pub state: u8,
@@ -230,11 +231,11 @@ pub(crate) fn packet<A>(
             return L4Res::Invalid;
         }
         match sctp_new(l4, vtag) {
-            Some(ct) => e.proto = crate::proto::ProtoState::Sctp(ct),
+            Some(ct) => e.proto.set(crate::proto::ProtoState::Sctp(ct)),
             None => return L4Res::Invalid,
         }
     }
-    let crate::proto::ProtoState::Sctp(mut ct) = e.proto else {
+    let crate::proto::ProtoState::Sctp(mut ct) = e.proto.get() else {
         return L4Res::Invalid;
     };
     if ![
@@ -318,7 +319,7 @@ pub(crate) fn packet<A>(
             }
         }
     }
-    e.proto = crate::proto::ProtoState::Sctp(ct);
+    e.proto.set(crate::proto::ProtoState::Sctp(ct));
     let timeout = if ignore {
         if new {
             Some(d.sctp[ns as usize])
@@ -337,7 +338,7 @@ pub(crate) fn packet<A>(
 
 /// `goto out_unlock`: changes made before the failing chunk stay.
 fn invalid<A>(e: &mut Entry<A>, ct: SctpCt) -> L4Res {
-    e.proto = crate::proto::ProtoState::Sctp(ct);
+    e.proto.set(crate::proto::ProtoState::Sctp(ct));
     L4Res::Invalid
 }
 

@@ -14,10 +14,10 @@
 //! at one chain. Entries are generic over the address size, so an IPv4 entry carries 4-byte
 //! addresses and an IPv6 one 16-byte addresses.
 
-use crate::proto::ProtoState;
+use crate::proto::ProtoRec;
 
 /// An address of one family.
-pub(crate) trait Addr: Copy + Eq + Default + std::fmt::Debug {
+pub(crate) trait Addr: Copy + Eq + Default + std::fmt::Debug + bytemuck::Pod {
     /// From the first bytes of a 16-byte buffer.
     fn from16(b: &[u8; 16]) -> Self;
     /// From a slice of exactly the address length (zeros otherwise).
@@ -84,7 +84,9 @@ impl Addr for [u8; 16] {
 /// One direction's tuple plus the zone (`struct nf_conntrack_tuple` + zone id).
 ///
 /// ICMP/ICMPv6: `sport` is the id, `dport` is `type << 8 | code`. GRE: the keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+/// Packed plain old data: it is stored in the slab's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, packed)]
 pub(crate) struct Key<A> {
     pub src: A,
     pub dst: A,
@@ -126,7 +128,9 @@ impl<A: Addr> Key<A> {
     /// for the port-carrying protocols).
     #[inline]
     pub fn reply_is(&self, k: &Key<A>) -> bool {
-        if self.src != k.dst || self.dst != k.src || self.proto != k.proto || self.zone != k.zone {
+        // Fields copied out: the key is packed, so they cannot be compared by reference.
+        let (src, dst, kdst, ksrc) = (self.src, self.dst, k.dst, k.src);
+        if src != kdst || dst != ksrc || self.proto != k.proto || self.zone != k.zone {
             return false;
         }
         match self.proto {
@@ -237,7 +241,14 @@ impl HashKey {
 }
 
 /// One tracked connection (`struct nf_conn` minus what this engine does not model).
-#[derive(Clone, Copy, Debug)]
+///
+/// A packed plain-old-data record (`bytemuck::Pod`), so that the slab can be a mapping
+/// viewed as entries without `unsafe`. Layout (IPv4 / IPv6): expiry, status and flags in
+/// bytes 0..7, the protocol state's tag at 7 and its payload in 8..64 (so the TCP state's
+/// words are aligned when the entry is), the key in 64..79 / 64..103, one spare byte:
+/// 80 / 104 bytes.
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, packed)]
 pub(crate) struct Entry<A> {
     /// Expiry in jiffies on the wrapping 32-bit clock (`ct->timeout`).
     pub expires: u32,
@@ -245,20 +256,23 @@ pub(crate) struct Entry<A> {
     pub status: u16,
     /// Engine flags (`AUX_*`).
     pub aux: u8,
+    /// Per-protocol state.
+    pub proto: ProtoRec,
     /// Original-direction tuple (the reply tuple is its inverse: no NAT).
     pub key: Key<A>,
-    /// Per-protocol state.
-    pub proto: ProtoState,
+    /// Spare (keeps the entry a multiple of 8 bytes).
+    pub spare: u8,
 }
 
-/// Loads spread over an entry so that every cache line of it is requested: the protocol
-/// state's tag (its first bytes), the expiry and the status (offsets checked by a test). The
+/// Loads spread over an entry so that every cache line of it is requested: the expiry, the
+/// status, the protocol state's tag, a byte near the payload's end and the key's protocol
+/// near the entry's end (offsets checked by a test). The
 /// loads are independent of each other, so their misses overlap, and no branch depends on
 /// them (a mispredicted branch on a missing line would throw away the loads after it).
 #[inline]
 fn touch_lines<A: Addr>(e: &Entry<A>) -> u64 {
-    let tag = matches!(e.proto, ProtoState::Tcp(_)) as u64;
-    tag ^ e.expires as u64 ^ e.status as u64
+    let tag = e.proto.is_tcp() as u64;
+    tag ^ e.expires as u64 ^ e.status as u64 ^ e.proto.late_byte() as u64 ^ e.key.proto as u64
 }
 
 /// The entry has side data (helper, master, counters) in the extension map.
@@ -275,7 +289,7 @@ impl<A: Addr> Entry<A> {
             self.key
         } else {
             // Entries are only created for invertible tuples.
-            self.key.invert().unwrap_or(self.key)
+            { self.key }.invert().unwrap_or(self.key)
         }
     }
 }
@@ -299,9 +313,7 @@ impl Slots {
     fn zeroed(n: usize) -> Slots {
         let bytes = n * 8;
         if bytes >= HUGE_MIN_BYTES {
-            if let Ok(m) = memmap2::MmapOptions::new().len(bytes).map_anon() {
-                // Advice only: without THP the mapping works as plain pages.
-                let _ = m.advise(memmap2::Advice::HugePage);
+            if let Some(m) = huge_anon(bytes) {
                 // A mapping is page-aligned and `bytes` is a multiple of 8, so the cast to
                 // u64 cannot fail; fall back to the heap if it ever did.
                 if bytemuck::try_cast_slice::<u8, u64>(&m).is_ok() {
@@ -329,12 +341,86 @@ impl Slots {
     }
 }
 
+/// The slab of entries: a `Vec` while small; from [`HUGE_MIN_BYTES`] on, an anonymous
+/// mapping advised for transparent huge pages, viewed as entries through `bytemuck` (an
+/// [`Entry`] is a packed plain-old-data record, so the cast of the mapping's bytes cannot
+/// fail and needs no `unsafe`). It grows by doubling, copying into a new mapping as the
+/// index does (a page walk per entry access costs as much as the cache miss under nested
+/// paging, and at 1M flows the slab is ~80 MB).
+pub(crate) enum Slab<A> {
+    Heap(Vec<Entry<A>>),
+    Mapped { map: memmap2::MmapMut, len: usize },
+}
+
+impl<A: Addr> Slab<A> {
+    const SIZE: usize = std::mem::size_of::<Entry<A>>();
+
+    /// Entries the storage holds without growing.
+    pub fn capacity(&self) -> usize {
+        match self {
+            Slab::Heap(v) => v.capacity(),
+            Slab::Mapped { map, .. } => map.len() / Self::SIZE,
+        }
+    }
+
+    /// Appends `e`.
+    pub fn push(&mut self, e: Entry<A>) {
+        let len = self.len();
+        if len == self.capacity() {
+            let want = (len * 2).max(8);
+            if want * Self::SIZE >= HUGE_MIN_BYTES {
+                if let Some(mut map) = huge_anon(want * Self::SIZE) {
+                    map[..len * Self::SIZE].copy_from_slice(bytemuck::cast_slice(self));
+                    *self = Slab::Mapped { map, len };
+                }
+            }
+        }
+        match self {
+            Slab::Heap(v) => v.push(e),
+            Slab::Mapped { map, len } => {
+                let at = *len * Self::SIZE;
+                map[at..at + Self::SIZE].copy_from_slice(bytemuck::bytes_of(&e));
+                *len += 1;
+            }
+        }
+    }
+}
+
+impl<A: Addr> std::ops::Deref for Slab<A> {
+    type Target = [Entry<A>];
+    #[inline]
+    fn deref(&self) -> &[Entry<A>] {
+        match self {
+            Slab::Heap(v) => v,
+            Slab::Mapped { map, len } => bytemuck::cast_slice(&map[..*len * Self::SIZE]),
+        }
+    }
+}
+
+impl<A: Addr> std::ops::DerefMut for Slab<A> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [Entry<A>] {
+        match self {
+            Slab::Heap(v) => v,
+            Slab::Mapped { map, len } => bytemuck::cast_slice_mut(&mut map[..*len * Self::SIZE]),
+        }
+    }
+}
+
+/// A zeroed anonymous mapping of `bytes` advised for huge pages (`None` if mmap fails).
+fn huge_anon(bytes: usize) -> Option<memmap2::MmapMut> {
+    let m = memmap2::MmapOptions::new().len(bytes).map_anon().ok()?;
+    // Advice only: without THP the mapping works as plain pages.
+    let _ = m.advise(memmap2::Advice::HugePage);
+    Some(m)
+}
+
 /// Index + slab for one address family.
 pub(crate) struct Table<A> {
     slots: Slots,
     bits: u32,
     used: usize,
-    pub entries: Vec<Entry<A>>,
+    pub entries: Slab<A>,
     /// Counters per entry index (original, reply), only as long as the highest index of an
     /// entry created with accounting on.
     pub acct: Vec<[ctkit_model::Counters; 2]>,
@@ -350,7 +436,7 @@ impl<A: Addr> Table<A> {
             slots: Slots::zeroed(1 << MIN_BITS),
             bits: MIN_BITS,
             used: 0,
-            entries: Vec::new(),
+            entries: Slab::Heap(Vec::new()),
             acct: Vec::new(),
             free: Vec::new(),
             live: 0,
@@ -382,9 +468,9 @@ impl<A: Addr> Table<A> {
                 let e = &self.entries[(r >> 1) as usize];
                 let dir = (r & 1) as usize;
                 let hit = if dir == 0 {
-                    e.key == *key
+                    *key == { e.key }
                 } else {
-                    e.key.reply_is(key)
+                    { e.key }.reply_is(key)
                 };
                 if hit {
                     return Some((r >> 1, dir));
@@ -597,36 +683,36 @@ mod tests {
             expires: 0,
             status: 0,
             aux: 0,
+            proto: ProtoRec::NONE,
             key: key(i),
-            proto: ProtoState::None,
+            spare: 0,
         }
     }
 
     /// Offsets (in the entry) of the loads `touch_lines` makes, and the entry's size.
     fn touch_offsets<A: Addr>() -> (Vec<usize>, usize) {
         use std::mem::{offset_of, size_of};
-        // The enum's tag is at its start (rustc's layout for `ProtoState`, which has no
-        // niche); the two fields are plain.
         let offs = vec![
-            offset_of!(Entry<A>, proto),
             offset_of!(Entry<A>, expires),
             offset_of!(Entry<A>, status),
+            offset_of!(Entry<A>, proto),
+            offset_of!(Entry<A>, proto) + ProtoRec::LATE,
+            offset_of!(Entry<A>, key) + offset_of!(Key<A>, proto),
         ];
         (offs, size_of::<Entry<A>>())
     }
 
     #[test]
     fn test_touch_lines_reads_every_cache_line_of_an_entry() {
-        use std::mem::align_of;
-        for (offs, size, align) in [
-            (touch_offsets::<[u8; 4]>(), align_of::<Entry<[u8; 4]>>()),
-            (touch_offsets::<[u8; 16]>(), align_of::<Entry<[u8; 16]>>()),
-        ]
-        .map(|((o, s), a)| (o, s, a))
-        {
+        // Entries are packed (alignment 1) but their sizes are multiples of 8 and the slab
+        // starts 8-aligned (a mapping, or a `Vec` from malloc), so every entry starts at a
+        // multiple of 8.
+        let (v4, v6) = (touch_offsets::<[u8; 4]>(), touch_offsets::<[u8; 16]>());
+        assert_eq!((v4.1, v6.1), (80, 104));
+        for (offs, size) in [v4, v6] {
             // Every placement of an entry within a 64-byte line: each line the entry
             // overlaps holds one of the loads.
-            for start in (0..64).step_by(align) {
+            for start in (0..64).step_by(8) {
                 let (first, last) = (start / 64, (start + size - 1) / 64);
                 for line in first..=last {
                     assert!(
@@ -684,6 +770,16 @@ mod tests {
             matches!(t.slots, Slots::Mapped(_)),
             "2 MiB of slots are mapped"
         );
+        assert!(
+            matches!(t.entries, Slab::Mapped { .. }),
+            "4.8 MB of entries are mapped"
+        );
+        assert_eq!(t.entries.len(), n as usize);
+        assert!(t
+            .entries
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.key == key(i as u32)));
         for i in (0..n).step_by(2) {
             let e = entry(i);
             t.remove(i, hk.hash(&e.key), hk.hash(&e.key_dir(1)));
@@ -698,7 +794,7 @@ mod tests {
         assert_eq!(t.live, n as usize / 2);
         assert_eq!(
             t.memory(),
-            (1 << 18) * 8 + t.entries.capacity() * 88 + t.free.capacity() * 4
+            (1 << 18) * 8 + t.entries.capacity() * 80 + t.free.capacity() * 4
         );
     }
 

@@ -73,8 +73,9 @@ pub(crate) mod fl {
     pub const SIMULTANEOUS_OPEN: u8 = 0x80;
 }
 
-/// `struct ip_ct_tcp_state`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// `struct ip_ct_tcp_state` (packed plain old data: it is stored in the slab's bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, packed)]
 pub(crate) struct TcpSide {
     pub td_end: u32,
     pub td_maxend: u32,
@@ -84,8 +85,10 @@ pub(crate) struct TcpSide {
     pub flags: u8,
 }
 
-/// `struct ip_ct_tcp`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// `struct ip_ct_tcp` (packed plain old data: it is stored in the slab's bytes, see
+/// `proto::ProtoRec`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, packed)]
 pub(crate) struct TcpCt {
     pub seen: [TcpSide; 2],
     pub state: u8,

@@ -15,7 +15,7 @@
 use crate::config::Helper;
 use crate::expect::{ExpectEvent, Expectation, FtpState};
 use crate::packet::{self, L3Error, L3};
-use crate::proto::{self, ProtoState};
+use crate::proto::{self, ProtoRec, ProtoState};
 use crate::table::{Addr, Entry, HashKey, Key, Table, AUX_ACCT, AUX_EXT};
 use crate::tcp::{self, CtView, TcpCfg, TcpRes};
 use crate::{Config, Nanos};
@@ -663,7 +663,7 @@ impl Tracker {
         bits: Option<u32>,
     ) -> Flow {
         let mut f = Flow {
-            orig: e.key.tuple(),
+            orig: { e.key }.tuple(),
             reply: e.key_dir(1).tuple(),
             has_orig: true,
             has_reply: true,
@@ -695,7 +695,7 @@ impl Tracker {
             f.use_count = Some(1 + children);
         }
         if with_proto {
-            f.protoinfo = match &e.proto {
+            f.protoinfo = match e.proto.get() {
                 ProtoState::Tcp(t) => Some(ProtoInfo::Tcp(if destroy {
                     TcpInfo {
                         state: Some(t.state),
@@ -787,7 +787,7 @@ impl Tracker {
     pub(crate) fn delete<A: Fam>(&mut self, at: Nanos, idx: u32) {
         self.push_event::<A>(at, idx, ipct::DESTROY);
         let e = A::table(self).entries[idx as usize];
-        let ho = self.key.hash(&e.key);
+        let ho = self.key.hash(&{ e.key });
         let hr = self.key.hash(&e.key_dir(1));
         A::table_mut(self).remove(idx, ho, hr);
         if e.aux & AUX_EXT != 0 {
@@ -956,8 +956,9 @@ impl Tracker {
             expires: now_ms,
             status: 0,
             aux: 0,
+            proto: ProtoRec::NONE,
             key: *key,
-            proto: ProtoState::None,
+            spare: 0,
         };
         let exp = self.find_expectation::<A>(key, now_ms);
         let mut ext: Option<Ext> = None;
@@ -1095,7 +1096,7 @@ impl Tracker {
             return err(self);
         };
         let e = &A::table(self).entries[idx as usize];
-        if e.key_dir(dir).dst != A::from_slice(l3.dst) {
+        if { e.key_dir(dir).dst } != A::from_slice(l3.dst) {
             return err(self);
         }
         Some(Verdict::of(CtInfo::Related, dir == 1))
@@ -1290,11 +1291,11 @@ fn l4_packet<A: Fam>(
             }
             if new {
                 match tcp::tcp_new(&seg, d.loose) {
-                    Some(ct) => e.proto = ProtoState::Tcp(ct),
+                    Some(ct) => e.proto.set(ProtoState::Tcp(ct)),
                     None => return L4Res::Invalid,
                 }
             }
-            let ProtoState::Tcp(ct) = &mut e.proto else {
+            let Some(ct) = e.proto.tcp_mut() else {
                 return L4Res::Invalid;
             };
             let view = CtView {
@@ -1348,11 +1349,11 @@ fn l4_packet<A: Fam>(
                 return L4Res::Invalid;
             }
             if new {
-                e.proto = ProtoState::Udp {
+                e.proto.set(ProtoState::Udp {
                     stream_ts: now_ms.wrapping_add(2 * HZ),
-                };
+                });
             }
-            let ProtoState::Udp { stream_ts } = e.proto else {
+            let ProtoState::Udp { stream_ts } = e.proto.get() else {
                 return L4Res::Invalid;
             };
             let mut bits = 0;
@@ -1429,7 +1430,7 @@ fn gc_can_early_drop<A>(e: &Entry<A>) -> bool {
     if e.status & ST_ASSURED == 0 {
         return true;
     }
-    match &e.proto {
+    match e.proto.get() {
         ProtoState::Tcp(t) => tcp::can_early_drop(t.state),
         ProtoState::Sctp(s) => crate::sctp::can_early_drop(s.state),
         _ => false,
