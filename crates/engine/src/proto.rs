@@ -104,7 +104,7 @@ impl ProtoRec {
     /// A byte near the payload's end (a load in the entry's middle cache line).
     #[inline]
     pub fn late_byte(&self) -> u8 {
-        self.data[PAYLOAD - 8]
+        self.data[Self::LATE - 1]
     }
 }
 
