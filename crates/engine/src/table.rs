@@ -13,6 +13,10 @@
 //! from the tracker's `seed`), so an attacker who does not know the seed cannot aim tuples
 //! at one chain. Entries are generic over the address size, so an IPv4 entry carries 4-byte
 //! addresses and an IPv6 one 16-byte addresses.
+//!
+//! The slab is a `Vec` while small and, from 2 MiB on, a huge-page-advised mapping too: its
+//! entries are packed plain-old-data records (80 bytes for IPv4, 104 for IPv6) viewed
+//! through `bytemuck`, the protocol state a tagged payload (`proto::ProtoRec`).
 
 use crate::proto::ProtoRec;
 
