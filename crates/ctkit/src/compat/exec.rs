@@ -655,21 +655,34 @@ fn create_many(reqs: &[CompatRequest]) -> Result<(), CompatError> {
     let mut failed: Option<CompatError> = None;
     let mut on = |i: u64, r: Result<(), NlError>| match r {
         Ok(()) => ControlFlow::Continue(()),
+        Err(e)
+            if e.errno() == Some(libc::EEXIST)
+                && matches!(reqs[i as usize].command, Command::Create { excl: false }) =>
+        {
+            ControlFlow::Continue(())
+        }
         Err(e) => {
             failed = Some(nl_fail(&e, &reqs[i as usize]));
             ControlFlow::Break(())
         }
     };
     let mut batch = conn.batch();
+    let mut refused = None;
     for req in reqs {
+        // Refused at its line, after the lines before it ran (the kernel's EINVAL for
+        // conntrack, see `create`).
+        if reply_tuple_lacks_ports(req) {
+            refused = Some(messages::operation_failed(libc::EINVAL, req.command, req.table));
+            break;
+        }
         let f = creation_flow(req);
-        let excl = matches!(req.command, Command::Create { excl: true });
+        // -A goes out with NLM_F_EXCL too (see `create`); `on` skips its EEXIST.
         let flow = batch
             .push(
-                Mutation::Create { excl },
+                Mutation::Create { excl: true },
                 create_family(&f),
                 &f,
-                &EmitExtras::default(),
+                &creation_extras(req),
                 &mut on,
             )
             .map_err(|e| nl_fail(&e, req))?;
@@ -678,7 +691,7 @@ fn create_many(reqs: &[CompatRequest]) -> Result<(), CompatError> {
         }
     }
     let _ = batch.flush(&mut on).map_err(|e| nl_fail(&e, &reqs[0]))?;
-    match failed {
+    match failed.or(refused) {
         Some(e) => Err(e),
         None => Ok(()),
     }

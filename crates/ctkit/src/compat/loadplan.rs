@@ -42,12 +42,15 @@ const ACK_RCVBUF: usize = 4 << 20;
 /// are sent.
 const QUEUE: usize = 64;
 
-/// Whether `req` is a create line that goes out in a datagram (the rest run one by one).
+/// Whether `req` is a create line that goes out in a datagram (the rest run one by one: a
+/// reply tuple without its ports fails there, at its line, as the kernel refuses it for
+/// conntrack).
 fn batched_create(req: &CompatRequest) -> bool {
     matches!(req.command, Command::Create { .. })
         && req.table == Table::Conntrack
         && req.deferred_error.is_none()
         && req.buffer_size.is_none()
+        && !exec::reply_tuple_lacks_ports(req)
 }
 
 /// Up to [`BATCH_MAX_MSGS`] encoded create lines.
@@ -59,13 +62,16 @@ struct Datagram {
 }
 
 impl Datagram {
-    fn push(&mut self, f: &Flow, excl: bool, line: usize) {
+    /// Both `-I` and `-A` go out with `NLM_F_EXCL`, as conntrack 1.4.7 sends them: an `-A`
+    /// line leaves an existing entry as it is (its `EEXIST` is not an error, see
+    /// [`send_datagram`]).
+    fn push(&mut self, f: &Flow, x: &EmitExtras, excl: bool, line: usize) {
         encode_mutation(
             &mut self.wire,
-            Mutation::Create { excl },
+            Mutation::Create { excl: true },
             exec::create_family(f),
             f,
-            &EmitExtras::default(),
+            x,
             line as u32,
             false,
         );
@@ -112,8 +118,8 @@ impl Encoder {
         self.send(Item::Creates(full));
     }
 
-    fn create(&mut self, f: &Flow, excl: bool, line: usize) {
-        self.cur.push(f, excl, line);
+    fn create(&mut self, f: &Flow, x: &EmitExtras, excl: bool, line: usize) {
+        self.cur.push(f, x, excl, line);
         if self.cur.lines.len() == BATCH_MAX_MSGS {
             self.flush();
         }
@@ -126,7 +132,8 @@ impl LineSink for Encoder {
             return false;
         }
         let hit = self.templates.hit();
-        self.create(&hit.flow, hit.excl, lineno);
+        // Template lines carry no -n/-g (those options make no template).
+        self.create(&hit.flow, &EmitExtras::default(), hit.excl, lineno);
         true
     }
 
@@ -145,7 +152,8 @@ impl LineSink for Encoder {
         self.templates.learn(&req, state);
         if batched_create(&req) {
             let excl = matches!(req.command, Command::Create { excl: true });
-            self.create(&exec::creation_flow(&req), excl, lineno);
+            let x = exec::creation_extras(&req);
+            self.create(&exec::creation_flow(&req), &x, excl, lineno);
         } else {
             self.flush();
             // conntrack's output mask is one global: every line runs with the final union.
@@ -170,16 +178,20 @@ fn send_datagram(conn: &mut Conn, d: &Datagram) -> Result<(), CompatError> {
         let e = NlError::Io(std::io::Error::from_raw_os_error(libc::ENOBUFS));
         return Err(create_err(&e, true));
     }
-    match r.errors.into_iter().min_by_key(|(seq, _)| *seq) {
+    let excl_of = |seq: u32| {
+        d.lines
+            .iter()
+            .find(|(l, _)| *l == seq)
+            .is_none_or(|(_, x)| *x)
+    };
+    // An `-A` line whose entry exists: left alone, as conntrack 1.4.7 does.
+    let refused = r
+        .errors
+        .into_iter()
+        .filter(|(seq, e)| excl_of(*seq) || e.errno() != Some(libc::EEXIST));
+    match refused.min_by_key(|(seq, _)| *seq) {
         None => Ok(()),
-        Some((seq, e)) => {
-            let excl = d
-                .lines
-                .iter()
-                .find(|(l, _)| *l == seq)
-                .is_none_or(|(_, x)| *x);
-            Err(create_err(&e, excl))
-        }
+        Some((seq, e)) => Err(create_err(&e, excl_of(seq))),
     }
 }
 
@@ -423,7 +435,7 @@ mod tests {
     }
 
     #[test]
-    fn create_lines_go_out_as_their_line_numbered_messages_without_ack() {
+    fn create_lines_go_out_as_their_line_numbered_exclusive_messages_without_ack() {
         use ctkit_ctnetlink::uapi::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL};
         let got = items(
             "-I -s 192.0.2.1 -d 198.51.100.1 -p tcp --sport 1 --dport 2 -t 10 --state LISTEN\n\
@@ -440,10 +452,11 @@ mod tests {
         assert_eq!(d.lines, vec![(1, true), (3, false)]);
         let h = headers(d.wire.as_bytes());
         assert_eq!(h.iter().map(|m| m.2).collect::<Vec<_>>(), vec![1, 3]);
-        for (m, excl) in h.iter().zip([true, false]) {
+        // -A goes out with NLM_F_EXCL as -I does (conntrack 1.4.7 sends it for both).
+        for m in &h {
             assert_eq!(m.1 & NLM_F_ACK, 0);
             assert_ne!(m.1 & NLM_F_CREATE, 0);
-            assert_eq!(m.1 & NLM_F_EXCL != 0, excl);
+            assert_ne!(m.1 & NLM_F_EXCL, 0);
             assert_eq!(m.3, 2);
         }
         match &got[1] {
