@@ -919,6 +919,70 @@ fn load_file_from_stdin_matches_oracle() {
     diff_mutating_stdin(LOAD, &["-R", "-"], Some(b"-L\n"));
 }
 
+#[test]
+fn load_file_add_lines_leave_existing_entries_like_oracle() {
+    if !require_plain("load_file_add_lines_leave_existing_entries_like_oracle") {
+        return;
+    }
+    // 1.4.7 sends -A with NLM_F_EXCL: the entries of lines 1-3 exist and keep their mark
+    // and timeout, the last two are added; five lines of one shape also hit the templates.
+    let text: String = (1..=5)
+        .map(|i| {
+            format!(
+                "-A -s 192.0.2.{i} -d 198.51.100.1 -p tcp --sport 100{i} --dport 80 --state ESTABLISHED -u SEEN_REPLY -t 999 -m 9\n"
+            )
+        })
+        .collect();
+    let r = diff_mutating_stdin(LOAD, &["-R", "-"], Some(text.as_bytes()));
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+    // An -A line that exists, then an -I line that exists: the -I line fails.
+    let text =
+        format!("{}{}", text.lines().next().unwrap(), "\n") + LOAD.lines().next().unwrap() + "\n";
+    let r = diff_mutating_stdin(LOAD, &["-R", "-"], Some(text.as_bytes()));
+    assert_eq!(r.code, 1);
+}
+
+#[test]
+fn load_file_nat_lines_bind_like_oracle() {
+    if !require_plain("load_file_nat_lines_bind_like_oracle") {
+        return;
+    }
+    // -n/-g IP[:port] ask the kernel's NAT for a binding: the reply tuple shows it.
+    let mut text: String = (1..=4)
+        .map(|i| {
+            format!(
+                "-I -s 192.0.2.{i} -d 198.51.100.9 -p tcp --sport 200{i} --dport 80 --state SYN_SENT -t 100 --src-nat 203.0.113.{i}\n"
+            )
+        })
+        .collect();
+    text +=
+        "-I -s 192.0.2.9 -d 198.51.100.9 -p udp --sport 7 --dport 8 -t 100 -g 203.0.113.99:5353\n";
+    text +=
+        "-A -s 2001:db8::50 -d 2001:db8::51 -p udp --sport 1 --dport 2 -t 100 -n 2001:db8::77\n";
+    let r = diff_mutating_stdin(LOAD, &["-R", "-"], Some(text.as_bytes()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn load_file_reply_tuple_without_ports_fails_at_its_line_like_oracle() {
+    if !require_plain("load_file_reply_tuple_without_ports_fails_at_its_line_like_oracle") {
+        return;
+    }
+    // The line before runs, the refused line and the ones after do not; no line number.
+    let text = "\
+-I -s 192.0.2.60 -d 198.51.100.60 -p tcp --sport 1 --dport 2 --state SYN_SENT -t 100
+-I -s 192.0.2.61 -d 198.51.100.61 -r 198.51.100.61 -q 192.0.2.69 -p tcp --sport 1 --dport 2 --state SYN_SENT -t 100
+-I -s 192.0.2.62 -d 198.51.100.62 -p tcp --sport 1 --dport 2 --state SYN_SENT -t 100
+";
+    let r = diff_mutating_stdin(LOAD, &["-R", "-"], Some(text.as_bytes()));
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.ends_with("Operation failed: invalid parameters\n"),
+        "{}",
+        r.stderr
+    );
+}
+
 /// Line `i` of a big `-R` file: distinct TCP entries.
 fn big_load_line(i: usize) -> String {
     format!(

@@ -672,7 +672,11 @@ fn create_many(reqs: &[CompatRequest]) -> Result<(), CompatError> {
         // Refused at its line, after the lines before it ran (the kernel's EINVAL for
         // conntrack, see `create`).
         if reply_tuple_lacks_ports(req) {
-            refused = Some(messages::operation_failed(libc::EINVAL, req.command, req.table));
+            refused = Some(messages::operation_failed(
+                libc::EINVAL,
+                req.command,
+                req.table,
+            ));
             break;
         }
         let f = creation_flow(req);
