@@ -27,7 +27,7 @@ use crate::compat::exec;
 use crate::compat::fastline::Templates;
 use crate::compat::loadfile::{last_line, parse_range, parse_range_with, LineSink, RangeResult};
 use crate::compat::parse::{ParseEnv, ParseState};
-use crate::compat::request::{Command, CompatRequest, OutputFlags, Table};
+use crate::compat::request::{Command, CompatRequest, MarkMask, OutputFlags, Table};
 use ctkit_ctnetlink::attr::Builder;
 use ctkit_ctnetlink::BATCH_MAX_MSGS;
 use ctkit_ctnetlink::{encode_mutation, Conn, EmitExtras, Error as NlError, Mutation};
@@ -205,6 +205,7 @@ pub fn run(
     initial: ParseState,
     output: OutputFlags,
 ) -> Result<(), CompatError> {
+    let last_mark = last_line_mark(&data, progname, env, &initial);
     let mut conn: Option<Conn> = None;
     let (tx, rx) = mpsc::sync_channel::<Item>(QUEUE);
     let (spare_tx, spare_rx) = mpsc::channel::<Datagram>();
@@ -230,6 +231,7 @@ pub fn run(
             }
         });
         let sent = (|| {
+            let mut run = exec::LoadRun::new(last_mark);
             for item in rx.iter() {
                 match item {
                     Item::Creates(mut d) => {
@@ -243,7 +245,7 @@ pub fn run(
                         d.clear();
                         let _ = spare_tx.send(d);
                     }
-                    Item::Other(req) => exec::run_batch(std::slice::from_ref(&*req))?,
+                    Item::Other(req) => exec::run_batch(std::slice::from_ref(&*req), &mut run)?,
                 }
             }
             Ok(())
@@ -253,6 +255,39 @@ pub fn run(
         let parsed = encoder.join().expect("encoder thread");
         sent.and(parsed)
     })
+}
+
+/// How many lines from the end [`last_line_mark`] looks at for the last command line.
+const LAST_LINE_SCAN: usize = 64;
+
+/// The `-m` of the file's last command line (see [`exec::LoadRun`]), parsed from the state
+/// the run starts from (a `-m` value does not depend on earlier lines). Blank and comment
+/// lines at the end are skipped.
+fn last_line_mark(
+    data: &[u8],
+    progname: &str,
+    env: &ParseEnv,
+    initial: &ParseState,
+) -> Option<MarkMask> {
+    let mut rest = data;
+    for _ in 0..LAST_LINE_SCAN {
+        // The last fgets piece: a suffix of `rest`.
+        let line = last_line(rest);
+        if line.is_empty() {
+            break;
+        }
+        let mut state = initial.clone();
+        let mut got = None;
+        let _ = parse_range(line, 0, progname, env, &mut state, |req, _| {
+            got = Some(req.mark);
+            Ok(())
+        });
+        if let Some(mark) = got {
+            return mark;
+        }
+        rest = &rest[..rest.len() - line.len()];
+    }
+    None
 }
 
 /// The outcome of validating a whole `-R` file: the error to report, if any, and the parser
