@@ -532,7 +532,12 @@ mod tests {
                 .chain(line.split(' ').map(String::from))
                 .collect();
             let req = crate::compat::parse::parse(argv, &ParseEnv::default(), &mut st).unwrap();
-            want.push(&exec::creation_flow(&req), true, i + 1);
+            want.push(
+                &exec::creation_flow(&req),
+                &EmitExtras::default(),
+                true,
+                i + 1,
+            );
         }
         let wire: Vec<u8> = got
             .iter()
