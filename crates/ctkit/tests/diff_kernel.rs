@@ -1022,6 +1022,25 @@ fn big_load_file_gives_the_oracles_table() {
 }
 
 #[test]
+fn big_load_file_add_lines_on_existing_entries_like_oracle() {
+    if !require_plain("big_load_file_add_lines_on_existing_entries_like_oracle") {
+        return;
+    }
+    // Several datagrams of -A lines, every other one on an entry that exists: the kernel
+    // answers those with EEXIST (NLM_F_EXCL), which is no error for -A.
+    let load: String = (0..700).step_by(2).map(big_load_line).collect();
+    let text: String = (0..700)
+        .map(|i| {
+            big_load_line(i)
+                .replacen("-I", "-A", 1)
+                .replace("-t 3000", "-t 100 -m 4")
+        })
+        .collect();
+    let r = diff_mutating_stdin(&load, &["-R", "-"], Some(text.as_bytes()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
 fn big_load_file_stops_at_the_refused_line_like_oracle() {
     if !require_plain("big_load_file_stops_at_the_refused_line_like_oracle") {
         return;
