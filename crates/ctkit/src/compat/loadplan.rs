@@ -8,7 +8,10 @@
 //! 2. [`run`]: a helper thread parses the file again (templates again) and encodes each create
 //!    line into its final `IPCTNL_MSG_CT_NEW` message (sequence number = line number),
 //!    [`BATCH_MAX_MSGS`] per datagram, while this thread sends the datagrams on one socket;
-//!    other lines run through [`exec::run_batch`] in file order. Messages carry no
+//!    other lines run through [`exec::run_batch`] in file order, sharing an
+//!    [`exec::LoadRun`] (1.4.7's `-U` state across lines). As in conntrack 1.4.7, `-A` goes
+//!    out with `NLM_F_EXCL` like `-I` (its `EEXIST` is no error), `-n/-g` ask the kernel for
+//!    the NAT binding, and a reply tuple without its ports fails at its line. Messages carry no
 //!    `NLM_F_ACK`: the kernel answers only the lines it refuses, and the sending `sendmsg`
 //!    has run every message of its datagram when it returns, so a non-blocking drain after
 //!    each datagram sees its errors.
