@@ -11,7 +11,9 @@
 
 use crate::compat::error::CompatError;
 use crate::compat::messages;
-use crate::compat::request::{Attrs, Command, CompatRequest, LabelModify, OutputFlags, Table};
+use crate::compat::request::{
+    Attrs, Command, CompatRequest, LabelModify, MarkMask, OutputFlags, Table,
+};
 use ctkit_ctnetlink::{
     Conn, DumpRequest, EmitExtras, Error as NlError, Event, EventSocket, EventType, Mutation,
     Table as NlTable, TupleFilter,
@@ -289,9 +291,32 @@ pub fn run(req: CompatRequest) -> ExitCode {
     }
 }
 
+/// What an `-R` run carries from line to line: conntrack 1.4.7 keeps one modifier socket for
+/// the whole file, so the `-U` replies its queries leave unread ([`Reprint`]) are read by the
+/// next `-U` line's queries.
+///
+/// It also parses the whole file before running it and keeps the template of the line parsed
+/// last as the one `-U` computes marks from (`cur_tmpl`): every `-U` line with `-m` applies
+/// the `-m` of the file's last line, none (no change) when that line has no `-m`.
+pub struct LoadRun {
+    reprint: Option<Reprint>,
+    /// The `-m` of the file's last line.
+    last_mark: Option<MarkMask>,
+}
+
+impl LoadRun {
+    /// The state at the start of a file whose last line has `-m` `last_mark`.
+    pub fn new(last_mark: Option<MarkMask>) -> LoadRun {
+        LoadRun {
+            reprint: None,
+            last_mark,
+        }
+    }
+}
+
 /// Runs a chunk of `-R` requests in order: no summaries, zero counts are not errors, the
 /// first kernel error stops with exit 1. Consecutive create lines go out in batches.
-pub fn run_batch(reqs: &[CompatRequest]) -> Result<(), CompatError> {
+pub fn run_batch(reqs: &[CompatRequest], run: &mut LoadRun) -> Result<(), CompatError> {
     let mut i = 0;
     while i < reqs.len() {
         let req = &reqs[i];
@@ -315,7 +340,23 @@ pub fn run_batch(reqs: &[CompatRequest]) -> Result<(), CompatError> {
             (Command::Create { .. }, Table::Expect) => create_expect(req)?,
             (Command::Delete, Table::Expect) => delete_expect(req)?,
             (Command::Delete, _) => delete(req, false)?,
-            (Command::Update, _) => update(req, false)?,
+            (Command::Update, _) => {
+                let r = run.reprint.get_or_insert_with(|| Reprint::new(req, true));
+                // Each line's GET goes out with that line's family.
+                r.family = req.family.af();
+                let code = if req.mark.is_some() {
+                    let mark = run.last_mark.unwrap_or(MarkMask { value: 0, mask: 0 });
+                    let req = CompatRequest {
+                        mark: Some(mark),
+                        ..req.clone()
+                    };
+                    update_with(&req, r, false)
+                } else {
+                    update_with(req, r, false)
+                };
+                r.out.flush();
+                code?
+            }
             (Command::Flush, _) => flush(req)?,
             _ => 0,
         };
@@ -655,21 +696,38 @@ fn create_many(reqs: &[CompatRequest]) -> Result<(), CompatError> {
     let mut failed: Option<CompatError> = None;
     let mut on = |i: u64, r: Result<(), NlError>| match r {
         Ok(()) => ControlFlow::Continue(()),
+        Err(e)
+            if e.errno() == Some(libc::EEXIST)
+                && matches!(reqs[i as usize].command, Command::Create { excl: false }) =>
+        {
+            ControlFlow::Continue(())
+        }
         Err(e) => {
             failed = Some(nl_fail(&e, &reqs[i as usize]));
             ControlFlow::Break(())
         }
     };
     let mut batch = conn.batch();
+    let mut refused = None;
     for req in reqs {
+        // Refused at its line, after the lines before it ran (the kernel's EINVAL for
+        // conntrack, see `create`).
+        if reply_tuple_lacks_ports(req) {
+            refused = Some(messages::operation_failed(
+                libc::EINVAL,
+                req.command,
+                req.table,
+            ));
+            break;
+        }
         let f = creation_flow(req);
-        let excl = matches!(req.command, Command::Create { excl: true });
+        // -A goes out with NLM_F_EXCL too (see `create`); `on` skips its EEXIST.
         let flow = batch
             .push(
-                Mutation::Create { excl },
+                Mutation::Create { excl: true },
                 create_family(&f),
                 &f,
-                &EmitExtras::default(),
+                &creation_extras(req),
                 &mut on,
             )
             .map_err(|e| nl_fail(&e, req))?;
@@ -678,7 +736,7 @@ fn create_many(reqs: &[CompatRequest]) -> Result<(), CompatError> {
         }
     }
     let _ = batch.flush(&mut on).map_err(|e| nl_fail(&e, &reqs[0]))?;
-    match failed {
+    match failed.or(refused) {
         Some(e) => Err(e),
         None => Ok(()),
     }
@@ -859,6 +917,16 @@ impl Deleter {
 /// attributes, mark computed as `(old & ~mask) ^ value`, status ORed, labels changed; an
 /// entry that would not change is skipped.
 fn update(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
+    let mut reprint = Reprint::new(req, interactive);
+    update_with(req, &mut reprint, interactive)
+}
+
+/// [`update`] with 1.4.7's output state `reprint` (an `-R` run shares one across lines).
+fn update_with(
+    req: &CompatRequest,
+    reprint: &mut Reprint,
+    interactive: bool,
+) -> Result<u8, CompatError> {
     let mut dumper = open(req)?;
     let mut changer = open(req)?;
     let a = req.ct.attrs;
@@ -868,7 +936,6 @@ fn update(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
         family: req.family.af(),
         ..DumpRequest::default()
     };
-    let mut reprint = Reprint::new(req, interactive);
     let mut fatal: Option<CompatError> = None;
     let r = dumper.dump(NlTable::Conntrack, &dreq, |ct| {
         if !req.filter.matches_update(ct) {
@@ -959,7 +1026,7 @@ fn update(req: &CompatRequest, interactive: bool) -> Result<u8, CompatError> {
             },
         }
     });
-    drop(reprint);
+    reprint.out.flush();
     if let Some(e) = fatal {
         return Err(e);
     }

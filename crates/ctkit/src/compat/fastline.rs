@@ -444,7 +444,10 @@ impl Templates {
         let plain_create = matches!(req.command, Command::Create { .. })
             && req.table == Table::Conntrack
             && req.deferred_error.is_none()
-            && req.buffer_size.is_none();
+            && req.buffer_size.is_none()
+            && req.ct.snat_ip.is_none()
+            && req.ct.dnat_ip.is_none()
+            && !crate::compat::exec::reply_tuple_lacks_ports(req);
         let same_state = state.warnings.len() == p.warnings
             && state.output == p.before.output
             && state.labelmap == p.before.labelmap

@@ -8,7 +8,10 @@
 //! 2. [`run`]: a helper thread parses the file again (templates again) and encodes each create
 //!    line into its final `IPCTNL_MSG_CT_NEW` message (sequence number = line number),
 //!    [`BATCH_MAX_MSGS`] per datagram, while this thread sends the datagrams on one socket;
-//!    other lines run through [`exec::run_batch`] in file order. Messages carry no
+//!    other lines run through [`exec::run_batch`] in file order, sharing an
+//!    [`exec::LoadRun`] (1.4.7's `-U` state across lines). As in conntrack 1.4.7, `-A` goes
+//!    out with `NLM_F_EXCL` like `-I` (its `EEXIST` is no error), `-n/-g` ask the kernel for
+//!    the NAT binding, and a reply tuple without its ports fails at its line. Messages carry no
 //!    `NLM_F_ACK`: the kernel answers only the lines it refuses, and the sending `sendmsg`
 //!    has run every message of its datagram when it returns, so a non-blocking drain after
 //!    each datagram sees its errors.
@@ -27,7 +30,7 @@ use crate::compat::exec;
 use crate::compat::fastline::Templates;
 use crate::compat::loadfile::{last_line, parse_range, parse_range_with, LineSink, RangeResult};
 use crate::compat::parse::{ParseEnv, ParseState};
-use crate::compat::request::{Command, CompatRequest, OutputFlags, Table};
+use crate::compat::request::{Command, CompatRequest, MarkMask, OutputFlags, Table};
 use ctkit_ctnetlink::attr::Builder;
 use ctkit_ctnetlink::BATCH_MAX_MSGS;
 use ctkit_ctnetlink::{encode_mutation, Conn, EmitExtras, Error as NlError, Mutation};
@@ -42,12 +45,15 @@ const ACK_RCVBUF: usize = 4 << 20;
 /// are sent.
 const QUEUE: usize = 64;
 
-/// Whether `req` is a create line that goes out in a datagram (the rest run one by one).
+/// Whether `req` is a create line that goes out in a datagram (the rest run one by one: a
+/// reply tuple without its ports fails there, at its line, as the kernel refuses it for
+/// conntrack).
 fn batched_create(req: &CompatRequest) -> bool {
     matches!(req.command, Command::Create { .. })
         && req.table == Table::Conntrack
         && req.deferred_error.is_none()
         && req.buffer_size.is_none()
+        && !exec::reply_tuple_lacks_ports(req)
 }
 
 /// Up to [`BATCH_MAX_MSGS`] encoded create lines.
@@ -59,13 +65,16 @@ struct Datagram {
 }
 
 impl Datagram {
-    fn push(&mut self, f: &Flow, excl: bool, line: usize) {
+    /// Both `-I` and `-A` go out with `NLM_F_EXCL`, as conntrack 1.4.7 sends them: an `-A`
+    /// line leaves an existing entry as it is (its `EEXIST` is not an error, see
+    /// [`send_datagram`]).
+    fn push(&mut self, f: &Flow, x: &EmitExtras, excl: bool, line: usize) {
         encode_mutation(
             &mut self.wire,
-            Mutation::Create { excl },
+            Mutation::Create { excl: true },
             exec::create_family(f),
             f,
-            &EmitExtras::default(),
+            x,
             line as u32,
             false,
         );
@@ -112,8 +121,8 @@ impl Encoder {
         self.send(Item::Creates(full));
     }
 
-    fn create(&mut self, f: &Flow, excl: bool, line: usize) {
-        self.cur.push(f, excl, line);
+    fn create(&mut self, f: &Flow, x: &EmitExtras, excl: bool, line: usize) {
+        self.cur.push(f, x, excl, line);
         if self.cur.lines.len() == BATCH_MAX_MSGS {
             self.flush();
         }
@@ -126,7 +135,8 @@ impl LineSink for Encoder {
             return false;
         }
         let hit = self.templates.hit();
-        self.create(&hit.flow, hit.excl, lineno);
+        // Template lines carry no -n/-g (those options make no template).
+        self.create(&hit.flow, &EmitExtras::default(), hit.excl, lineno);
         true
     }
 
@@ -145,7 +155,8 @@ impl LineSink for Encoder {
         self.templates.learn(&req, state);
         if batched_create(&req) {
             let excl = matches!(req.command, Command::Create { excl: true });
-            self.create(&exec::creation_flow(&req), excl, lineno);
+            let x = exec::creation_extras(&req);
+            self.create(&exec::creation_flow(&req), &x, excl, lineno);
         } else {
             self.flush();
             // conntrack's output mask is one global: every line runs with the final union.
@@ -170,16 +181,20 @@ fn send_datagram(conn: &mut Conn, d: &Datagram) -> Result<(), CompatError> {
         let e = NlError::Io(std::io::Error::from_raw_os_error(libc::ENOBUFS));
         return Err(create_err(&e, true));
     }
-    match r.errors.into_iter().min_by_key(|(seq, _)| *seq) {
+    let excl_of = |seq: u32| {
+        d.lines
+            .iter()
+            .find(|(l, _)| *l == seq)
+            .is_none_or(|(_, x)| *x)
+    };
+    // An `-A` line whose entry exists: left alone, as conntrack 1.4.7 does.
+    let refused = r
+        .errors
+        .into_iter()
+        .filter(|(seq, e)| excl_of(*seq) || e.errno() != Some(libc::EEXIST));
+    match refused.min_by_key(|(seq, _)| *seq) {
         None => Ok(()),
-        Some((seq, e)) => {
-            let excl = d
-                .lines
-                .iter()
-                .find(|(l, _)| *l == seq)
-                .is_none_or(|(_, x)| *x);
-            Err(create_err(&e, excl))
-        }
+        Some((seq, e)) => Err(create_err(&e, excl_of(seq))),
     }
 }
 
@@ -193,6 +208,7 @@ pub fn run(
     initial: ParseState,
     output: OutputFlags,
 ) -> Result<(), CompatError> {
+    let last_mark = last_line_mark(&data, progname, env, &initial);
     let mut conn: Option<Conn> = None;
     let (tx, rx) = mpsc::sync_channel::<Item>(QUEUE);
     let (spare_tx, spare_rx) = mpsc::channel::<Datagram>();
@@ -218,6 +234,7 @@ pub fn run(
             }
         });
         let sent = (|| {
+            let mut run = exec::LoadRun::new(last_mark);
             for item in rx.iter() {
                 match item {
                     Item::Creates(mut d) => {
@@ -231,7 +248,7 @@ pub fn run(
                         d.clear();
                         let _ = spare_tx.send(d);
                     }
-                    Item::Other(req) => exec::run_batch(std::slice::from_ref(&*req))?,
+                    Item::Other(req) => exec::run_batch(std::slice::from_ref(&*req), &mut run)?,
                 }
             }
             Ok(())
@@ -241,6 +258,39 @@ pub fn run(
         let parsed = encoder.join().expect("encoder thread");
         sent.and(parsed)
     })
+}
+
+/// How many lines from the end [`last_line_mark`] looks at for the last command line.
+const LAST_LINE_SCAN: usize = 64;
+
+/// The `-m` of the file's last command line (see [`exec::LoadRun`]), parsed from the state
+/// the run starts from (a `-m` value does not depend on earlier lines). Blank and comment
+/// lines at the end are skipped.
+fn last_line_mark(
+    data: &[u8],
+    progname: &str,
+    env: &ParseEnv,
+    initial: &ParseState,
+) -> Option<MarkMask> {
+    let mut rest = data;
+    for _ in 0..LAST_LINE_SCAN {
+        // The last fgets piece: a suffix of `rest`.
+        let line = last_line(rest);
+        if line.is_empty() {
+            break;
+        }
+        let mut state = initial.clone();
+        let mut got = None;
+        let _ = parse_range(line, 0, progname, env, &mut state, |req, _| {
+            got = Some(req.mark);
+            Ok(())
+        });
+        if let Some(mark) = got {
+            return mark;
+        }
+        rest = &rest[..rest.len() - line.len()];
+    }
+    None
 }
 
 /// The outcome of validating a whole `-R` file: the error to report, if any, and the parser
@@ -423,7 +473,7 @@ mod tests {
     }
 
     #[test]
-    fn create_lines_go_out_as_their_line_numbered_messages_without_ack() {
+    fn create_lines_go_out_as_their_line_numbered_exclusive_messages_without_ack() {
         use ctkit_ctnetlink::uapi::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL};
         let got = items(
             "-I -s 192.0.2.1 -d 198.51.100.1 -p tcp --sport 1 --dport 2 -t 10 --state LISTEN\n\
@@ -440,10 +490,11 @@ mod tests {
         assert_eq!(d.lines, vec![(1, true), (3, false)]);
         let h = headers(d.wire.as_bytes());
         assert_eq!(h.iter().map(|m| m.2).collect::<Vec<_>>(), vec![1, 3]);
-        for (m, excl) in h.iter().zip([true, false]) {
+        // -A goes out with NLM_F_EXCL as -I does (conntrack 1.4.7 sends it for both).
+        for m in &h {
             assert_eq!(m.1 & NLM_F_ACK, 0);
             assert_ne!(m.1 & NLM_F_CREATE, 0);
-            assert_eq!(m.1 & NLM_F_EXCL != 0, excl);
+            assert_ne!(m.1 & NLM_F_EXCL, 0);
             assert_eq!(m.3, 2);
         }
         match &got[1] {
@@ -484,7 +535,12 @@ mod tests {
                 .chain(line.split(' ').map(String::from))
                 .collect();
             let req = crate::compat::parse::parse(argv, &ParseEnv::default(), &mut st).unwrap();
-            want.push(&exec::creation_flow(&req), true, i + 1);
+            want.push(
+                &exec::creation_flow(&req),
+                &EmitExtras::default(),
+                true,
+                i + 1,
+            );
         }
         let wire: Vec<u8> = got
             .iter()
