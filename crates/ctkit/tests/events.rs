@@ -23,6 +23,14 @@ fn strip_progname(s: &str) -> String {
         .join("\n")
 }
 
+/// Shell: waits (at most 10 s) until two NETLINK_NETFILTER sockets of this namespace have
+/// joined multicast groups (`/proc/net/netlink`: protocol 12, a non-zero group mask), i.e.
+/// both listeners are subscribed; a fixed sleep was too short on a loaded machine.
+const WAIT_FOR_TWO_LISTENERS: &str = r#"for i in $(seq 200); do
+  [ "$(awk '$2 == 12 && $4 != "00000000"' /proc/net/netlink | wc -l)" -ge 2 ] && break
+  sleep 0.05
+done"#;
+
 fn events_both(ns: &Netns, opts: &str) -> ((String, String), (String, String)) {
     let subject = support::subject::subject_conntrack();
     let subject = subject.to_str().expect("utf-8 path");
@@ -30,7 +38,7 @@ fn events_both(ns: &Netns, opts: &str) -> ((String, String), (String, String)) {
         r#"d=$(mktemp -d)
 /usr/sbin/conntrack -E {opts} >$d/o.out 2>$d/o.err & a=$!
 {subject} -E {opts} >$d/s.out 2>$d/s.err & b=$!
-sleep 1
+{WAIT_FOR_TWO_LISTENERS}
 C=/usr/sbin/conntrack
 $C -I -s 192.0.2.1 -d 198.51.100.1 -p udp --sport 1000 --dport 53 -t 30 >/dev/null 2>&1
 $C -I -s 192.0.2.2 -d 198.51.100.1 -p tcp --sport 1001 --dport 80 --state ESTABLISHED -t 60 >/dev/null 2>&1
@@ -115,10 +123,13 @@ time.sleep(1.5)
     let script = format!(
         r#"d=$(mktemp -d)
 C=/usr/sbin/conntrack
+# With the default nf_conntrack_events=2, an entry created while nobody listens carries no
+# event extension and dies silently: 1 gives every entry one.
+sysctl -qw net.netfilter.nf_conntrack_events=1
 $C -I -s 192.0.2.1 -d 198.51.100.1 -p udp --sport 1000 --dport 53 -t 30 >/dev/null 2>&1
 $C -E >$d/o.out 2>$d/o.err & a=$!
 {subject} -E >$d/s.out 2>$d/s.err & b=$!
-sleep 1
+{WAIT_FOR_TWO_LISTENERS}
 python3 -c '{sender}'
 kill -INT $a $b
 wait $a $b
