@@ -1255,6 +1255,26 @@ fn update_mark_of_whole_table_updates_every_entry() {
     assert_eq!(after.stdout.lines().count(), 8, "{}", after.stdout);
 }
 
+/// `-D expect` of the FTP lab's PASV expectation (client to server port 2121).
+const DELETE_EXPECT: &[&str] = &[
+    "-D",
+    "expect",
+    "-s",
+    CLIENT4,
+    "-d",
+    SERVER4,
+    "-p",
+    "tcp",
+    "--sport",
+    "0",
+    "--dport",
+    "2121",
+    "--reply-port-src",
+    "0",
+    "--reply-port-dst",
+    "0",
+];
+
 /// `-E expect` of both tools on the router of an FTP lab while an expectation is created
 /// (PASV) and deleted (`-D expect`): stdout (stamps normalised) and stderr after SIGINT.
 fn expect_events_both(lab: &Lab, opts: &[&str]) -> (String, String, String, String) {
@@ -1272,30 +1292,10 @@ fn expect_events_both(lab: &Lab, opts: &[&str]) -> (String, String, String, Stri
     let subject = support::subject::subject_conntrack();
     let a = start(support::oracle_bin());
     let b = start(&subject);
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    lab.router.wait_for_nfnetlink_listeners(2, None);
     traffic::ftp_control(&lab.client, SERVER4, 21, "PASV");
     lab.settle();
-    let del = oracle(
-        &lab.router,
-        &[
-            "-D",
-            "expect",
-            "-s",
-            CLIENT4,
-            "-d",
-            SERVER4,
-            "-p",
-            "tcp",
-            "--sport",
-            "0",
-            "--dport",
-            "2121",
-            "--reply-port-src",
-            "0",
-            "--reply-port-dst",
-            "0",
-        ],
-    );
+    let del = oracle(&lab.router, DELETE_EXPECT);
     // 1.4.7 deletes it but counts 0: exit 1 (see `delete_expect_matches_oracle`).
     assert_eq!(del.code, 1, "{opts:?} {del:?}");
     assert_eq!(oracle(&lab.router, &["-L", "expect"]).stdout, "");
@@ -1402,24 +1402,6 @@ fn delete_expect_matches_oracle() {
         return;
     };
     traffic::ftp_server(&lab.server, SERVER4, 21, 2121);
-    let del: &[&str] = &[
-        "-D",
-        "expect",
-        "-s",
-        CLIENT4,
-        "-d",
-        SERVER4,
-        "-p",
-        "tcp",
-        "--sport",
-        "0",
-        "--dport",
-        "2121",
-        "--reply-port-src",
-        "0",
-        "--reply-port-dst",
-        "0",
-    ];
     let mut runs = Vec::new();
     for bin in [
         support::oracle_bin().to_path_buf(),
@@ -1428,9 +1410,9 @@ fn delete_expect_matches_oracle() {
         traffic::ftp_control(&lab.client, SERVER4, 21, "PASV");
         lab.settle();
         assert_eq!(oracle_count(&lab.router, &["-L", "expect"]), 1);
-        let first = support::run_tool(&lab.router, &bin, del, None);
+        let first = support::run_tool(&lab.router, &bin, DELETE_EXPECT, None);
         assert_eq!(oracle_count(&lab.router, &["-L", "expect"]), 0);
-        let again = support::run_tool(&lab.router, &bin, del, None);
+        let again = support::run_tool(&lab.router, &bin, DELETE_EXPECT, None);
         runs.push((first, again));
     }
     let (want, got) = (&runs[0], &runs[1]);

@@ -514,16 +514,6 @@ impl Listener {
     }
 }
 
-/// Whether T's `/proc/net/netlink` shows a NETLINK_NETFILTER (12) socket subscribed to
-/// exactly `groups` (the first 32 multicast groups, hex). T is fresh: the only subscribers
-/// are ours.
-fn subscribed(t: &Netns, groups: &str) -> bool {
-    t.exec_ok(&["cat", "/proc/net/netlink"]).lines().any(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        f.len() > 3 && f[1] == "12" && f[3] == groups
-    })
-}
-
 /// `(expect_new, expect_create, expect_delete)`.
 type ExpectStats = (u64, u64, u64);
 
@@ -604,9 +594,7 @@ impl Recording {
                 base,
             );
             // Groups EXP_NEW, EXP_UPDATE, EXP_DESTROY (4, 5, 6).
-            wait_for("conntrack -E expect to subscribe", || {
-                subscribed(t, "00000038")
-            });
+            t.wait_for_nfnetlink_listeners(1, Some("00000038"));
             l
         });
         let mut events = t
@@ -627,7 +615,7 @@ impl Recording {
         });
         // /proc/net/netlink: sk Eth Pid Groups …; groups NEW|UPDATE|DESTROY = 7 (its event
         // socket has an autobound port id, not the pid).
-        wait_for("conntrack -E to subscribe", || subscribed(t, "00000007"));
+        t.wait_for_nfnetlink_listeners(1, Some("00000007"));
         let n = FILES.fetch_add(1, Ordering::Relaxed);
         let pcap =
             std::env::temp_dir().join(format!("ctkit-replay-{}-{n}.pcap", std::process::id()));

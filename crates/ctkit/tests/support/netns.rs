@@ -125,6 +125,34 @@ impl Netns {
         line.trim_end().to_string()
     }
 
+    /// Waits (at most 20 s) until at least `n` NETLINK_NETFILTER sockets of this namespace
+    /// have joined multicast groups: `/proc/net/netlink` rows of protocol 12 whose group mask
+    /// (hex, first 32 groups) is `groups`, or any non-zero mask when `groups` is `None`. This
+    /// is how a test knows an event listener (`conntrack -E`) is subscribed before it makes
+    /// the changes the listener must see.
+    pub fn wait_for_nfnetlink_listeners(&self, n: usize, groups: Option<&str>) {
+        let start = std::time::Instant::now();
+        loop {
+            let table = self.exec_ok(&["cat", "/proc/net/netlink"]);
+            let found = table
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>())
+                .filter(|f| {
+                    f.len() > 3 && f[1] == "12" && groups.map_or(f[3] != "00000000", |g| f[3] == g)
+                })
+                .count();
+            if found >= n {
+                return;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "[{}] timed out waiting for {n} netfilter listener(s) ({groups:?}): {table}",
+                self.name
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Kills every background process started with [`Netns::spawn_ready`].
     pub fn kill_background(&self) {
         let mut procs = self.background.lock().unwrap_or_else(|e| e.into_inner());
