@@ -944,8 +944,8 @@ impl Tracker {
         };
         if self.d.max != 0 && self.len() as u64 + 1 > self.d.max && !self.early_drop(now, h) {
             self.stats.drop += 1;
+            // Only flagged: the worker keeps its schedule (`__nf_conntrack_alloc`).
             self.gc.early_drop = true;
-            self.gc.next = Some(now);
             return Resolved::Verdict(Verdict {
                 info: CtInfo::Invalid,
                 reply: false,

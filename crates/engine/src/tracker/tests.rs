@@ -1743,3 +1743,28 @@ fn test_ftp_expectation_times_out_at_its_own_expiry_not_at_the_next_gc_pass() {
     assert_eq!(t.expect_count(), 0);
     assert_eq!(t.stats().expect_delete, 1);
 }
+
+/// A failed early drop only flags the GC worker (`conntrack_gc_work.early_drop = true` in
+/// `__nf_conntrack_alloc`); the worker keeps its schedule. Its next pass, flagged, kills
+/// unassured entries while the table is at 95 % of max or more; until then new flows are
+/// dropped.
+#[test]
+fn test_failed_early_drop_flags_the_gc_without_running_it_sooner() {
+    let mut cfg = Config::kernel_defaults();
+    cfg.set("nf_conntrack_max", "100").unwrap();
+    cfg.set("nf_conntrack_udp_timeout", "600").unwrap();
+    let mut t = Tracker::new(cfg, 7);
+    // 262144 buckets: 100 entries leave the 8 scanned buckets empty (checked below).
+    for i in 0..100 {
+        assert!(!t.process(T0, 0, &udp_from(i)).dropped);
+    }
+    let ms = SEC / 1000;
+    for (k, i) in (100..105).enumerate() {
+        let r = t.process(T0 + k as u64 * 100 * ms, 0, &udp_from(i));
+        assert!(r.dropped, "flow {i}: no victim, the GC has not run yet");
+    }
+    assert_eq!((t.stats().drop, t.stats().early_drop, t.len()), (5, 0, 100));
+    // The worker's first pass (1 s after the first packet) evicts down to below 95.
+    assert!(!t.process(T0 + 2 * SEC, 0, &udp_from(105)).dropped);
+    assert_eq!(t.len(), 95);
+}
