@@ -1742,6 +1742,7 @@ fn table_full_successful_early_drops_balance_as_in_the_kernel() {
             // Declared before max: restored after it. Shrinking the global table makes
             // every namespace's chains longer for about a second: still short ones.
             let _buckets = RestoreValue::set(BUCKETS_PATH, "1");
+            let shrunk = Instant::now();
             let buckets = std::fs::read_to_string(BUCKETS_PATH)
                 .expect("read nf_conntrack_buckets")
                 .trim()
@@ -1758,6 +1759,10 @@ fn table_full_successful_early_drops_balance_as_in_the_kernel() {
             assert_eq!(out.trim(), "sent");
             let s = topo.t.exec_ok(&[ct, "-S"]);
             let c = topo.t.exec_ok(&[ct, "-C"]);
+            eprintln!(
+                "{NAME}: table at {buckets} buckets for {:?}",
+                shrunk.elapsed()
+            );
             (s, c.trim().parse::<u64>().expect("conntrack -C"), buckets)
         };
         // Still under the lock, max restored: the end marker is an entry inserted into T's
