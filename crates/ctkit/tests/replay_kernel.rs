@@ -1906,16 +1906,18 @@ fn gc_flag_run(name: &str, max: u64, assured: u64, flood: u64) -> Option<String>
     let ct = oracle_bin();
     let ct = ct.to_str().unwrap();
     let rec = Recording::start(&topo.t, false);
-    let n = assured.to_string();
-    assert_eq!(
-        topo.t
-            .spawn_ready(&["python3", "-c", PY, "tcp-many", P4, "7000", &n]),
-        "up"
-    );
     let fill = (max - assured).to_string();
     let more = flood.to_string();
     let (kstats, kcount, ktable, pcap, kevents) = {
+        // Taken before T's connections are opened: more of them than another test's small
+        // max would admit.
         let _lock = GlobalLock::acquire();
+        let n = assured.to_string();
+        assert_eq!(
+            topo.t
+                .spawn_ready(&["python3", "-c", PY, "tcp-many", P4, "7000", &n]),
+            "up"
+        );
         let (kstats, kcount, ktable) = {
             let _max =
                 RestoreValue::set("/proc/sys/net/netfilter/nf_conntrack_max", &max.to_string());
