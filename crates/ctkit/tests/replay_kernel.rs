@@ -1697,7 +1697,8 @@ fn early_drop_run_summary_of_events() {
 /// holding unassured entries of this namespace, deletes them all. A 1-bucket table would
 /// make that seed-independent, but the kernel rounds `nf_conntrack_buckets` up to whole
 /// pages of bucket heads: 512 is the smallest table (1 reads back 512), and 8 of 512 buckets
-/// are never the whole table. So the test takes the smallest table (with 32 unassured
+/// are never the whole table (nor could one chain hold a busy machine: `__nf_conntrack_confirm`
+/// refuses an insert, `chaintoolong`, past 50 to 79 nodes, two per entry). So the test takes the smallest table (with 32 unassured
 /// entries in it, about 6 in 10 new flows find a victim) and compares exactly what no seed
 /// changes — the events and entries of everything before the first early drop, the ASSURED
 /// entries at the end (never evicted), and on each side: every early drop evicted only
