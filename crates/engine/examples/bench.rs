@@ -291,7 +291,8 @@ fn main() {
             ring_batch_pps / anchor_ring_pps
         );
         println!(
-            "| the same with process_batch (256 per call, rounds of 32 pipelined) | {:.2} M pkt/s | {:.2} M pkt/s | {:.2} |",
+            "| the same with process_batch (256 per call, pipelined rounds of {}) | {:.2} M pkt/s | {:.2} M pkt/s | {:.2} |",
+            Tracker::BATCH,
             ring_batch256_pps / 1e6,
             anchor_ring_pps / 1e6,
             ring_batch256_pps / anchor_ring_pps
