@@ -1196,6 +1196,12 @@ fn parameter_errors_match_oracle() {
         &["-L", "-c", "x"],
     ];
     for args in cases {
+        // Label options read /etc/xtables/connlabel.conf (its absence is a warning line),
+        // which the labels tests write: both tools must see the same file.
+        let _shared = args
+            .iter()
+            .any(|a| a.starts_with("--label") || *a == "-l")
+            .then(GlobalLock::shared);
         diff_readonly_with(&ns, args, Norm::EXACT);
     }
     // Exit codes of the classes, as documented (conntrack-cli.md §2).

@@ -15,10 +15,11 @@
 //!   global settings at their defaults** while it holds it. Take it for
 //!   - every stretch in which a namespace of the test may hold more entries than the smallest
 //!     `nf_conntrack_max` another test sets (64; count every connection, every `-I`/`-R`
-//!     line, every UDP flow): a lowered max refuses the inserts, and the GC flagged by a
+//!     line, every UDP flow; expectations too once a test lowers `nf_conntrack_expect_max`,
+//!     which none does): a lowered max refuses the inserts, and the GC flagged by a
 //!     table-full test evicts unassured entries of any namespace at 95 % of max;
 //!   - and for every read of a global value the test asserts on (`ctkit doctor`'s fill and
-//!     chain length, `sysctl --changed`, `nf_conntrack_max` itself).
+//!     chain length, `nf_conntrack_max` itself, the label map that `-l`/`--label-*` load).
 //!
 //!   Keep it short: from the fill to the last look that needs the entries, not the whole
 //!   test; flush or drop a namespace of thousands of entries before releasing it (the
