@@ -369,3 +369,85 @@ fn expect_lists_expectations_like_conntrack_l_expect_and_their_events_like_e_exp
         ""
     );
 }
+
+#[test]
+fn list_table_expect_from_a_capture_shows_the_pending_expectations_like_l_expect() {
+    let p = tmp("ftp.pcap", &ftp_port());
+    let path = p.to_str().unwrap();
+    let o = ctkit(&["list", "--table", "expect", "--from", path]);
+    assert_eq!(stdout(&o), format!("300 {EXPECT_BODY}\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "conntrack v1.4.7 (ctkit 0.1.0): 1 expectations have been shown.\n"
+    );
+    // From standard input, stamped with the last packet's time (-o timestamp).
+    let o = Command::new(env!("CARGO_BIN_EXE_ctkit"))
+        .args(["list", "--table=expect", "--from", "-", "-o", "timestamp"])
+        .stdin(std::fs::File::open(&p).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&o),
+        format!("[1796640809.93712 ]\t300 {EXPECT_BODY}\n")
+    );
+    let json = stdout(&ctkit(&[
+        "list", "--table", "expect", "--from", path, "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("one JSON line");
+    assert_eq!(
+        (&v["timeout"], &v["helper"]),
+        (&serde_json::json!(300), &serde_json::json!("ftp"))
+    );
+    assert_eq!(v["expected"]["dport"], 40000);
+    let xml = stdout(&ctkit(&[
+        "list", "--table", "expect", "--from", path, "-o", "xml",
+    ]));
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<expect>\n<flow>"),
+        "{xml}"
+    );
+    assert!(xml.ends_with("</flow>\n</expect>\n"), "{xml}");
+    // A capture without a helper-announced flow: none, and conntrack's summary says 0.
+    let c = tmp("conn.pcap", &connection());
+    let o = ctkit(&["list", "--table", "expect", "--from", c.to_str().unwrap()]);
+    assert_eq!(stdout(&o), "");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "conntrack v1.4.7 (ctkit 0.1.0): 0 expectations have been shown.\n"
+    );
+}
+
+#[test]
+fn list_table_expect_from_anything_but_a_capture_is_refused() {
+    let dump = tmp(
+        "dump.txt",
+        format!("tcp      6 120 TIME_WAIT {ORIG} {REPL} [ASSURED] mark=0 use=1\n").as_bytes(),
+    );
+    let o = ctkit(&[
+        "list",
+        "--table",
+        "expect",
+        "--from",
+        dump.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "ctkit: list: {}: not a packet capture: saved dumps hold connections only; \
+             expectations come from a capture (pcap, pcapng) or the kernel\n",
+            dump.display()
+        )
+    );
+    let ftp = tmp("ftp.pcap", &ftp_port());
+    let ftp = ftp.to_str().unwrap();
+    for args in [
+        &["list", "--table", "expect", "--from", "proc"][..],
+        &["list", "--table", "expect", "--from", ftp, "--dport", "21"],
+        &["list", "--table", "dying", "--from", ftp],
+    ] {
+        let o = ctkit(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+}

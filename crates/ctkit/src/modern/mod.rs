@@ -150,7 +150,7 @@ fn usage() -> String {
     ));
     s.push_str(&format!(
         "  {:<16} {}\n",
-        "--from SRC", "list: read kernel, proc, a saved dump (any -o format) or - (stdin)"
+        "--from SRC", "list: read kernel, proc, a saved dump (any -o format), a capture (its replay; also --table expect) or - (stdin)"
     ));
     s.push_str(&format!(
         "  {:<16} {}\n",

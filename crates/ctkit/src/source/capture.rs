@@ -10,7 +10,7 @@ use crate::views::replay::driver;
 use ctkit_capture::Capture;
 use ctkit_engine::{Config, Stats, Tracker};
 use ctkit_model::stats::CpuStats;
-use ctkit_model::{Flow, FlowSource, ScanReport, SourceError, TableCounters};
+use ctkit_model::{Expect, Flow, FlowSource, ScanReport, SourceError, TableCounters};
 use std::io::Read;
 use std::ops::ControlFlow;
 
@@ -50,6 +50,17 @@ impl CaptureSource {
         self.replayed
             .as_ref()
             .ok_or_else(|| SourceError::Other(format!("{}: replay failed earlier", self.name)))
+    }
+}
+
+impl CaptureSource {
+    /// The expectations the replay left pending, as `conntrack -L expect` lists them at the
+    /// last packet (timeouts relative to it), oldest first; returns the last packet's time
+    /// in nanoseconds (0 for a capture without IP packets).
+    pub fn for_each_expect(&mut self, f: &mut dyn FnMut(&Expect)) -> Result<u64, SourceError> {
+        let (t, now) = self.replayed()?;
+        t.for_each_expect(*now, f);
+        Ok(*now)
     }
 }
 
