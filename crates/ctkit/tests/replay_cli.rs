@@ -451,3 +451,29 @@ fn list_table_expect_from_anything_but_a_capture_is_refused() {
         assert!(o.stdout.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn a_capture_is_a_flow_source_for_doctor_and_top() {
+    let p = tmp("conn.pcap", &connection());
+    let path = p.to_str().unwrap();
+    let got = stdout(&ctkit(&["doctor", "--from", path]));
+    let lines: Vec<&str> = got.lines().collect();
+    // A capture belongs to no namespace of this machine: none is named.
+    assert_eq!(
+        lines[0],
+        format!("ctkit doctor: capture {path}, not sampled (totals only)")
+    );
+    assert_eq!(lines[1], "status: ok (exit 0)");
+    assert_eq!(lines[3], "table      1 of 262144 entries (0.0 %)");
+    assert_eq!(
+        lines[4],
+        "counters   chaintoolong 0 clash_resolve 0 drop 0 early_drop 0 insert_failed 0 invalid 0 search_restart 0"
+    );
+    let got = stdout(&ctkit(&["top", "-1", "--from", path]));
+    assert_eq!(
+        got,
+        "ctkit top -- Sort by: SrcIP\n\
+         Source          Destination    Prt State     TTL\n\
+         192.0.2.1:40000 192.0.2.2:7000 tcp TIME_WAIT 0:02:00\n"
+    );
+}
