@@ -7,7 +7,7 @@
 //! second time up to the peak packet (same configuration and seed, so the same table).
 
 use ctkit_engine::Stats;
-use ctkit_model::{Flow, ProtoInfo, Status};
+use ctkit_model::{Flow, ProtoInfo, SctpState, Status};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -181,17 +181,19 @@ impl Series {
     }
 }
 
-/// How an entry is grouped at the peak: the TCP state, or the protocol with
-/// UNREPLIED/REPLIED/ASSURED.
+/// How an entry is grouped at the peak: the TCP or SCTP state as `conntrack -L` names it,
+/// or the protocol with UNREPLIED/REPLIED/ASSURED.
 pub fn state_key(f: &Flow) -> String {
     let proto = ctkit_model::proto::l4_name(f.orig.proto).unwrap_or("unknown");
-    if let Some(ProtoInfo::Tcp(t)) = f.protoinfo {
-        if let Some(name) = t
+    let state = match f.protoinfo {
+        Some(ProtoInfo::Tcp(t)) => t
             .state
-            .and_then(|s| ctkit_model::TcpState::from_u8(s).name())
-        {
-            return format!("tcp {name}");
-        }
+            .and_then(|s| ctkit_model::TcpState::from_u8(s).name()),
+        Some(ProtoInfo::Sctp(x)) => x.state.and_then(|s| SctpState(s).name()),
+        _ => None,
+    };
+    if let Some(name) = state {
+        return format!("{proto} {name}");
     }
     let st = f.status_bits();
     let what = if st.contains(Status::ASSURED) {
@@ -310,6 +312,27 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_key_names_tcp_and_sctp_states_and_the_status_of_the_others() {
+        use ctkit_model::{SctpInfo, TcpInfo};
+        let mut f = Flow::default();
+        f.orig.proto = 132;
+        f.protoinfo = Some(ProtoInfo::Sctp(SctpInfo {
+            state: Some(4),
+            ..SctpInfo::default()
+        }));
+        assert_eq!(state_key(&f), "sctp ESTABLISHED");
+        f.orig.proto = 6;
+        f.protoinfo = Some(ProtoInfo::Tcp(TcpInfo {
+            state: Some(7),
+            ..TcpInfo::default()
+        }));
+        assert_eq!(state_key(&f), "tcp TIME_WAIT");
+        f.orig.proto = 17;
+        f.protoinfo = None;
+        assert_eq!(state_key(&f), "udp UNREPLIED");
+    }
 
     #[test]
     fn series_keeps_the_interval_peak_and_last_value() {
