@@ -47,7 +47,7 @@ pub enum CaptureError {
         source: io::Error,
     },
     /// The input starts with neither pcap nor pcapng magic.
-    #[error("not a pcap or pcapng capture (it starts with {found:02x?})")]
+    #[error("not a pcap or pcapng capture ({})", starts_with(found))]
     NotACapture {
         /// The first bytes (fewer when the input is shorter).
         found: Vec<u8>,
@@ -78,6 +78,15 @@ pub enum CaptureError {
         /// The `LINKTYPE_` value.
         linktype: u32,
     },
+}
+
+/// What a non-capture input starts with, for [`CaptureError::NotACapture`].
+fn starts_with(found: &[u8]) -> String {
+    if found.is_empty() {
+        "the input is empty".to_string()
+    } else {
+        format!("it starts with {found:02x?}")
+    }
 }
 
 /// Where an error is: record 0 is the pcap file header (pcapng numbers its first block 1).

@@ -115,10 +115,20 @@ fn unsupported_link_type_and_bad_magic_are_typed_errors() {
         Err(CaptureError::NotACapture { found }) => assert_eq!(found, b"hell"),
         other => panic!("{:?}", other.map(|_| ())),
     }
-    assert!(matches!(
-        Capture::new(&[][..]),
-        Err(CaptureError::NotACapture { .. })
-    ));
+    match Capture::new(&[][..]) {
+        Err(e @ CaptureError::NotACapture { .. }) => assert_eq!(
+            e.to_string(),
+            "not a pcap or pcapng capture (the input is empty)"
+        ),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    match Capture::new(&b"hello world"[..]) {
+        Err(e) => assert_eq!(
+            e.to_string(),
+            "not a pcap or pcapng capture (it starts with [68, 65, 6c, 6c])"
+        ),
+        Ok(_) => panic!("text read as a capture"),
+    }
 }
 
 #[test]
