@@ -278,6 +278,10 @@ fn bad_flags_are_usage_errors_with_exit_2() {
         &["replay", "x.pcap", "--helper", "irc=6667"],
         &["replay", "x.pcap", "--zone", "70000"],
         &["replay", "x.pcap", "--svg", "o.svg"],
+        &["replay", "x.pcap", "--set", "nf_conntrack_bogus=1"],
+        &["replay", "x.pcap", "--set", "nf_conntrack_tcp_loose=2"],
+        &["replay", "x.pcap", "--set", "nf_conntrack_max=-1"],
+        &["replay", "x.pcap", "--set", "nf_conntrack_count=5"],
     ] {
         let o = ctkit(args);
         assert_eq!(

@@ -203,6 +203,15 @@ pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
         }
         i += 1;
     }
+    // A bad sysctl name or value is a usage error (exit 2) like any bad flag value, found
+    // before the capture is opened; the values do not depend on the starting point
+    // (defaults or --sysctl-from-kernel).
+    let mut probe = Config::kernel_defaults();
+    for (name, value) in &engine.sets {
+        probe
+            .set(name, value)
+            .map_err(|e| format!("--set {name}={value}: {e}"))?;
+    }
     let mode = mode.unwrap_or(Mode::Table);
     if (csv.is_some() || svg.is_some()) && mode != Mode::WhatIf {
         return Err("--csv and --svg belong to --what-if".into());
@@ -297,5 +306,17 @@ mod tests {
             .unwrap_err()
             .contains("not expectations"));
         assert!(p("a --expect --events").unwrap().expect);
+        assert_eq!(
+            p("a --set bogus=1").unwrap_err(),
+            "--set bogus=1: unknown sysctl `bogus'"
+        );
+        assert_eq!(
+            p("a --set nf_conntrack_tcp_loose=2").unwrap_err(),
+            "--set nf_conntrack_tcp_loose=2: bad value `2' for nf_conntrack_tcp_loose: must be 0 or 1"
+        );
+        assert_eq!(
+            p("a --set nf_conntrack_count=5").unwrap_err(),
+            "--set nf_conntrack_count=5: bad value `5' for nf_conntrack_count: read-only"
+        );
     }
 }
