@@ -36,9 +36,20 @@ pub struct EngineArgs {
 impl EngineArgs {
     /// The engine configuration: defaults (or the kernel's), then `--no-helpers`, the helpers
     /// and every `--set`.
+    ///
+    /// `--sysctl-from-kernel` takes every value but `nf_conntrack_checksum`, which stays at
+    /// the engine's 0: the kernel verifies checksums only of packets it receives (and a NIC
+    /// has usually verified them already), while a capture also holds the sent packets with
+    /// their offloaded, unfilled checksums, which the engine would all call INVALID. `--set
+    /// nf_conntrack_checksum=1` still turns verification on.
     pub fn config(&self) -> Result<Config, String> {
         let mut cfg = if self.from_kernel {
-            Config::from_running_kernel().map_err(|e| format!("--sysctl-from-kernel: {e}"))?
+            let mut c =
+                Config::from_running_kernel().map_err(|e| format!("--sysctl-from-kernel: {e}"))?;
+            let checksum = Config::kernel_defaults().get("nf_conntrack_checksum");
+            c.set("nf_conntrack_checksum", &checksum.unwrap_or(0).to_string())
+                .map_err(|e| format!("--sysctl-from-kernel: {e}"))?;
+            c
         } else {
             Config::kernel_defaults()
         };
@@ -96,6 +107,8 @@ usage: ctkit replay CAPTURE [--events | --per-packet | --what-if] [--expect] [--
   --what-if      peak entries (and when), drops, early drops, states at the peak, final count
   --csv FILE     (--what-if) occupancy over time; --svg FILE: the same as a plot
   --set NAME=VALUE  any conntrack sysctl (nf_conntrack_max=65536, …), repeatable
+  --sysctl-from-kernel  start from this namespace's values instead of 6.18's defaults
+                 (checksums stay unverified unless --set nf_conntrack_checksum=1)
   --seed N       hash seed (makes early-drop victims repeatable)";
 
 fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
