@@ -481,3 +481,97 @@ fn a_capture_is_a_flow_source_for_doctor_and_top() {
          192.0.2.1:40000 192.0.2.2:7000 tcp TIME_WAIT 0:02:00\n"
     );
 }
+
+/// UDP-Lite, SCTP (INIT … SHUTDOWN_COMPLETE), GRE (version 0, key 0) and protocol 253, each
+/// one exchange, as tcpdump recorded them on a namespace's veth (IP packets, µs after the
+/// first) while `conntrack -E -o timestamp` recorded the 6.18 kernel's events.
+const PROTOCOLS: &[(u64, &str)] = &[
+    (0, "450000207bf1400040883a61c0000201c0000202b5361b5a000cc9fb6c697465"),
+    (147, "45000020faa140004088bbb0c0000202c00002011b5ab536000cc9fb6c697465"),
+    (4431, "45000034375a400040847ee8c0000201c00002021388177000000000c3611d91010000140a0a0a0a0000ffff0001000100000001"),
+    (4564, "4500003cdf8e40004084d6abc0000202c0000201177013880a0a0a0a6442f0100200001c0b0b0b0b0000ffff000100010000006400070008434f4f4b"),
+    (4684, "45000028375b400040847ef3c0000201c0000202138817700b0b0b0bf0f83c860a000008434f4f4b"),
+    (4742, "45000024df8f40004084d6c2c0000202c0000201177013880a0a0a0a4d5f06360b000004"),
+    (4816, "45000034375c400040847ee6c0000201c0000202138817700b0b0b0bae6687f70003001400000001000000000000000064617461"),
+    (4884, "45000030df9040004084d6b5c0000202c0000201177013880a0a0a0a544a741903000010000000000000ffff00000000"),
+    (4925, "45000028375d400040847ef1c0000201c0000202138817700b0b0b0bb6f691dc0700000800000001"),
+    (4969, "45000024df9140004084d6c0c0000202c0000201177013880a0a0a0a74d6245408000004"),
+    (5050, "45000024375e400040847ef4c0000201c0000202138817700b0b0b0bdbd5602a0e000004"),
+    (5158, "4500002cba814000402ffc1dc0000201c0000202000008007878787878787878787878787878787878787878"),
+    (5202, "4500002c13ca4000402fa2d5c0000202c0000201000008007878787878787878787878787878787878787878"),
+    (5328, "45000017b99c400040fdfc49c0000201c0000202657870"),
+    (5367, "4500001700ad400040fdb539c0000202c0000201657870"),
+];
+
+const PROTOCOLS_T0: u64 = 1_796_657_365_949_841_000;
+
+fn protocols() -> Vec<u8> {
+    let mut f = Vec::new();
+    write::pcap_header(&mut f, 101, false, true, 65535);
+    for (us, hex) in PROTOCOLS {
+        let p: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        write::pcap_record(&mut f, PROTOCOLS_T0 + us * 1000, &p, false, true);
+    }
+    f
+}
+
+#[test]
+fn udplite_sctp_gre_and_generic_events_are_the_kernels() {
+    let p = tmp("protocols.pcap", &protocols());
+    let p = p.to_str().unwrap();
+    // The kernel's lines but the stamps (the kernel's are its own clock, a few µs later).
+    // Its UDP-Lite answer was an [UPDATE] with nf_conntrack_checksum=0 in the namespace;
+    // with 1 the kernel found the answer's checksum bad (it checks UDP-Lite with UDP's
+    // pseudo-header) and the entry stayed UNREPLIED.
+    let u = "src=192.0.2.1 dst=192.0.2.2 sport=46390 dport=7002";
+    let ur = "src=192.0.2.2 dst=192.0.2.1 sport=7002 dport=46390";
+    let s = "src=192.0.2.1 dst=192.0.2.2 sport=5000 dport=6000";
+    let sr = "src=192.0.2.2 dst=192.0.2.1 sport=6000 dport=5000";
+    let g = "src=192.0.2.1 dst=192.0.2.2 srckey=0x0 dstkey=0x0";
+    let gr = "src=192.0.2.2 dst=192.0.2.1 srckey=0x0 dstkey=0x0";
+    let o = "src=192.0.2.1 dst=192.0.2.2";
+    let or = "src=192.0.2.2 dst=192.0.2.1";
+    let want = format!(
+        "[1796657365.949841]\t    [NEW] udplite  136 30 {u} [UNREPLIED] {ur}\n\
+         [1796657365.949988]\t [UPDATE] udplite  136 30 {u} {ur}\n\
+         [1796657365.954272]\t    [NEW] sctp     132 10 CLOSED {s} [UNREPLIED] {sr}\n\
+         [1796657365.954405]\t [UPDATE] sctp     132 3 COOKIE_WAIT {s} {sr}\n\
+         [1796657365.954525]\t [UPDATE] sctp     132 3 COOKIE_ECHOED {s} {sr}\n\
+         [1796657365.954583]\t [UPDATE] sctp     132 210 ESTABLISHED {s} {sr} [ASSURED]\n\
+         [1796657365.954766]\t [UPDATE] sctp     132 3 SHUTDOWN_SENT {s} {sr} [ASSURED]\n\
+         [1796657365.954810]\t [UPDATE] sctp     132 3 SHUTDOWN_ACK_SENT {s} {sr} [ASSURED]\n\
+         [1796657365.954891]\t [UPDATE] sctp     132 10 CLOSED {s} {sr} [ASSURED]\n\
+         [1796657365.954999]\t    [NEW] gre      47 30 {g} [UNREPLIED] {gr}\n\
+         [1796657365.955043]\t [UPDATE] gre      47 30 {g} {gr}\n\
+         [1796657365.955169]\t    [NEW] unknown  253 600 {o} [UNREPLIED] {or}\n\
+         [1796657365.955208]\t [UPDATE] unknown  253 600 {o} {or}\n"
+    );
+    assert_eq!(stdout(&ctkit(&["replay", p, "--events"])), want);
+    let states: Vec<String> = stdout(&ctkit(&["replay", p, "--per-packet"]))
+        .lines()
+        .map(|l| l.split('\t').nth(2).unwrap().to_string())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "new original",
+            "established reply",
+            "new original",
+            "established reply",
+            "established original",
+            "established reply",
+            "established original",
+            "established reply",
+            "established original",
+            "established reply",
+            "established original",
+            "new original",
+            "established reply",
+            "new original",
+            "established reply",
+        ]
+    );
+}
