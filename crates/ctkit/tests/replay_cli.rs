@@ -639,3 +639,56 @@ fn seed_makes_early_drop_victims_repeatable() {
     assert_eq!(drop + early, 350, "{r}");
     assert!(early > 0, "{r}");
 }
+
+#[test]
+fn stats_and_count_from_a_capture_are_the_replays_counters_like_s_and_c() {
+    // The FTP control connection (one expectation created) and a UDP datagram whose length
+    // field overstates it (INVALID: udp_error's "truncated/malformed packet").
+    let mut f = ftp_port();
+    let (a, b) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+    let mut bad = ctkit_engine::build::udp(a, b, 5000, 53, b"q");
+    bad[24..26].copy_from_slice(&200u16.to_be_bytes());
+    write::pcap_record(&mut f, T0 + 60_000_000_000, &bad, false, true);
+    let p = tmp("stats.pcap", &f);
+    let p = p.to_str().unwrap();
+    assert_eq!(
+        stdout(&ctkit(&["stats", "--from", p])),
+        "cpu=0   \tfound=0 invalid=1 insert=0 insert_failed=0 drop=0 early_drop=0 error=0 \
+         search_restart=0 clash_resolve=0 chaintoolong=0 \n"
+    );
+    assert_eq!(
+        stdout(&ctkit(&["stats", "--from", p, "--table", "expect"])),
+        "cpu=0   \texpect_new=0 expect_create=1 expect_delete=0 \n"
+    );
+    let j: serde_json::Value =
+        serde_json::from_str(&stdout(&ctkit(&["stats", "--from", p, "--json"]))).unwrap();
+    assert_eq!(
+        (&j["cpu"], &j["invalid"], &j["drop"]),
+        (&0.into(), &1.into(), &0.into())
+    );
+    assert_eq!(stdout(&ctkit(&["count", "--from", p])), "1\n");
+    assert_eq!(
+        stdout(&ctkit(&["count", "--from", p, "--json"])),
+        "{\"entries\":1,\"max\":262144}\n"
+    );
+    // count reads every source; a saved dump has no count of its own: its entries are counted.
+    let dump = tmp(
+        "dump.txt",
+        format!("tcp      6 120 TIME_WAIT {ORIG} {REPL} [ASSURED] mark=0 use=1\n").as_bytes(),
+    );
+    assert_eq!(
+        stdout(&ctkit(&[
+            "count",
+            "--from",
+            dump.to_str().unwrap(),
+            "--json"
+        ])),
+        "{\"entries\":1,\"max\":null}\n"
+    );
+    // stats needs per-CPU counters: a dump has none (exit 1); filters are usage errors.
+    let o = ctkit(&["stats", "--from", dump.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains(": not a packet capture: "));
+    let o = ctkit(&["stats", "--from", p, "--proto", "tcp"]);
+    assert_eq!(o.status.code(), Some(2));
+}

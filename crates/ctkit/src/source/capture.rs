@@ -62,10 +62,15 @@ impl CaptureSource {
         t.for_each_expect(*now, f);
         Ok(*now)
     }
+
+    /// The replay's counters (the kernel's names), after the last packet.
+    pub fn stats(&mut self) -> Result<Stats, SourceError> {
+        Ok(self.replayed()?.0.stats())
+    }
 }
 
 /// The engine's counters under conntrack's per-CPU names.
-fn cpu_sum(s: &Stats) -> [Option<u64>; CpuStats::SLOTS] {
+pub fn cpu_sum(s: &Stats) -> [Option<u64>; CpuStats::SLOTS] {
     let mut sum = [None; CpuStats::SLOTS];
     for (name, v) in [
         ("found", s.found),

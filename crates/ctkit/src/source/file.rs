@@ -94,10 +94,11 @@ fn from_start(
     })
 }
 
-/// Opens `spec` (a file or standard input) as a packet capture only: the expectation table
-/// exists only in a replay (`list --table expect --from CAPTURE`). A saved dump or any other
-/// file is a format error saying so.
-pub fn open_capture_only(spec: &SourceSpec) -> Result<CaptureSource, SourceError> {
+/// Opens `spec` (a file or standard input) as a packet capture only, for what exists only in
+/// a replay (`what`: "expectations" for `list --table expect --from CAPTURE`, "per-CPU
+/// counters" for `stats --from CAPTURE`). A saved dump or any other file is a format error
+/// saying so.
+pub fn open_capture_only(spec: &SourceSpec, what: &str) -> Result<CaptureSource, SourceError> {
     let name = display_name(spec);
     let input: Box<dyn Read> = match spec {
         SourceSpec::File(p) => Box::new(File::open(p).map_err(|e| io_error(&name, e))?),
@@ -108,9 +109,10 @@ pub fn open_capture_only(spec: &SourceSpec) -> Result<CaptureSource, SourceError
     if !super::is_capture(head) {
         return Err(SourceError::Format {
             path: name,
-            message: "not a packet capture: saved dumps hold connections only; \
-                      expectations come from a capture (pcap, pcapng) or the kernel"
-                .to_string(),
+            message: format!(
+                "not a packet capture: saved dumps hold connections only; \
+                 {what} come from a capture (pcap, pcapng) or the kernel"
+            ),
         });
     }
     CaptureSource::from_reader(&name, from_start(spec, lines)?)

@@ -235,7 +235,7 @@ fn list_expect(v: &crate::views::common::ViewArgs, output: OutputFlags) -> ExitC
              for the kernel's, run `ctkit list --table expect` without --from",
         );
     }
-    let mut source = match crate::source::file::open_capture_only(&v.from) {
+    let mut source = match crate::source::file::open_capture_only(&v.from, "expectations") {
         Ok(s) => s,
         Err(e) => {
             eprintln!("ctkit: list: {e}");

@@ -10,6 +10,7 @@
 //! views open their source through `ViewArgs::open_source`, which passes it on.
 
 pub mod capture;
+pub mod counters;
 pub mod file;
 pub mod kernel;
 pub mod list;
