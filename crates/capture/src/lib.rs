@@ -137,6 +137,9 @@ pub struct Packet<'a> {
     pub l3: &'a [u8],
     /// The frame's length on the wire (link header included).
     pub orig_len: u32,
+    /// Bytes of the frame the snap length cut off (`orig_len` minus the captured length;
+    /// 0 for a whole frame): `l3` is that much shorter than the packet was.
+    pub cut_len: u32,
 }
 
 /// What a reader has seen so far.
@@ -226,6 +229,7 @@ impl<R: Read> Capture<R> {
                         ts_ns: f.ts_ns,
                         l3: self.input.slice(f.start + off, f.caplen - off),
                         orig_len: f.orig_len,
+                        cut_len: f.orig_len.saturating_sub(f.caplen as u32),
                     }));
                 }
                 None => self.stats.skipped += 1,

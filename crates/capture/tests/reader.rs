@@ -293,3 +293,20 @@ proptest! {
         let _ = read_all(&b);
     }
 }
+
+#[test]
+fn a_record_cut_by_the_snap_length_says_how_much_is_missing() {
+    let mut b = Vec::new();
+    write::pcap_header(&mut b, 1, false, true, 30);
+    let frame = eth(IP4, 0);
+    let at = b.len();
+    write::pcap_record(&mut b, 1_000, &frame[..30], false, true);
+    // The wire length stays the frame's (14 + 20 bytes): 4 bytes were cut off.
+    b[at + 12..at + 16].copy_from_slice(&(frame.len() as u32).to_le_bytes());
+    write::pcap_record(&mut b, 2_000, &frame, false, true);
+    let mut c = Capture::new(&b[..]).unwrap();
+    let p = c.next_packet().unwrap().unwrap();
+    assert_eq!((p.l3.len(), p.orig_len, p.cut_len), (16, 34, 4));
+    let p = c.next_packet().unwrap().unwrap();
+    assert_eq!((p.l3.len(), p.orig_len, p.cut_len), (20, 34, 0));
+}

@@ -6,6 +6,9 @@
 //! Before each packet the engine's garbage collection runs up to the packet's time, so
 //! expiries are seen where the kernel's GC would see them.
 //!
+//! A packet the snap length cut short is padded with zeros to the length its IP header
+//! gives, as the kernel saw it whole (see `pad_cut`).
+//!
 //! Two loops: [`replay_batched`] hands the engine [`Tracker::BATCH`] packets at a time with
 //! their own timestamps ([`Tracker::process_batch_at`]: same results, overlapped cache
 //! misses), for outputs that need each packet's verdict and the events but not the table
@@ -72,17 +75,26 @@ pub fn replay<R: Read>(
     mut each: impl FnMut(&mut Tracker, &Step<'_>) -> ControlFlow<()>,
 ) -> Result<Progress, CaptureError> {
     let mut prog = Progress::default();
+    let mut padded = Vec::new();
     while limit.is_none_or(|l| prog.packets < l) {
         let Some(p) = cap.next_packet()? else { break };
         let now = p.ts_ns.max(prog.last_ns);
         prog.first_ns.get_or_insert(now);
         t.advance(now);
-        let verdict = t.process(now, zone, p.l3);
+        let l3 = if p.cut_len > 0 {
+            padded.clear();
+            padded.extend_from_slice(p.l3);
+            pad_cut(&mut padded, 0, p.cut_len);
+            &padded[..]
+        } else {
+            p.l3
+        };
+        let verdict = t.process(now, zone, l3);
         let step = Step {
             index: prog.packets,
             ts_ns: p.ts_ns,
             now,
-            l3: p.l3,
+            l3,
             verdict,
         };
         prog.packets += 1;
@@ -132,7 +144,11 @@ pub fn replay_batched<R: Read>(
             };
             let now = p.ts_ns.max(last);
             last = now;
+            let start = data.len();
             data.extend_from_slice(p.l3);
+            if p.cut_len > 0 {
+                pad_cut(&mut data, start, p.cut_len);
+            }
             meta.push((p.ts_ns, now, data.len()));
         }
         if meta.is_empty() {
@@ -163,6 +179,32 @@ pub fn replay_batched<R: Read>(
         }
         if let Some(e) = damage {
             return Err(e);
+        }
+    }
+}
+
+/// The length an IP packet's header gives: IPv4's total length, IPv6's payload length plus
+/// its 40-byte header (`None` for a jumbogram's 0, or too few bytes).
+fn ip_len(l3: &[u8]) -> Option<usize> {
+    let be16 = |i: usize| Some(u16::from_be_bytes([*l3.get(i)?, *l3.get(i + 1)?]) as usize);
+    match l3.first()? >> 4 {
+        4 => be16(2),
+        6 => be16(4).filter(|&n| n > 0).map(|n| n + 40),
+        _ => None,
+    }
+}
+
+/// A packet the snap length cut short (`buf[start..]`, `cut` bytes missing) is padded with
+/// zeros up to the length its IP header gives, so the engine counts the bytes the kernel
+/// saw: TCP window tracking takes a segment's end from its length, so a header-only capture
+/// (`tcpdump -s 96`) replays like a whole one, except that a helper finds nothing in the
+/// zeros. A header claiming more than the wire carried is left alone (`ip_rcv` drops such a
+/// packet before conntrack; the engine calls it INVALID).
+fn pad_cut(buf: &mut Vec<u8>, start: usize, cut: u32) {
+    let have = buf.len() - start;
+    if let Some(want) = ip_len(&buf[start..]) {
+        if want > have && want <= have + cut as usize {
+            buf.resize(start + want, 0);
         }
     }
 }
@@ -201,6 +243,111 @@ mod tests {
             write::pcap_record(&mut f, ts, &p, true, true);
         }
         f
+    }
+
+    /// A TCP connection with 1000-byte segments both ways and a close, in raw IP; every
+    /// record cut to `snap` bytes (its wire length kept) when given.
+    fn tcp_transfer(snap: Option<usize>) -> Vec<u8> {
+        use build::flags::{ACK, FIN, PSH, SYN};
+        let (c, s) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        static DATA: [u8; 1000] = [0x61; 1000];
+        let data: &'static [u8] = &DATA;
+        let seg = |fwd: bool, seq: u32, ack: u32, flags: u8, payload: &'static [u8]| {
+            let (src, dst, sport, dport) = if fwd {
+                (c, s, 40000, 80)
+            } else {
+                (s, c, 80, 40000)
+            };
+            let t = build::Tcp {
+                sport,
+                dport,
+                seq,
+                ack,
+                flags,
+                win: 65535,
+                opts: &[],
+                payload,
+            };
+            build::tcp(src, dst, &t)
+        };
+        let (a, b) = (1000u32, 5000u32);
+        let pkts = [
+            seg(true, a, 0, SYN, b""),
+            seg(false, b, a + 1, SYN | ACK, b""),
+            seg(true, a + 1, b + 1, ACK, b""),
+            seg(true, a + 1, b + 1, PSH | ACK, data),
+            seg(true, a + 1001, b + 1, PSH | ACK, data),
+            seg(false, b + 1, a + 2001, PSH | ACK, data),
+            seg(true, a + 2001, b + 1001, ACK, b""),
+            seg(false, b + 1001, a + 2001, PSH | ACK, data),
+            seg(true, a + 2001, b + 2001, FIN | ACK, b""),
+            seg(false, b + 2001, a + 2002, FIN | ACK, b""),
+            seg(true, a + 2002, b + 2002, ACK, b""),
+        ];
+        let mut f = Vec::new();
+        write::pcap_header(&mut f, 101, false, true, 65535);
+        for (i, p) in pkts.iter().enumerate() {
+            let at = f.len();
+            let ts = 1_000_000_000_000 + i as u64 * 1_000_000;
+            match snap {
+                Some(n) if p.len() > n => {
+                    write::pcap_record(&mut f, ts, &p[..n], false, true);
+                    f[at + 12..at + 16].copy_from_slice(&(p.len() as u32).to_le_bytes());
+                }
+                _ => write::pcap_record(&mut f, ts, p, false, true),
+            }
+        }
+        f
+    }
+
+    /// Events and final table of a replay of `bytes` (both loops give the same).
+    fn replay_all(bytes: &[u8]) -> (Vec<String>, Vec<String>) {
+        let mut out: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+        for batched in [false, true] {
+            let mut cap = Capture::new(bytes).unwrap();
+            let mut t = Tracker::new(Config::kernel_defaults(), 3);
+            let mut events = Vec::new();
+            let mut each = |t: &mut Tracker, _: &Step<'_>| {
+                t.drain_events(&mut |e| events.push(format!("{:?} {:?}", e.kind, e.flow)));
+                ControlFlow::Continue(())
+            };
+            let prog = if batched {
+                replay_batched(&mut cap, &mut t, 0, None, &mut each)
+            } else {
+                replay(&mut cap, &mut t, 0, None, &mut each)
+            }
+            .unwrap();
+            let mut table = Vec::new();
+            t.for_each_flow(prog.last_ns, &mut |f| table.push(format!("{f:?}")));
+            out.push((events, table));
+        }
+        assert_eq!(out[0], out[1]);
+        out.pop().unwrap()
+    }
+
+    #[test]
+    fn a_capture_cut_by_the_snap_length_replays_like_the_whole_one() {
+        let whole = replay_all(&tcp_transfer(None));
+        assert_eq!(whole.0.len(), 6, "{:?}", whole.0);
+        assert!(whole.1[0].contains("state: Some(7)"), "{:?}", whole.1); // TIME_WAIT
+                                                                         // Headers only (tcpdump -s 54 of raw IP: IPv4 + TCP + 14 bytes of payload).
+        assert_eq!(replay_all(&tcp_transfer(Some(54))), whole);
+        // A header claiming more than the wire carried is not padded: INVALID.
+        let (a, b) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let mut p = build::udp(a, b, 1, 2, b"x");
+        p[2..4].copy_from_slice(&100u16.to_be_bytes());
+        let mut f = Vec::new();
+        write::pcap_header(&mut f, 101, false, true, 65535);
+        write::pcap_record(&mut f, 1_000_000_000, &p, false, true);
+        let mut cap = Capture::new(&f[..]).unwrap();
+        let mut t = Tracker::new(Config::kernel_defaults(), 3);
+        let mut seen = Vec::new();
+        replay(&mut cap, &mut t, 0, None, |_, s| {
+            seen.push((s.l3.len(), s.verdict.info));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(seen, [(29, ctkit_engine::CtInfo::Invalid)]);
     }
 
     fn run(batched: bool, limit: Option<u64>) -> (Progress, Vec<String>, Vec<String>) {
