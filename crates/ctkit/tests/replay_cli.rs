@@ -692,3 +692,58 @@ fn stats_and_count_from_a_capture_are_the_replays_counters_like_s_and_c() {
     let o = ctkit(&["stats", "--from", p, "--proto", "tcp"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn per_packet_list_filters_select_a_flows_packets_in_both_directions() {
+    // The TCP connection, then a ping and its answer.
+    let mut f = connection();
+    let (a, b) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+    for (i, p) in [
+        ctkit_engine::build::ping(a, b, 7, 1, false),
+        ctkit_engine::build::ping(b, a, 7, 1, true),
+    ]
+    .iter()
+    .enumerate()
+    {
+        write::pcap_record(
+            &mut f,
+            T0 + 9_000_000 + i as u64 * 1_000_000,
+            p,
+            false,
+            true,
+        );
+    }
+    let p = tmp("conn-ping.pcap", &f);
+    let p = p.to_str().unwrap();
+    let lines = |args: &[&str]| -> Vec<String> {
+        let mut v = vec!["replay", p, "--per-packet"];
+        v.extend_from_slice(args);
+        stdout(&ctkit(&v)).lines().map(String::from).collect()
+    };
+    assert_eq!(lines(&[]).len(), 10);
+    // The echo request's type selects the answer too (its entry's original type is 8).
+    assert_eq!(
+        lines(&["--proto", "icmp", "--icmp-type", "8"]),
+        [
+            "[1796640803.102712]\ticmp 192.0.2.1 -> 192.0.2.2 type=8 code=0 id=7\tnew original",
+            "[1796640803.103712]\ticmp 192.0.2.2 -> 192.0.2.1 type=0 code=0 id=7\testablished reply",
+        ]
+    );
+    // The server's port selects the replies, sent from it.
+    let tcp = lines(&["--proto", "tcp", "--dport", "7000"]);
+    assert_eq!(tcp.len(), 8);
+    assert!(tcp[1].ends_with("[S.]\testablished reply"), "{}", tcp[1]);
+    assert!(lines(&["--proto", "tcp", "--sport", "7000"]).is_empty());
+    assert!(lines(&["--family", "ipv6"]).is_empty());
+    // What only an entry has is refused.
+    let o = ctkit(&[
+        "replay",
+        p,
+        "--per-packet",
+        "--proto",
+        "tcp",
+        "--state",
+        "ESTABLISHED",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -93,6 +93,9 @@ fn print(
         Mode::PerPacket => {
             driver::replay_batched(cap, t, a.zone, None, |t, s| {
                 t.drain_events(&mut |_| {});
+                if a.view.filtered && !output::packet_matches(s, &a.view) {
+                    return ControlFlow::Continue(());
+                }
                 output::write_packet(out.buf(), s, a.view.json);
                 ControlFlow::Continue(())
             })

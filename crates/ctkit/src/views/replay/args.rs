@@ -1,7 +1,7 @@
 //! `ctkit replay` flags: the output mode, the engine's configuration (sysctls by name, helpers,
 //! zone, hash seed) and the report files. The list filters and `--json` come from
 //! [`crate::views::common`], so `--proto tcp --dport 80` selects events and entries as
-//! `ctkit list` does.
+//! `ctkit list` does, and with `--per-packet` the packets of such flows (both directions).
 
 use crate::source::SourceSpec;
 use crate::views::common::{parse_view_args, ViewArgs};
@@ -130,6 +130,23 @@ pub fn random_seed() -> u64 {
     h.finish()
 }
 
+/// Whether a filter asks about what only an entry has (not a packet's headers).
+fn entry_only_filter(f: &ctkit_model::filter::FlowFilter) -> bool {
+    f.id.is_some()
+        || f.mark_exact.is_some()
+        || f.timeout.is_some()
+        || f.status_subset.is_some()
+        || f.status_masked.is_some()
+        || f.tcp_state.is_some()
+        || f.sctp_state.is_some()
+        || f.dccp_state.is_some()
+        || f.mark.is_some()
+        || f.src_nat.is_some()
+        || f.dst_nat.is_some()
+        || f.any_nat.is_some()
+        || f.labels.is_some()
+}
+
 /// Parses the words after `replay`.
 pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
     let view = parse_view_args(args, OWN_VALUE_FLAGS)?;
@@ -231,6 +248,14 @@ pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
     }
     if expect && !matches!(mode, Mode::Table | Mode::Events) {
         return Err("--expect goes with the default table or --events".into());
+    }
+    if mode == Mode::PerPacket && entry_only_filter(&view.filter) {
+        return Err(
+            "--per-packet filters packets by their tuple (--proto, --src, --dst, ports, \
+                    ICMP fields, --family); state, status, mark, timeout, id, NAT and label \
+                    filters select entries"
+                .into(),
+        );
     }
     if expect && view.filtered {
         return Err("the list filters select connections, not expectations (--expect)".into());

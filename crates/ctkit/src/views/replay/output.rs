@@ -163,6 +163,14 @@ pub fn state_name(i: CtInfo) -> &'static str {
     }
 }
 
+/// Whether a packet passes the list filters (`--per-packet`): they see the entry its
+/// headers make ([`packet::Summary::flow`]: tuples, oriented by the verdict's direction); a
+/// packet without an IP header passes none.
+pub fn packet_matches(s: &Step<'_>, view: &ViewArgs) -> bool {
+    let reply = s.verdict.reply && !matches!(s.verdict.info, CtInfo::Invalid | CtInfo::Untracked);
+    packet::summarize(s.l3).is_some_and(|p| view.matches(&p.flow(reply)))
+}
+
 /// Appends one per-packet line:
 /// `[SEC.USEC]\tPROTO SRC[:PORT] -> DST[:PORT] [FLAGS]\tSTATE DIRECTION[ dropped]`, or its
 /// JSON. Written straight into `out` (no allocation per packet).
