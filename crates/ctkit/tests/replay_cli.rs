@@ -747,3 +747,64 @@ fn per_packet_list_filters_select_a_flows_packets_in_both_directions() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `datagram` (IPv4, no options) as fragments of `size` payload bytes, identification 7.
+fn fragments(datagram: &[u8], size: usize) -> Vec<Vec<u8>> {
+    let payload = &datagram[20..];
+    let n = payload.len().div_ceil(size);
+    (0..n)
+        .map(|i| {
+            let chunk = &payload[i * size..((i + 1) * size).min(payload.len())];
+            let mut p = datagram[..20].to_vec();
+            p.extend_from_slice(chunk);
+            let fo = (i * size / 8) as u16 | if i + 1 < n { 0x2000 } else { 0 };
+            p[2..4].copy_from_slice(&(20 + chunk.len() as u16).to_be_bytes());
+            p[4..8].copy_from_slice(&[0, 7, (fo >> 8) as u8, fo as u8]);
+            p[10..12].copy_from_slice(&[0, 0]);
+            let c = csum(&p[..20], 0);
+            p[10..12].copy_from_slice(&c.to_be_bytes());
+            p
+        })
+        .collect()
+}
+
+#[test]
+fn fragments_are_reassembled_before_tracking_as_nf_defrag_does() {
+    let (a, b) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+    let query = ctkit_engine::build::udp(a, b, 5000, 53, &[b'q'; 3000]);
+    let answer = ctkit_engine::build::udp(b, a, 53, 5000, b"answer");
+    let mut pkts = fragments(&query, 1480);
+    pkts.push(answer);
+    let mut f = Vec::new();
+    write::pcap_header(&mut f, 101, false, true, 65535);
+    for (i, p) in pkts.iter().enumerate() {
+        write::pcap_record(&mut f, T0 + i as u64 * 1_000_000, p, false, true);
+    }
+    let p = tmp("frag.pcap", &f);
+    let p = p.to_str().unwrap();
+    let fwd = "src=192.0.2.1 dst=192.0.2.2 sport=5000 dport=53";
+    let rev = "src=192.0.2.2 dst=192.0.2.1 sport=53 dport=5000";
+    // Tracked once, when the last fragment completes the datagram (no INVALID fragments).
+    assert_eq!(
+        stdout(&ctkit(&["replay", p, "--events"])),
+        format!(
+            "[1796640803.095712]\t    [NEW] udp      17 30 {fwd} [UNREPLIED] {rev}\n\
+             [1796640803.096712]\t [UPDATE] udp      17 30 {fwd} {rev}\n"
+        )
+    );
+    assert_eq!(
+        stdout(&ctkit(&["replay", p, "--per-packet"])),
+        "[1796640803.093712]\tudp 192.0.2.1:5000 -> 192.0.2.2:53\theld -\n\
+         [1796640803.094712]\tudp 192.0.2.1 -> 192.0.2.2 fragment\theld -\n\
+         [1796640803.095712]\tudp 192.0.2.1:5000 -> 192.0.2.2:53 reassembled\tnew original\n\
+         [1796640803.096712]\tudp 192.0.2.2:53 -> 192.0.2.1:5000\testablished reply\n"
+    );
+    let j = stdout(&ctkit(&["replay", p, "--what-if", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+    assert_eq!((&v["packets"], &v["invalid"]), (&4.into(), &0.into()));
+    // The same through the capture flow source.
+    assert_eq!(
+        stdout(&ctkit(&["list", "--from", p])),
+        format!("udp      17 30 {fwd} {rev} mark=0 use=1\n")
+    );
+}

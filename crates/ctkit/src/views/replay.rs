@@ -14,10 +14,11 @@
 //! sysctl, `--sysctl-from-kernel`, `--helper ftp=PORT`, `--no-helpers`, `--zone`, `--seed`).
 //!
 //! Submodules: [`args`] (flags), [`driver`] (the replay loop, shared with the capture flow
-//! source), [`packet`] (naming packets), [`output`] (events, per-packet, table),
+//! source), [`defrag`] (reassembly before tracking, as nf_defrag), [`packet`] (naming packets), [`output`] (events, per-packet, table),
 //! [`whatif`] (the report and its plots).
 
 pub mod args;
+pub mod defrag;
 pub mod driver;
 pub mod output;
 pub mod packet;

@@ -6,6 +6,9 @@
 //! Before each packet the engine's garbage collection runs up to the packet's time, so
 //! expiries are seen where the kernel's GC would see them.
 //!
+//! Fragments are reassembled first, as `nf_defrag_ipv4/6` do before conntrack
+//! ([`super::defrag`]): the engine sees the whole datagram when its last fragment arrives.
+//!
 //! A packet the snap length cut short is padded with zeros to the length its IP header
 //! gives, as the kernel saw it whole (see `pad_cut`).
 //!
@@ -15,6 +18,7 @@
 //! between packets; [`replay`] tracks one packet at a time, for callers that look at the
 //! table after every packet (the what-if peak).
 
+use super::defrag::{self, Defrag, Fate};
 use ctkit_capture::{Capture, CaptureError};
 use ctkit_engine::{Config, Tracker, Verdict};
 use std::io::Read;
@@ -50,9 +54,20 @@ pub struct Step<'a> {
     pub now: u64,
     /// The IP packet.
     pub l3: &'a [u8],
-    /// The tracker's verdict.
+    /// The tracker's verdict ([`HELD`] for a fragment the reassembly kept or dropped).
     pub verdict: Verdict,
+    /// What the reassembly did with the packet ([`Fate::Reassembled`]: `l3` is the whole
+    /// datagram this fragment completed).
+    pub frag: Fate,
 }
+
+/// The verdict a step carries for a fragment conntrack never saw (held or dropped by the
+/// reassembly).
+pub const HELD: Verdict = Verdict {
+    info: ctkit_engine::CtInfo::Untracked,
+    reply: false,
+    dropped: false,
+};
 
 /// What a replay went through.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -76,6 +91,8 @@ pub fn replay<R: Read>(
 ) -> Result<Progress, CaptureError> {
     let mut prog = Progress::default();
     let mut padded = Vec::new();
+    let mut defrag = Defrag::new();
+    let mut whole = Vec::new();
     while limit.is_none_or(|l| prog.packets < l) {
         let Some(p) = cap.next_packet()? else { break };
         let now = p.ts_ns.max(prog.last_ns);
@@ -89,13 +106,23 @@ pub fn replay<R: Read>(
         } else {
             p.l3
         };
-        let verdict = t.process(now, zone, l3);
+        let frag = if defrag::is_fragment(l3) {
+            defrag.push(now, l3, &mut whole)
+        } else {
+            Fate::Whole
+        };
+        let (l3, verdict) = match frag {
+            Fate::Whole => (l3, t.process(now, zone, l3)),
+            Fate::Reassembled => (&whole[..], t.process(now, zone, &whole)),
+            Fate::Held | Fate::Dropped => (l3, HELD),
+        };
         let step = Step {
             index: prog.packets,
             ts_ns: p.ts_ns,
             now,
             l3,
             verdict,
+            frag,
         };
         prog.packets += 1;
         prog.last_ns = now;
@@ -119,9 +146,12 @@ pub fn replay_batched<R: Read>(
 ) -> Result<Progress, CaptureError> {
     const N: usize = Tracker::BATCH;
     let mut prog = Progress::default();
-    // The batch's packets, copied out of the reader's buffer: bytes, then (ts, now, end).
+    // The batch's packets, copied out of the reader's buffer: bytes, then (ts, now, end,
+    // what the reassembly did).
     let mut data: Vec<u8> = Vec::with_capacity(N * 1600);
-    let mut meta: Vec<(u64, u64, usize)> = Vec::with_capacity(N);
+    let mut meta: Vec<(u64, u64, usize, Fate)> = Vec::with_capacity(N);
+    let mut defrag = Defrag::new();
+    let mut whole = Vec::new();
     let mut verdicts = [Verdict {
         info: ctkit_engine::CtInfo::Invalid,
         reply: false,
@@ -149,27 +179,50 @@ pub fn replay_batched<R: Read>(
             if p.cut_len > 0 {
                 pad_cut(&mut data, start, p.cut_len);
             }
-            meta.push((p.ts_ns, now, data.len()));
+            let mut frag = Fate::Whole;
+            if defrag::is_fragment(&data[start..]) {
+                frag = defrag.push(now, &data[start..], &mut whole);
+                if frag == Fate::Reassembled {
+                    data.truncate(start);
+                    data.extend_from_slice(&whole);
+                }
+            }
+            meta.push((p.ts_ns, now, data.len(), frag));
         }
         if meta.is_empty() {
             return damage.map_or(Ok(prog), Err);
         }
+        // Every packet's bytes; the tracked ones (not held or dropped fragments) also go
+        // to the engine, in order.
+        let mut all: [&[u8]; N] = [&[]; N];
         let mut pkts: [(u64, &[u8]); N] = [(0, &[]); N];
+        let mut n = 0;
         let mut start = 0;
-        for (slot, &(_, now, end)) in pkts.iter_mut().zip(&meta) {
-            *slot = (now, &data[start..end]);
+        for (slot, &(_, now, end, frag)) in all.iter_mut().zip(&meta) {
+            *slot = &data[start..end];
             start = end;
+            if matches!(frag, Fate::Whole | Fate::Reassembled) {
+                pkts[n] = (now, *slot);
+                n += 1;
+            }
         }
-        let n = meta.len();
-        t.process_batch_at(zone, &pkts[..n], &mut verdicts[..n]);
-        for (i, (&(ts_ns, now, _), &(_, l3))) in meta.iter().zip(&pkts[..n]).enumerate() {
+        if n > 0 {
+            t.process_batch_at(zone, &pkts[..n], &mut verdicts[..n]);
+        }
+        let mut tracked = verdicts[..n].iter();
+        for (&(ts_ns, now, _, frag), &l3) in meta.iter().zip(&all) {
             prog.first_ns.get_or_insert(now);
+            let verdict = match frag {
+                Fate::Whole | Fate::Reassembled => *tracked.next().expect("one per packet"),
+                Fate::Held | Fate::Dropped => HELD,
+            };
             let step = Step {
                 index: prog.packets,
                 ts_ns,
                 now,
                 l3,
-                verdict: verdicts[i],
+                verdict,
+                frag,
             };
             prog.packets += 1;
             prog.last_ns = now;

@@ -4,6 +4,7 @@
 //! JSON lines, timeouts relative to the last packet), and the expectations (`conntrack -L
 //! expect` / `-E expect -o timestamp` lines through the compat's expectation writer, or JSON).
 
+use super::defrag::Fate;
 use super::driver::{secs_us, Step};
 use super::packet;
 use crate::views::common::ViewArgs;
@@ -172,14 +173,19 @@ pub fn packet_matches(s: &Step<'_>, view: &ViewArgs) -> bool {
 }
 
 /// Appends one per-packet line:
-/// `[SEC.USEC]\tPROTO SRC[:PORT] -> DST[:PORT] [FLAGS]\tSTATE DIRECTION[ dropped]`, or its
-/// JSON. Written straight into `out` (no allocation per packet).
+/// `[SEC.USEC]\tPROTO SRC[:PORT] -> DST[:PORT] [FLAGS][ fragment][ reassembled]\tSTATE
+/// DIRECTION[ dropped]`, or its JSON. A fragment the reassembly kept is `held -` (conntrack
+/// never sees it); the one completing its datagram shows the datagram and its verdict. Written straight into `out` (no allocation per packet).
 pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool) {
     use std::io::Write as _;
     let (sec, us) = secs_us(s.ts_ns);
     let v = s.verdict;
-    let state = state_name(v.info);
+    // A fragment the reassembly kept or dropped never reached conntrack: "held".
+    let held = matches!(s.frag, Fate::Held | Fate::Dropped);
+    let state = if held { "held" } else { state_name(v.info) };
+    let dropped = v.dropped || s.frag == Fate::Dropped;
     let dir = match v.info {
+        _ if held => None,
         CtInfo::Invalid | CtInfo::Untracked => None,
         _ if v.reply => Some("reply"),
         _ => Some("original"),
@@ -228,7 +234,13 @@ pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool) {
             }
             None => out.extend_from_slice(b"null"),
         }
-        let _ = writeln!(out, ",\"dropped\":{}}}", v.dropped);
+        match s.frag {
+            Fate::Whole => {}
+            Fate::Held => out.extend_from_slice(b",\"fragment\":\"held\""),
+            Fate::Dropped => out.extend_from_slice(b",\"fragment\":\"dropped\""),
+            Fate::Reassembled => out.extend_from_slice(b",\"fragment\":\"reassembled\""),
+        }
+        let _ = writeln!(out, ",\"dropped\":{dropped}}}");
         return;
     }
     let _ = write!(out, "[{sec}.{us:06}]\t");
@@ -258,11 +270,14 @@ pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool) {
             if p.fragment {
                 out.extend_from_slice(b" fragment");
             }
+            if s.frag == Fate::Reassembled {
+                out.extend_from_slice(b" reassembled");
+            }
         }
         None => out.extend_from_slice(b"? (no IP header)"),
     }
     let _ = write!(out, "\t{state} {}", dir.unwrap_or("-"));
-    if v.dropped {
+    if dropped {
         out.extend_from_slice(b" dropped");
     }
     out.push(b'\n');
