@@ -215,7 +215,11 @@ pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
                         return Err(format!("--helper: unknown helper `{other}' (known: ftp)"))
                     }
                 };
-                engine.helpers.push((helper, number("--helper", port)?));
+                let port: u16 = number("--helper", port)?;
+                if port == 0 {
+                    return Err("--helper: port 0 carries no connection".into());
+                }
+                engine.helpers.push((helper, port));
             }
             "--zone" => zone = number("--zone", &value()?)?,
             "--seed" => seed = Some(number("--seed", &value()?)?),
@@ -319,6 +323,10 @@ mod tests {
         assert_eq!(
             p("a --set foo").unwrap_err(),
             "--set: `foo' is not NAME=VALUE"
+        );
+        assert_eq!(
+            p("a --helper ftp=0").unwrap_err(),
+            "--helper: port 0 carries no connection"
         );
         assert!(p("a --helper sip=5060")
             .unwrap_err()
