@@ -77,7 +77,21 @@ struct Frag<'a> {
     more: bool,
     payload: &'a [u8],
     /// The headers to rebuild the datagram from (used from the offset-0 fragment).
-    head: Vec<u8>,
+    head: &'a [u8],
+    /// IPv6: where in `head` the next-header byte naming the fragment header is, and the
+    /// fragment's next header to write there.
+    next: Option<(usize, u8)>,
+}
+
+impl Frag<'_> {
+    /// The rebuilt datagram's headers.
+    fn head(&self) -> Vec<u8> {
+        let mut h = self.head.to_vec();
+        if let Some((at, next)) = self.next {
+            h[at] = next;
+        }
+        h
+    }
 }
 
 /// The reassembly state of one replay.
@@ -131,7 +145,8 @@ fn parse(l3: &[u8]) -> Option<Frag<'_>> {
                 offset,
                 more,
                 payload,
-                head: l3[..ihl].to_vec(),
+                head: &l3[..ihl],
+                next: None,
             })
         }
         6 => {
@@ -157,8 +172,6 @@ fn parse(l3: &[u8]) -> Option<Frag<'_>> {
             let src: [u8; 16] = l3.get(8..24)?.try_into().ok()?;
             let dst: [u8; 16] = l3.get(24..40)?.try_into().ok()?;
             let id = u32::from_be_bytes(l3.get(pos + 4..pos + 8)?.try_into().ok()?);
-            let mut head = l3[..pos].to_vec();
-            head[next_at] = l3[pos];
             Some(Frag {
                 key: Key {
                     src: src.into(),
@@ -170,7 +183,8 @@ fn parse(l3: &[u8]) -> Option<Frag<'_>> {
                 offset,
                 more,
                 payload: &l3[pos + 8..end],
-                head,
+                head: &l3[..pos],
+                next: Some((next_at, l3[pos])),
             })
         }
         _ => None,
@@ -252,7 +266,7 @@ impl Defrag {
             q.total = Some(end);
         }
         if f.offset == 0 {
-            q.head = Some(f.head);
+            q.head = Some(f.head());
         }
         let at = q.parts.partition_point(|(o, _)| *o < f.offset);
         q.parts.insert(at, (f.offset, f.payload.to_vec()));
