@@ -62,6 +62,9 @@ pub struct Config {
 /// What a 6.18 kernel computes for `nf_conntrack_buckets` (and so `nf_conntrack_max`) with
 /// more than 4 GiB of RAM.
 pub const DEFAULT_BUCKETS: u64 = 262144;
+/// `nf_conntrack_buckets` is a multiple of this: `PAGE_SIZE / sizeof(struct hlist_nulls_head)`
+/// with 4 KiB pages (`nf_ct_alloc_hashtable`), so no table is smaller.
+pub const BUCKET_UNIT: u64 = 512;
 /// `nf_conntrack_expect_max` the same kernel reports.
 pub const DEFAULT_EXPECT_MAX: u64 = 4096;
 
@@ -124,9 +127,16 @@ impl Config {
             _ if v > i32::MAX as u64 => return Err(bad("too large")),
             _ => {}
         }
-        if s.name == "nf_conntrack_buckets" && v == 0 {
-            return Err(bad("must be at least 1"));
-        }
+        let v = if s.name == "nf_conntrack_buckets" {
+            if v == 0 {
+                return Err(bad("must be at least 1"));
+            }
+            // `nf_ct_alloc_hashtable` rounds the table up to whole pages of bucket heads:
+            // writing 1 gives 512, 600 gives 1024.
+            v.div_ceil(BUCKET_UNIT) * BUCKET_UNIT
+        } else {
+            v
+        };
         self.values[i] = v;
         Ok(())
     }
@@ -241,6 +251,20 @@ mod tests {
         ));
         assert!(matches!(
             c.set("nf_conntrack_count", "1"),
+            Err(ConfigError::BadValue { .. })
+        ));
+    }
+
+    /// As the kernel's sysctl write (checked on 6.18: 1 reads back 512, 600 reads back 1024).
+    #[test]
+    fn buckets_are_rounded_up_to_whole_pages_of_bucket_heads() {
+        let mut c = Config::kernel_defaults();
+        for (set, got) in [("1", 512), ("512", 512), ("600", 1024), ("262144", 262144)] {
+            c.set("nf_conntrack_buckets", set).unwrap();
+            assert_eq!(c.get("nf_conntrack_buckets"), Some(got), "{set}");
+        }
+        assert!(matches!(
+            c.set("nf_conntrack_buckets", "0"),
             Err(ConfigError::BadValue { .. })
         ));
     }

@@ -67,7 +67,11 @@
 //!   keymap), generic.
 //! - The table: both tuples indexed, zones in the key, a keyed hash seeded by `seed`;
 //!   `nf_conntrack_max` with the kernel's early drop over `nf_conntrack_buckets` modelled
-//!   buckets; entries expire lazily on lookup and in a modelled GC worker: first pass 1 s
+//!   buckets (rounded up to a multiple of 512 as the kernel rounds its table, so 512 is the
+//!   smallest; which entries an early drop evicts depends on the hash seed, the kernel's as
+//!   ours); a failed early drop flags the GC worker, whose next pass (on its schedule) kills
+//!   unassured entries while the table is at 95 % of max or more; entries expire lazily on
+//!   lookup and in a modelled GC worker: first pass 1 s
 //!   after the first packet, then every "average remaining timeout" (entries clamped to
 //!   1–300 s, biased by 100 virtual entries at 60 s, result 1–60 s, in jiffies of HZ=250),
 //!   each pass a full scan (the kernel's 10 ms / 256-eviction budgets only split a pass into

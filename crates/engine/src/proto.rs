@@ -83,12 +83,6 @@ impl ProtoRec {
         }
     }
 
-    /// Whether the state is TCP's.
-    #[inline]
-    pub fn is_tcp(&self) -> bool {
-        self.tag == TAG_TCP
-    }
-
     /// The TCP state in place, if the record holds one.
     #[inline]
     pub fn tcp_mut(&mut self) -> Option<&mut TcpCt> {
@@ -96,15 +90,6 @@ impl ProtoRec {
             return None;
         }
         Some(bytemuck::from_bytes_mut(&mut self.data))
-    }
-
-    /// Offset in the record of the byte [`ProtoRec::late_byte`] reads.
-    pub const LATE: usize = 1 + PAYLOAD - 8;
-
-    /// A byte near the payload's end (a load in the entry's middle cache line).
-    #[inline]
-    pub fn late_byte(&self) -> u8 {
-        self.data[Self::LATE - 1]
     }
 }
 

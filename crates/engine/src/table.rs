@@ -268,15 +268,35 @@ pub(crate) struct Entry<A> {
     pub spare: u8,
 }
 
-/// Loads spread over an entry so that every cache line of it is requested: the expiry, the
-/// status, the protocol state's tag, a byte near the payload's end and the key's protocol
-/// near the entry's end (offsets checked by a test). The
-/// loads are independent of each other, so their misses overlap, and no branch depends on
-/// them (a mispredicted branch on a missing line would throw away the loads after it).
-#[inline]
-fn touch_lines<A: Addr>(e: &Entry<A>) -> u64 {
-    let tag = e.proto.is_tcp() as u64;
-    tag ^ e.expires as u64 ^ e.status as u64 ^ e.proto.late_byte() as u64 ^ e.key.proto as u64
+/// Software prefetch of the line holding `x` into every cache level. Stable Rust offers
+/// the instruction only through `unsafe` (`core::arch::x86_64::_mm_prefetch`), which this
+/// crate denies, so it comes from `mem_prefetch`'s safe wrapper (a reference in, a hint out;
+/// a no-op where the target has no prefetch instruction). Unlike a load, a prefetch retires
+/// at once: the misses of the rounds ahead stay in flight while the current round computes.
+#[inline(always)]
+pub(crate) fn prefetch<T>(x: &T) {
+    mem_prefetch::prefetch_read_data::<T, 3>(x);
+}
+
+/// The offsets in a run of `len` bytes (`len` ≥ 1) that [`prefetch_bytes`] asks for: the
+/// first byte, the one 64 bytes on, the last; one in each 64-byte line of any run of up to
+/// 129 bytes wherever it starts (entries are 80 and 104 bytes, headers 65).
+#[inline(always)]
+const fn line_probes(len: usize) -> [usize; 3] {
+    [0, if len > 64 { 64 } else { 0 }, len - 1]
+}
+
+/// Prefetches every cache line of `b` (at most 129 bytes: see [`line_probes`]).
+#[inline(always)]
+pub(crate) fn prefetch_bytes(b: &[u8]) {
+    if b.is_empty() {
+        return;
+    }
+    for o in line_probes(b.len()) {
+        if let Some(x) = b.get(o) {
+            prefetch(x);
+        }
+    }
 }
 
 /// The entry has side data (helper, master, counters) in the extension map.
@@ -484,17 +504,20 @@ impl<A: Addr> Table<A> {
         }
     }
 
-    /// The home slot of hash `h` (a load whose miss overlaps with the batch's others).
+    /// Asks for the line of hash `h`'s home slot (a prefetch: the CPU goes on without
+    /// waiting for it).
     #[inline]
-    pub fn touch_slot(&self, h: u64) -> u64 {
-        self.slots.get()[self.home_of_tag((h >> 32) as u32)]
+    pub fn prefetch_slot(&self, h: u64) {
+        if let Some(s) = self.slots.get().get(self.home_of_tag((h >> 32) as u32)) {
+            prefetch(s);
+        }
     }
 
-    /// Touches the entry that hash `h` most likely names (third stage of the batch warm-up,
-    /// after [`Table::touch_slot`] brought the home slot's line in): the first slot from
-    /// the home one whose tag matches, then a load in each cache line of its entry.
+    /// Asks for every cache line of the entry that hash `h` most likely names: the first
+    /// slot from the home one whose tag matches (the slot's line should have been asked
+    /// for a round earlier; if it has not arrived, this waits for it).
     #[inline]
-    pub fn touch_entry_of(&self, h: u64) -> u64 {
+    pub fn prefetch_entry_of(&self, h: u64) {
         let tag = (h >> 32) as u32;
         let mask = self.mask();
         let slots = self.slots.get();
@@ -502,14 +525,14 @@ impl<A: Addr> Table<A> {
         loop {
             let s = slots[i];
             if s == 0 {
-                return 0;
+                return;
             }
             if (s >> 32) as u32 == tag {
                 let r = ((s as u32) - 1) >> 1;
-                return match self.entries.get(r as usize) {
-                    Some(e) => touch_lines(e),
-                    None => 0,
-                };
+                if let Some(e) = self.entries.get(r as usize) {
+                    prefetch_bytes(bytemuck::bytes_of(e));
+                }
+                return;
             }
             i = (i + 1) & mask;
         }
@@ -693,39 +716,29 @@ mod tests {
         }
     }
 
-    /// Offsets (in the entry) of the loads `touch_lines` makes, and the entry's size.
-    fn touch_offsets<A: Addr>() -> (Vec<usize>, usize) {
-        use std::mem::{offset_of, size_of};
-        let offs = vec![
-            offset_of!(Entry<A>, expires),
-            offset_of!(Entry<A>, status),
-            offset_of!(Entry<A>, proto),
-            offset_of!(Entry<A>, proto) + ProtoRec::LATE,
-            offset_of!(Entry<A>, key) + offset_of!(Key<A>, proto),
-        ];
-        (offs, size_of::<Entry<A>>())
-    }
-
     #[test]
-    fn test_touch_lines_reads_every_cache_line_of_an_entry() {
+    fn test_prefetch_bytes_asks_for_every_cache_line_of_entries_and_headers() {
         // Entries are packed (alignment 1) but their sizes are multiples of 8 and the slab
         // starts 8-aligned (a mapping, or a `Vec` from malloc), so every entry starts at a
-        // multiple of 8.
-        let (v4, v6) = (touch_offsets::<[u8; 4]>(), touch_offsets::<[u8; 16]>());
-        assert_eq!((v4.1, v6.1), (80, 104));
-        for (offs, size) in [v4, v6] {
-            // Every placement of an entry within a 64-byte line: each line the entry
-            // overlaps holds one of the loads.
-            for start in (0..64).step_by(8) {
+        // multiple of 8; a packet's headers (65 bytes asked for) may start anywhere.
+        let v4 = std::mem::size_of::<Entry<[u8; 4]>>();
+        let v6 = std::mem::size_of::<Entry<[u8; 16]>>();
+        assert_eq!((v4, v6), (80, 104));
+        for (size, step) in [(v4, 8), (v6, 8), (65, 1), (1, 1), (64, 1), (129, 1)] {
+            let probes = line_probes(size);
+            // Every placement within a 64-byte line: each line the run overlaps holds a probe.
+            for start in (0..64).step_by(step) {
                 let (first, last) = (start / 64, (start + size - 1) / 64);
                 for line in first..=last {
                     assert!(
-                        offs.iter().any(|o| (start + o) / 64 == line),
-                        "entry of {size} B at {start}: line {line} untouched by {offs:?}"
+                        probes.iter().any(|o| (start + o) / 64 == line),
+                        "run of {size} B at {start}: line {line} not asked for by {probes:?}"
                     );
                 }
             }
         }
+        assert_eq!(line_probes(80), [0, 64, 79]);
+        assert_eq!(line_probes(10), [0, 0, 9]);
     }
 
     #[test]

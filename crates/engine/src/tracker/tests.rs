@@ -882,30 +882,129 @@ fn udp_from(i: u32) -> Vec<u8> {
     build::udp(src, srv(), 1024 + (i / 200) as u16, 53, b"q")
 }
 
+/// The kernel's bucket (`reciprocal_scale`) of an IPv4 tuple in `t`'s table.
+fn bucket_of(t: &Tracker, src: IpAddr, dst: IpAddr, sport: u16, dport: u16, proto: u8) -> u32 {
+    let a = |ip: IpAddr| match ip {
+        IpAddr::V4(v) => v.octets(),
+        IpAddr::V6(_) => unreachable!("IPv4 only"),
+    };
+    let h = t.key.hash_parts(a(src), a(dst), sport, dport, proto, 0);
+    (((h >> 32) * t.d.buckets as u64) >> 32) as u32
+}
+
+/// A handshaken (ASSURED) TCP connection from `cli():sport` to `srv():80`.
+fn assured_tcp(t: &mut Tracker, sport: u16) {
+    let seg = |from_cli: bool, f, seq, ack| {
+        let (s, d, sp, dp) = if from_cli {
+            (cli(), srv(), sport, 80)
+        } else {
+            (srv(), cli(), 80, sport)
+        };
+        build::tcp(
+            s,
+            d,
+            &Tcp {
+                sport: sp,
+                dport: dp,
+                seq,
+                ack,
+                flags: f,
+                win: 1000,
+                opts: &[],
+                payload: b"",
+            },
+        )
+    };
+    v(t, T0, &seg(true, SYN, 1, 0));
+    v(t, T0, &seg(false, SYN | ACK, 9, 2));
+    v(t, T0, &seg(true, ACK, 2, 10));
+}
+
+/// Model check of `early_drop` (nf_conntrack_core.c): with the table full, each new flow
+/// scans its own bucket and the next 7; in the first bucket holding a node (either
+/// direction) of an unassured entry, every unassured entry with a node there goes, however
+/// many; ASSURED entries never; no victim in the 8 buckets → the packet is dropped. 512
+/// buckets (the kernel's smallest table: `nf_conntrack_buckets=1` is rounded up to it).
 #[test]
-fn test_full_table_early_drops_unassured_entries() {
+fn test_full_table_early_drops_every_unassured_entry_of_the_first_bucket_with_victims() {
     let mut cfg = Config::kernel_defaults();
-    cfg.set("nf_conntrack_max", "64").unwrap();
-    cfg.set("nf_conntrack_buckets", "8").unwrap();
+    cfg.set("nf_conntrack_max", "96").unwrap();
+    cfg.set("nf_conntrack_buckets", "1").unwrap();
     let mut t = Tracker::new(cfg, 7);
-    for i in 0..64 {
-        assert_eq!(t.process(T0, 0, &udp_from(i)).info, CtInfo::New);
+    assert_eq!(t.d.buckets, 512);
+    // (original bucket, reply bucket, assured) of every live entry.
+    let mut live: Vec<(u32, u32, bool)> = Vec::new();
+    for i in 0..16u16 {
+        assured_tcp(&mut t, 1000 + i);
+        let (o, r) = (
+            bucket_of(&t, cli(), srv(), 1000 + i, 80, 6),
+            bucket_of(&t, srv(), cli(), 80, 1000 + i, 6),
+        );
+        live.push((o, r, true));
     }
-    assert_eq!(t.len(), 64);
-    // The 65th evicts every unassured entry of its bucket (8 buckets: several at once).
-    let r = t.process(T0, 0, &udp_from(64));
-    assert_eq!(r.info, CtInfo::New);
-    assert!(!r.dropped);
-    let dropped = t.stats().early_drop;
-    assert!(dropped >= 1);
-    assert_eq!(t.len() as u64, 64 - dropped + 1);
+    let udp_key = |t: &Tracker, i: u32| {
+        let src = IpAddr::V4(std::net::Ipv4Addr::from(0xc000_0200 + (i % 200)));
+        let sport = 1024 + (i / 200) as u16;
+        (
+            bucket_of(t, src, srv(), sport, 53, 17),
+            bucket_of(t, srv(), src, 53, sport, 17),
+        )
+    };
+    let (mut early, mut drops, mut multi) = (0u64, 0u64, 0);
+    for i in 0..400u32 {
+        let full = live.len() >= 96;
+        let (o, r) = udp_key(&t, i);
+        let mut victims = Vec::new();
+        if full {
+            for k in 0..8 {
+                let b = (o + k) % 512;
+                victims = (0..live.len())
+                    .filter(|&j| !live[j].2 && (live[j].0 == b || live[j].1 == b))
+                    .collect();
+                if !victims.is_empty() {
+                    break;
+                }
+            }
+        }
+        let res = t.process(T0, 0, &udp_from(i));
+        if full && victims.is_empty() {
+            assert!(res.dropped, "flow {i}: no victim in 8 buckets: dropped");
+            drops += 1;
+        } else {
+            assert!(!res.dropped, "flow {i}: {} victims", victims.len());
+            early += victims.len() as u64;
+            multi += usize::from(victims.len() > 1);
+            for j in victims.into_iter().rev() {
+                live.remove(j);
+            }
+            live.push((o, r, false));
+        }
+        assert_eq!(t.len(), live.len(), "flow {i}");
+        assert_eq!(
+            (t.stats().early_drop, t.stats().drop),
+            (early, drops),
+            "flow {i}"
+        );
+    }
+    // The run exercised all three outcomes, several victims at once included.
+    assert!(
+        early > 0 && drops > 0 && multi > 0,
+        "{early} {drops} {multi}"
+    );
+    let table = flows(&t, T0);
+    for i in 0..16 {
+        let sport = format!("sport={} ", 1000 + i);
+        assert!(
+            table.iter().any(|l| l.contains(&sport)),
+            "ASSURED tcp {i} kept"
+        );
+    }
 }
 
 #[test]
 fn test_full_table_of_assured_entries_drops_packet() {
     let mut cfg = Config::kernel_defaults();
     cfg.set("nf_conntrack_max", "4").unwrap();
-    cfg.set("nf_conntrack_buckets", "2").unwrap();
     let mut t = Tracker::new(cfg, 7);
     for i in 0..4u16 {
         let c2 = |f, seq, ack| {
@@ -1643,4 +1742,29 @@ fn test_ftp_expectation_times_out_at_its_own_expiry_not_at_the_next_gc_pass() {
     assert_eq!(at, [(EventKind::Destroy, T0 + 300 * SEC, Some(0))]);
     assert_eq!(t.expect_count(), 0);
     assert_eq!(t.stats().expect_delete, 1);
+}
+
+/// A failed early drop only flags the GC worker (`conntrack_gc_work.early_drop = true` in
+/// `__nf_conntrack_alloc`); the worker keeps its schedule. Its next pass, flagged, kills
+/// unassured entries while the table is at 95 % of max or more; until then new flows are
+/// dropped.
+#[test]
+fn test_failed_early_drop_flags_the_gc_without_running_it_sooner() {
+    let mut cfg = Config::kernel_defaults();
+    cfg.set("nf_conntrack_max", "100").unwrap();
+    cfg.set("nf_conntrack_udp_timeout", "600").unwrap();
+    let mut t = Tracker::new(cfg, 7);
+    // 262144 buckets: 100 entries leave the 8 scanned buckets empty (checked below).
+    for i in 0..100 {
+        assert!(!t.process(T0, 0, &udp_from(i)).dropped);
+    }
+    let ms = SEC / 1000;
+    for (k, i) in (100..105).enumerate() {
+        let r = t.process(T0 + k as u64 * 100 * ms, 0, &udp_from(i));
+        assert!(r.dropped, "flow {i}: no victim, the GC has not run yet");
+    }
+    assert_eq!((t.stats().drop, t.stats().early_drop, t.len()), (5, 0, 100));
+    // The worker's first pass (1 s after the first packet) evicts down to below 95.
+    assert!(!t.process(T0 + 2 * SEC, 0, &udp_from(105)).dropped);
+    assert_eq!(t.len(), 95);
 }

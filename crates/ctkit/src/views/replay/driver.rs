@@ -12,7 +12,7 @@
 //! A packet the snap length cut short is padded with zeros to the length its IP header
 //! gives, as the kernel saw it whole (see `pad_cut`).
 //!
-//! Two loops: [`replay_batched`] hands the engine [`Tracker::BATCH`] packets at a time with
+//! Two loops: [`replay_batched`] hands the engine [`Tracker::PIPELINE`] packets at a time with
 //! their own timestamps ([`Tracker::process_batch_at`]: same results, overlapped cache
 //! misses), for outputs that need each packet's verdict and the events but not the table
 //! between packets; [`replay`] tracks one packet at a time, for callers that look at the
@@ -144,7 +144,7 @@ pub fn replay_batched<R: Read>(
     limit: Option<u64>,
     mut each: impl FnMut(&mut Tracker, &Step<'_>) -> ControlFlow<()>,
 ) -> Result<Progress, CaptureError> {
-    const N: usize = Tracker::BATCH;
+    const N: usize = Tracker::PIPELINE;
     let mut prog = Progress::default();
     // The batch's packets, copied out of the reader's buffer: bytes, then (ts, now, end,
     // what the reassembly did).
