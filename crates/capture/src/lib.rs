@@ -140,6 +140,9 @@ pub struct Packet<'a> {
     /// Bytes of the frame the snap length cut off (`orig_len` minus the captured length;
     /// 0 for a whole frame): `l3` is that much shorter than the packet was.
     pub cut_len: u32,
+    /// Whether the capturing host sent the frame (`Some(true)`) or received it
+    /// (`Some(false)`), for link layers that say (Linux cooked captures, `tcpdump -i any`).
+    pub outgoing: Option<bool>,
 }
 
 /// What a reader has seen so far.
@@ -230,6 +233,7 @@ impl<R: Read> Capture<R> {
                         l3: self.input.slice(f.start + off, f.caplen - off),
                         orig_len: f.orig_len,
                         cut_len: f.orig_len.saturating_sub(f.caplen as u32),
+                        outgoing: f.link.outgoing(bytes),
                     }));
                 }
                 None => self.stats.skipped += 1,

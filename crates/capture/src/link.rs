@@ -75,6 +75,20 @@ impl Link {
     }
 }
 
+impl Link {
+    /// Whether the capturing host sent `frame` (`Some(true)`) or received it
+    /// (`Some(false)`), when the link layer says: Linux cooked captures carry the packet
+    /// type (`PACKET_OUTGOING` = 4; `tcpdump -i any`), other link layers do not (`None`).
+    pub fn outgoing(self, frame: &[u8]) -> Option<bool> {
+        let pkttype = match self {
+            Link::Sll => u16::from_be_bytes([*frame.first()?, *frame.get(1)?]),
+            Link::Sll2 => u16::from(*frame.get(10)?),
+            _ => return None,
+        };
+        Some(pkttype == 4)
+    }
+}
+
 /// `AF_INET` (2) and the BSDs' `AF_INET6` values (24 NetBSD/OpenBSD, 28 FreeBSD, 30 Darwin).
 fn bsd_family(f: u8) -> bool {
     matches!(f, 2 | 24 | 28 | 30)
@@ -129,9 +143,17 @@ mod tests {
         let mut sll = vec![0u8; 16];
         sll[14..16].copy_from_slice(&0x86ddu16.to_be_bytes());
         assert_eq!(Link::Sll.l3_offset(&sll), Some(16));
+        assert_eq!(Link::Sll.outgoing(&sll), Some(false));
+        sll[1] = 4;
+        assert_eq!(Link::Sll.outgoing(&sll), Some(true));
+        assert_eq!(Link::Ethernet.outgoing(&sll), None);
         let mut sll2 = vec![0u8; 20];
         sll2[0..2].copy_from_slice(&0x0800u16.to_be_bytes());
         assert_eq!(Link::Sll2.l3_offset(&sll2), Some(20));
+        assert_eq!(Link::Sll2.outgoing(&sll2), Some(false));
+        sll2[10] = 4;
+        assert_eq!(Link::Sll2.outgoing(&sll2), Some(true));
+        sll2[10] = 0;
         sll2[0] = 0x08;
         sll2[1] = 0x06;
         assert_eq!(Link::Sll2.l3_offset(&sll2), None);

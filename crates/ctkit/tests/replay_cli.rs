@@ -808,3 +808,66 @@ fn fragments_are_reassembled_before_tracking_as_nf_defrag_does() {
         format!("udp      17 30 {fwd} {rev} mark=0 use=1\n")
     );
 }
+
+/// A Linux cooked v2 frame (`tcpdump -i any`): received (`PACKET_HOST`) or sent
+/// (`PACKET_OUTGOING`) on interface `ifindex`.
+fn sll2(l3: &[u8], ifindex: u32, outgoing: bool) -> Vec<u8> {
+    let mut f = vec![0x08, 0x00, 0, 0];
+    f.extend_from_slice(&ifindex.to_be_bytes());
+    f.extend_from_slice(&[0, 1, if outgoing { 4 } else { 0 }, 6]);
+    f.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0, 0]);
+    f.extend_from_slice(l3);
+    f
+}
+
+#[test]
+fn a_forwarded_packets_second_copy_in_an_any_capture_is_tracked_once() {
+    // A router's `tcpdump -i any`: each packet in on one side, out (TTL - 1) on the other.
+    let (a, b) = ([192, 0, 2, 2], [198, 51, 100, 2]);
+    let pkts = [
+        tcp4(a, b, 40000, 7000, 1000, 0, 0x02, b""),
+        tcp4(b, a, 7000, 40000, 5000, 1001, 0x12, b""),
+        tcp4(a, b, 40000, 7000, 1001, 5001, 0x10, b""),
+        tcp4(a, b, 40000, 7000, 1001, 5001, 0x18, b"hello"),
+    ];
+    let mut f = Vec::new();
+    write::pcap_header(&mut f, 276, false, true, 65535);
+    let mut t = T0;
+    for p in &pkts {
+        let mut out = p.clone();
+        out[8] -= 1;
+        out[10..12].copy_from_slice(&[0, 0]);
+        let c = csum(&out[..20], 0);
+        out[10..12].copy_from_slice(&c.to_be_bytes());
+        write::pcap_record(&mut f, t, &sll2(p, 2, false), false, true);
+        write::pcap_record(&mut f, t + 20_000, &sll2(&out, 3, true), false, true);
+        t += 1_000_000;
+    }
+    let p = tmp("any.pcap", &f);
+    let p = p.to_str().unwrap();
+    let states: Vec<String> = stdout(&ctkit(&["replay", p, "--per-packet"]))
+        .lines()
+        .map(|l| l.split('\t').nth(2).unwrap().to_string())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "new original",
+            "copy -",
+            "established reply",
+            "copy -",
+            "established original",
+            "copy -",
+            "established original",
+            "copy -",
+        ]
+    );
+    // Counted once, as the kernel's accounting counts them (the last segment is not
+    // acknowledged yet: nf_conntrack_tcp_timeout_unacknowledged's 300 s).
+    assert_eq!(
+        stdout(&ctkit(&["replay", p, "--set", "nf_conntrack_acct=1"])),
+        "tcp      6 300 ESTABLISHED src=192.0.2.2 dst=198.51.100.2 sport=40000 dport=7000 \
+         packets=3 bytes=125 src=198.51.100.2 dst=192.0.2.2 sport=7000 dport=40000 packets=1 \
+         bytes=40 [ASSURED] mark=0 use=1\n"
+    );
+}

@@ -14,10 +14,12 @@
 //! sysctl, `--sysctl-from-kernel`, `--helper ftp=PORT`, `--no-helpers`, `--zone`, `--seed`).
 //!
 //! Submodules: [`args`] (flags), [`driver`] (the replay loop, shared with the capture flow
-//! source), [`defrag`] (reassembly before tracking, as nf_defrag), [`packet`] (naming packets), [`output`] (events, per-packet, table),
+//! source), [`defrag`] (reassembly before tracking, as nf_defrag), [`copies`] (second copies
+//! in `-i any` captures), [`packet`] (naming packets), [`output`] (events, per-packet, table),
 //! [`whatif`] (the report and its plots).
 
 pub mod args;
+pub mod copies;
 pub mod defrag;
 pub mod driver;
 pub mod output;

@@ -19,6 +19,7 @@
 //!
 //! An atomic fragment (offset 0, no more fragments) is not a fragment.
 
+use super::driver::Fate;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -30,19 +31,6 @@ const IPV6_TIMEOUT: u64 = 60_000_000_000;
 const HIGH_THRESH: usize = 4 << 20;
 /// The largest datagram.
 const MAX_DATAGRAM: usize = 65535;
-
-/// What became of a packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fate {
-    /// Not a fragment: tracked as it is.
-    Whole,
-    /// A fragment kept until its datagram is complete (the kernel steals it: no rule sees it).
-    Held,
-    /// A fragment the reassembly dropped (overlap, bad length, too large, memory limit).
-    Dropped,
-    /// The fragment that completed its datagram: the whole datagram is tracked instead.
-    Reassembled,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Key {

@@ -9,6 +9,9 @@
 //! Fragments are reassembled first, as `nf_defrag_ipv4/6` do before conntrack
 //! ([`super::defrag`]): the engine sees the whole datagram when its last fragment arrives.
 //!
+//! The second copy of a packet in a `tcpdump -i any` capture is not tracked again
+//! ([`super::copies`]).
+//!
 //! A packet the snap length cut short is padded with zeros to the length its IP header
 //! gives, as the kernel saw it whole (see `pad_cut`).
 //!
@@ -18,7 +21,8 @@
 //! between packets; [`replay`] tracks one packet at a time, for callers that look at the
 //! table after every packet (the what-if peak).
 
-use super::defrag::{self, Defrag, Fate};
+use super::copies::Copies;
+use super::defrag::{self, Defrag};
 use ctkit_capture::{Capture, CaptureError};
 use ctkit_engine::{Config, Tracker, Verdict};
 use std::io::Read;
@@ -61,8 +65,24 @@ pub struct Step<'a> {
     pub frag: Fate,
 }
 
-/// The verdict a step carries for a fragment conntrack never saw (held or dropped by the
-/// reassembly).
+/// What became of a packet before the tracker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Tracked as it is.
+    Whole,
+    /// A fragment kept until its datagram is complete (the kernel steals it: no rule sees it).
+    Held,
+    /// A fragment the reassembly dropped (overlap, bad length, too large, memory limit).
+    Dropped,
+    /// The fragment that completed its datagram: the whole datagram is tracked instead.
+    Reassembled,
+    /// The second copy of a packet in a `tcpdump -i any` capture (forwarded, or looped
+    /// back): conntrack tracked the first ([`super::copies`]).
+    Copy,
+}
+
+/// The verdict a step carries for a packet conntrack never saw (a fragment held or dropped
+/// by the reassembly, a second copy).
 pub const HELD: Verdict = Verdict {
     info: ctkit_engine::CtInfo::Untracked,
     reply: false,
@@ -93,6 +113,7 @@ pub fn replay<R: Read>(
     let mut padded = Vec::new();
     let mut defrag = Defrag::new();
     let mut whole = Vec::new();
+    let mut copies = Copies::new();
     while limit.is_none_or(|l| prog.packets < l) {
         let Some(p) = cap.next_packet()? else { break };
         let now = p.ts_ns.max(prog.last_ns);
@@ -106,7 +127,9 @@ pub fn replay<R: Read>(
         } else {
             p.l3
         };
-        let frag = if defrag::is_fragment(l3) {
+        let frag = if p.outgoing.is_some_and(|out| copies.is_copy(now, l3, out)) {
+            Fate::Copy
+        } else if defrag::is_fragment(l3) {
             defrag.push(now, l3, &mut whole)
         } else {
             Fate::Whole
@@ -114,7 +137,7 @@ pub fn replay<R: Read>(
         let (l3, verdict) = match frag {
             Fate::Whole => (l3, t.process(now, zone, l3)),
             Fate::Reassembled => (&whole[..], t.process(now, zone, &whole)),
-            Fate::Held | Fate::Dropped => (l3, HELD),
+            Fate::Held | Fate::Dropped | Fate::Copy => (l3, HELD),
         };
         let step = Step {
             index: prog.packets,
@@ -152,6 +175,7 @@ pub fn replay_batched<R: Read>(
     let mut meta: Vec<(u64, u64, usize, Fate)> = Vec::with_capacity(N);
     let mut defrag = Defrag::new();
     let mut whole = Vec::new();
+    let mut copies = Copies::new();
     let mut verdicts = [Verdict {
         info: ctkit_engine::CtInfo::Invalid,
         reply: false,
@@ -180,7 +204,11 @@ pub fn replay_batched<R: Read>(
                 pad_cut(&mut data, start, p.cut_len);
             }
             let mut frag = Fate::Whole;
-            if defrag::is_fragment(&data[start..]) {
+            if p.outgoing
+                .is_some_and(|out| copies.is_copy(now, &data[start..], out))
+            {
+                frag = Fate::Copy;
+            } else if defrag::is_fragment(&data[start..]) {
                 frag = defrag.push(now, &data[start..], &mut whole);
                 if frag == Fate::Reassembled {
                     data.truncate(start);
@@ -214,7 +242,7 @@ pub fn replay_batched<R: Read>(
             prog.first_ns.get_or_insert(now);
             let verdict = match frag {
                 Fate::Whole | Fate::Reassembled => *tracked.next().expect("one per packet"),
-                Fate::Held | Fate::Dropped => HELD,
+                Fate::Held | Fate::Dropped | Fate::Copy => HELD,
             };
             let step = Step {
                 index: prog.packets,

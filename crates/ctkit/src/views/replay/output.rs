@@ -4,8 +4,7 @@
 //! JSON lines, timeouts relative to the last packet), and the expectations (`conntrack -L
 //! expect` / `-E expect -o timestamp` lines through the compat's expectation writer, or JSON).
 
-use super::defrag::Fate;
-use super::driver::{secs_us, Step};
+use super::driver::{secs_us, Fate, Step};
 use super::packet;
 use crate::views::common::ViewArgs;
 use ctkit_engine::{CtInfo, Event, EventKind, ExpectEvent};
@@ -175,14 +174,20 @@ pub fn packet_matches(s: &Step<'_>, view: &ViewArgs) -> bool {
 /// Appends one per-packet line:
 /// `[SEC.USEC]\tPROTO SRC[:PORT] -> DST[:PORT] [FLAGS][ fragment][ reassembled]\tSTATE
 /// DIRECTION[ dropped]`, or its JSON. A fragment the reassembly kept is `held -` (conntrack
-/// never sees it); the one completing its datagram shows the datagram and its verdict. Written straight into `out` (no allocation per packet).
+/// never sees it); the one completing its datagram shows the datagram and its verdict; the
+/// second copy of a packet in a `-i any` capture is `copy -`. Written straight into `out` (no allocation per packet).
 pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool) {
     use std::io::Write as _;
     let (sec, us) = secs_us(s.ts_ns);
     let v = s.verdict;
-    // A fragment the reassembly kept or dropped never reached conntrack: "held".
-    let held = matches!(s.frag, Fate::Held | Fate::Dropped);
-    let state = if held { "held" } else { state_name(v.info) };
+    // A fragment the reassembly kept or dropped never reached conntrack: "held"; nor did a
+    // packet's second copy: "copy".
+    let held = matches!(s.frag, Fate::Held | Fate::Dropped | Fate::Copy);
+    let state = match s.frag {
+        Fate::Copy => "copy",
+        _ if held => "held",
+        _ => state_name(v.info),
+    };
     let dropped = v.dropped || s.frag == Fate::Dropped;
     let dir = match v.info {
         _ if held => None,
@@ -239,6 +244,7 @@ pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool) {
             Fate::Held => out.extend_from_slice(b",\"fragment\":\"held\""),
             Fate::Dropped => out.extend_from_slice(b",\"fragment\":\"dropped\""),
             Fate::Reassembled => out.extend_from_slice(b",\"fragment\":\"reassembled\""),
+            Fate::Copy => {}
         }
         let _ = writeln!(out, ",\"dropped\":{dropped}}}");
         return;
