@@ -171,4 +171,22 @@ mod tests {
         assert!(c.is_copy(4 * WINDOW, &f6, true));
         assert!(!c.is_copy(4 * WINDOW, &[0x45, 0], true));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_never_panic(
+            pkts in proptest::collection::vec(
+                (proptest::collection::vec(proptest::prelude::any::<u8>(), 0..160), proptest::prelude::any::<bool>()),
+                1..30,
+            )
+        ) {
+            let mut c = Copies::new();
+            for (i, (mut p, out)) in pkts.into_iter().enumerate() {
+                if let Some(b) = p.first_mut() {
+                    *b = (*b & 0x0f) | if i % 2 == 0 { 0x40 } else { 0x60 };
+                }
+                let _ = c.is_copy(i as u64, &p, out);
+            }
+        }
+    }
 }

@@ -450,4 +450,60 @@ mod tests {
         assert!(!is_fragment(&atomic));
         assert_eq!(Defrag::new().push(1, &[0x45, 0, 0], &mut out), Fate::Whole);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_never_panic_and_the_held_bytes_add_up(
+            pkts in proptest::collection::vec(
+                (proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), 0u64..100_000_000_000, proptest::prelude::any::<bool>()),
+                1..40,
+            )
+        ) {
+            let mut df = Defrag::new();
+            let mut out = Vec::new();
+            for (mut p, now, v6) in pkts {
+                // Mostly fragments: the version, and the MF bit or a fragment header.
+                if let Some(b) = p.first_mut() {
+                    *b = (*b & 0x0f) | if v6 { 0x60 } else { 0x40 };
+                }
+                if p.len() > 6 {
+                    if v6 { p[6] = 44 } else { p[6] |= 0x20 }
+                }
+                let _ = df.push(now, &p, &mut out);
+                let held: usize = df.queues.values().map(|q| q.bytes).sum();
+                proptest::prop_assert_eq!(held, df.bytes);
+            }
+        }
+
+        #[test]
+        fn a_datagram_cut_anywhere_and_shuffled_comes_back_whole(
+            len in 9usize..4000,
+            size8 in 1usize..200,
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let (a, b) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+            let d = build::udp(a, b, 1, 2, &vec![0x5a; len - 8]);
+            let mut frags = frag4(&d, size8 * 8);
+            // A deterministic shuffle.
+            let mut x = seed | 1;
+            for i in (1..frags.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                frags.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            let mut df = Defrag::new();
+            let mut out = Vec::new();
+            let fates: Vec<Fate> = frags.iter().map(|f| df.push(1, f, &mut out)).collect();
+            let last = fates.len() - 1;
+            if frags.len() == 1 {
+                proptest::prop_assert_eq!(fates[0], Fate::Whole);
+            } else {
+                proptest::prop_assert!(fates[..last].iter().all(|f| *f == Fate::Held));
+                proptest::prop_assert_eq!(fates[last], Fate::Reassembled);
+                proptest::prop_assert_eq!(&out[20..], &d[20..]);
+                proptest::prop_assert_eq!(df.bytes, 0);
+            }
+        }
+    }
 }
