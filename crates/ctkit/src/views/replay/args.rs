@@ -103,13 +103,18 @@ usage: ctkit replay CAPTURE [--events | --per-packet | --what-if] [--expect] [--
   --events       the events as `conntrack -E -o timestamp' prints them
   --expect       the expectations instead of the connections: the final expectation table as
                  `conntrack -L expect' prints it, with --events as `conntrack -E expect' does
-  --per-packet   each packet: time, tuple, ct state, direction, dropped
+  --per-packet   each packet: time, tuple, ct state, direction, dropped (the list filters
+                 select a flow's packets, both ways)
   --what-if      peak entries (and when), drops, early drops, states at the peak, final count
   --csv FILE     (--what-if) occupancy over time; --svg FILE: the same as a plot
   --set NAME=VALUE  any conntrack sysctl (nf_conntrack_max=65536, …), repeatable
   --sysctl-from-kernel  start from this namespace's values instead of 6.18's defaults
                  (checksums stay unverified unless --set nf_conntrack_checksum=1)
-  --seed N       hash seed (makes early-drop victims repeatable)";
+  --helper ftp=PORT  attach the FTP helper to TCP PORT too (as a `ct helper' rule; 21 by default)
+  --no-helpers   no helper at all (then --helper adds back)
+  --zone N       the conntrack zone every packet is tracked in (default 0)
+  --seed N       hash seed (makes early-drop victims repeatable)
+  --json         JSON lines instead of conntrack's text, in every mode";
 
 fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
     v.parse()
