@@ -141,7 +141,8 @@ pub struct Packet<'a> {
     /// 0 for a whole frame): `l3` is that much shorter than the packet was.
     pub cut_len: u32,
     /// Whether the capturing host sent the frame (`Some(true)`) or received it
-    /// (`Some(false)`), for link layers that say (Linux cooked captures, `tcpdump -i any`).
+    /// (`Some(false)`), when the capture says: Linux cooked captures (`tcpdump -i any`) in
+    /// their header, pcapng in an enhanced packet block's `epb_flags` (dumpcap).
     pub outgoing: Option<bool>,
 }
 
@@ -163,6 +164,8 @@ pub(crate) struct Frame {
     pub start: usize,
     pub caplen: usize,
     pub orig_len: u32,
+    /// Sent (`Some(true)`) or received, when the format says (pcapng's `epb_flags`).
+    pub outgoing: Option<bool>,
 }
 
 enum Format {
@@ -233,7 +236,7 @@ impl<R: Read> Capture<R> {
                         l3: self.input.slice(f.start + off, f.caplen - off),
                         orig_len: f.orig_len,
                         cut_len: f.orig_len.saturating_sub(f.caplen as u32),
-                        outgoing: f.link.outgoing(bytes),
+                        outgoing: f.link.outgoing(bytes).or(f.outgoing),
                     }));
                 }
                 None => self.stats.skipped += 1,

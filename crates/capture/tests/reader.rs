@@ -310,3 +310,55 @@ fn a_record_cut_by_the_snap_length_says_how_much_is_missing() {
     let p = c.next_packet().unwrap().unwrap();
     assert_eq!((p.l3.len(), p.orig_len, p.cut_len), (20, 34, 0));
 }
+
+#[test]
+fn pcapng_epb_flags_say_whether_a_frame_was_sent_or_received() {
+    for le in [true, false] {
+        let put32 = |v: &mut Vec<u8>, x: u32| {
+            v.extend_from_slice(&if le { x.to_le_bytes() } else { x.to_be_bytes() })
+        };
+        let put16 = |v: &mut Vec<u8>, x: u16| {
+            v.extend_from_slice(&if le { x.to_le_bytes() } else { x.to_be_bytes() })
+        };
+        let mut b = Vec::new();
+        write::pcapng_shb(&mut b, le);
+        write::pcapng_idb(&mut b, 1, None, le);
+        let frame = eth(IP4, 0);
+        // No option, inbound, outbound, "not available", a comment before outbound.
+        for opts in [
+            vec![],
+            vec![(2u16, 1u32)],
+            vec![(2, 2)],
+            vec![(2, 0)],
+            vec![(1, 0x6869), (2, 2)],
+        ] {
+            let mut body = Vec::new();
+            for x in [0, 0, 1000, frame.len() as u32, frame.len() as u32] {
+                put32(&mut body, x);
+            }
+            body.extend_from_slice(&frame);
+            while body.len() % 4 != 0 {
+                body.push(0);
+            }
+            for (code, value) in &opts {
+                put16(&mut body, *code);
+                put16(&mut body, 4);
+                put32(&mut body, *value);
+            }
+            if !opts.is_empty() {
+                body.extend_from_slice(&[0; 4]);
+            }
+            write::block(&mut b, 6, &body, le);
+        }
+        let mut c = Capture::new(&b[..]).unwrap();
+        let mut dirs = Vec::new();
+        while let Some(p) = c.next_packet().unwrap() {
+            dirs.push(p.outgoing);
+        }
+        assert_eq!(
+            dirs,
+            [None, Some(false), Some(true), None, Some(true)],
+            "le {le}"
+        );
+    }
+}

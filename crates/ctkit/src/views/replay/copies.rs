@@ -1,5 +1,6 @@
 //! The second copy of a packet in a `tcpdump -i any` capture (Linux cooked, SLL/SLL2, where
-//! each frame says whether the host received or sent it). Such a capture holds a forwarded
+//! each frame says whether the host received or sent it; or a pcapng capture of several
+//! interfaces whose blocks say it in `epb_flags`, as dumpcap writes). Such a capture holds a forwarded
 //! packet twice, received on one interface and sent on another (TTL or hop limit one
 //! lower), and a loopback packet twice, sent and received on `lo`. Conntrack tracks either
 //! once: a forwarded packet at PREROUTING (POSTROUTING only confirms it), a loopback one at
