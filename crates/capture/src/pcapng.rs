@@ -266,22 +266,6 @@ fn parse_idb(body: &[u8], le: bool) -> Option<Iface> {
     Some(iface)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamp_resolutions_convert_to_nanoseconds() {
-        assert_eq!(TsRes::Pow10(6).to_ns(1_500_000), 1_500_000_000);
-        assert_eq!(TsRes::Pow10(9).to_ns(7), 7);
-        assert_eq!(TsRes::Pow10(12).to_ns(7_000), 7);
-        assert_eq!(TsRes::Pow10(200).to_ns(u64::MAX), 0);
-        assert_eq!(TsRes::Pow2(10).to_ns(1024), 1_000_000_000);
-        assert_eq!(TsRes::Pow2(0).to_ns(u64::MAX), u64::MAX);
-        assert_eq!(TsRes::Pow10(0).to_ns(u64::MAX), u64::MAX);
-    }
-}
-
 /// `epb_flags` (option 2): bits 0-1 are the direction, 1 inbound, 2 outbound; `None` when
 /// absent, unknown or malformed (`opts`: the options after the packet data, possibly empty
 /// or cut).
@@ -303,4 +287,20 @@ fn epb_direction(opts: &[u8], le: bool) -> Option<bool> {
         opts = opts.get(4 + len.div_ceil(4) * 4..)?;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_resolutions_convert_to_nanoseconds() {
+        assert_eq!(TsRes::Pow10(6).to_ns(1_500_000), 1_500_000_000);
+        assert_eq!(TsRes::Pow10(9).to_ns(7), 7);
+        assert_eq!(TsRes::Pow10(12).to_ns(7_000), 7);
+        assert_eq!(TsRes::Pow10(200).to_ns(u64::MAX), 0);
+        assert_eq!(TsRes::Pow2(10).to_ns(1024), 1_000_000_000);
+        assert_eq!(TsRes::Pow2(0).to_ns(u64::MAX), u64::MAX);
+        assert_eq!(TsRes::Pow10(0).to_ns(u64::MAX), u64::MAX);
+    }
 }
