@@ -1,21 +1,27 @@
 //! The second copy of a packet in a `tcpdump -i any` capture (Linux cooked, SLL/SLL2, where
 //! each frame says whether the host received or sent it; or a pcapng capture of several
-//! interfaces whose blocks say it in `epb_flags`, as dumpcap writes). Such a capture holds a forwarded
-//! packet twice, received on one interface and sent on another (TTL or hop limit one
-//! lower), and a loopback packet twice, sent and received on `lo`. Conntrack tracks either
+//! interfaces whose blocks say it in `epb_flags`, as dumpcap writes). Such a capture holds
+//! a forwarded packet twice, received on one interface and sent on another (TTL or hop
+//! limit one lower), and a loopback packet twice, sent and received on `lo`. Conntrack tracks either
 //! once: a forwarded packet at PREROUTING (POSTROUTING only confirms it), a loopback one at
 //! OUTPUT (it comes back with its entry attached). So the later copy is recognised and not
 //! tracked again.
 //!
 //! A copy is the same bytes but the TTL/hop limit and the IPv4 header checksum, within a
-//! second of the first copy. A NATed forwarded packet is changed in its addresses and ports
-//! and is not recognised (the engine does not model NAT: capture such a router on one side).
+//! few seconds of the first copy (the next hop's address may be resolved meanwhile). A
+//! NATed forwarded packet is changed in its addresses and ports and is not recognised (the
+//! engine does not model NAT: capture such a router on one side).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 
-/// How long a first copy waits for its second, nanoseconds.
-const WINDOW: u64 = 1_000_000_000;
+/// How long a first copy waits for its second, nanoseconds: a forwarded packet waits for
+/// its next hop's address resolution up to 3 s (3 solicitations 1 s apart) before it is
+/// sent.
+const WINDOW: u64 = 5_000_000_000;
+/// The most first copies remembered per direction (the oldest is forgotten first), so a
+/// capture of only one direction at a high rate stays within a few MiB.
+const CAP: usize = 1 << 17;
 /// Bytes of a packet its fingerprint covers (headers and the start of the payload).
 const COVER: usize = 128;
 
@@ -46,6 +52,11 @@ impl Side {
     }
 
     fn add(&mut self, now: u64, fp: u64) {
+        if self.order.len() >= CAP {
+            if let Some((_, old)) = self.order.pop_front() {
+                self.take(old);
+            }
+        }
         *self.count.entry(fp).or_default() += 1;
         self.order.push_back((now, fp));
     }
@@ -82,14 +93,28 @@ fn fingerprint(l3: &[u8], ttl_delta: u8) -> Option<u64> {
     let n = l3.len().min(COVER);
     h.write(&l3[..ttl_at]);
     h.write_u8(ttl);
-    match sum_at {
-        Some(s) => {
-            h.write(&l3[ttl_at + 1..s.min(n)]);
-            h.write(&l3[(s + 2).min(n)..n]);
-        }
-        None => h.write(&l3[ttl_at + 1..n]),
-    }
+    // What is left out besides the TTL: IPv4's header checksum; IPv6's fragment
+    // identification, which a router picks anew when it fragments a reassembled datagram
+    // again.
+    let skip = match sum_at {
+        Some(s) => s..s + 2,
+        None => ipv6_frag_id(l3).unwrap_or(n..n),
+    };
+    h.write(&l3[ttl_at + 1..skip.start.clamp(ttl_at + 1, n)]);
+    h.write(&l3[skip.end.min(n)..n]);
     Some(h.finish())
+}
+
+/// Where an IPv6 fragment header's identification is (after hop-by-hop, routing and
+/// destination options headers).
+fn ipv6_frag_id(l3: &[u8]) -> Option<std::ops::Range<usize>> {
+    let mut next = *l3.get(6)?;
+    let mut pos = 40;
+    while matches!(next, 0 | 43 | 60) {
+        next = *l3.get(pos)?;
+        pos += (usize::from(*l3.get(pos + 1)?) + 1) * 8;
+    }
+    (next == 44 && pos + 8 <= l3.len()).then_some(pos + 4..pos + 8)
 }
 
 impl Copies {
@@ -170,7 +195,36 @@ mod tests {
         f6[7] -= 1;
         assert!(!c.is_copy(4 * WINDOW, &p6, false));
         assert!(c.is_copy(4 * WINDOW, &f6, true));
+        // An IPv6 fragment sent on with a new identification (refragmented) is its copy.
+        let mut frag = p6[..40].to_vec();
+        frag[6] = 44;
+        frag.extend_from_slice(&[17, 0, 0, 1, 0, 0, 0, 7]);
+        frag.extend_from_slice(&p6[40..]);
+        let mut out = frag.clone();
+        out[7] -= 1;
+        out[44..48].copy_from_slice(&[0, 0, 0, 9]);
+        assert!(!c.is_copy(4 * WINDOW, &frag, false));
+        assert!(c.is_copy(4 * WINDOW, &out, true));
         assert!(!c.is_copy(4 * WINDOW, &[0x45, 0], true));
+    }
+
+    #[test]
+    fn at_most_cap_first_copies_are_remembered() {
+        let (a, b) = (
+            "192.0.2.2".parse().unwrap(),
+            "198.51.100.2".parse().unwrap(),
+        );
+        let mut p = build::udp(a, b, 5000, 53, &[0; 4]);
+        let mut c = Copies::new();
+        let first = p.clone(); // payload 0, the first one added below
+        for i in 0..=CAP as u32 {
+            p[28..32].copy_from_slice(&i.to_be_bytes());
+            assert!(!c.is_copy(1, &p, false));
+        }
+        assert_eq!(c.received.order.len(), CAP);
+        // The first is forgotten, the last is still there.
+        assert!(!c.is_copy(2, &forwarded(&first), true));
+        assert!(c.is_copy(2, &forwarded(&p), true));
     }
 
     proptest::proptest! {
