@@ -11,8 +11,8 @@
 //! - a non-last IPv6 fragment whose length is not a multiple of 8 is dropped; a non-last
 //!   IPv4 fragment is cut to a multiple of 8; a datagram longer than 65535 bytes is dropped;
 //! - queues expire after `ipfrag_time` (30 s) / `ip6frag_time` (60 s); all queues together
-//!   hold at most `ipfrag_high_thresh` (4 MiB) of fragment data, new fragments beyond it are
-//!   dropped;
+//!   hold at most `ipfrag_high_thresh` (4 MiB) of fragments (payload plus a per-fragment
+//!   overhead, as the kernel charges `truesize`), new fragments beyond it are dropped;
 //! - the datagram is rebuilt from the first fragment's header: IPv4 with its total length,
 //!   no fragment bits and a fresh header checksum; IPv6 with the unfragmentable headers, the
 //!   fragment header taken out and the payload length set.
@@ -29,6 +29,9 @@ const IPV4_TIMEOUT: u64 = 30_000_000_000;
 const IPV6_TIMEOUT: u64 = 60_000_000_000;
 /// `ipfrag_high_thresh` / `ip6frag_high_thresh`: fragment bytes all queues may hold.
 const HIGH_THRESH: usize = 4 << 20;
+/// What a held fragment costs besides its payload, as the kernel charges an skb's
+/// `truesize` (its metadata and buffer): many tiny fragments fill the limit too.
+const FRAG_OVERHEAD: usize = 768;
 /// The largest datagram.
 const MAX_DATAGRAM: usize = 65535;
 
@@ -214,7 +217,8 @@ impl Defrag {
             self.kill(&f.key);
             return Fate::Dropped;
         }
-        if self.bytes + f.payload.len() > HIGH_THRESH && !self.queues.contains_key(&f.key) {
+        let cost = f.payload.len() + FRAG_OVERHEAD;
+        if self.bytes + cost > HIGH_THRESH {
             return Fate::Dropped;
         }
         let q = self.queues.entry(f.key).or_insert_with(|| Queue {
@@ -258,8 +262,8 @@ impl Defrag {
         }
         let at = q.parts.partition_point(|(o, _)| *o < f.offset);
         q.parts.insert(at, (f.offset, f.payload.to_vec()));
-        q.bytes += f.payload.len();
-        self.bytes += f.payload.len();
+        q.bytes += cost;
+        self.bytes += cost;
         // Complete: the last fragment came, the first one too, and no hole is left.
         let Some(total) = q.total else {
             return Fate::Held;
@@ -434,7 +438,25 @@ mod tests {
         assert_eq!(df.push(0, &frags[0], &mut out), Fate::Held);
         assert_eq!(df.push(1, &frags[1], &mut out), Fate::Held);
         assert_eq!(df.push(IPV4_TIMEOUT, &frags[2], &mut out), Fate::Held);
-        assert_eq!(df.bytes, frags[2].len() - 20);
+        assert_eq!(df.bytes, frags[2].len() - 20 + FRAG_OVERHEAD);
+        // ipfrag_high_thresh: first fragments of distinct datagrams (8 bytes of payload
+        // each) are held until 4 MiB are charged, then dropped.
+        let mut df = Defrag::new();
+        let mut first = frags[0].clone();
+        first.truncate(28);
+        first[2..4].copy_from_slice(&28u16.to_be_bytes());
+        let mut held = 0;
+        for id in 0..10_000u16 {
+            first[4..6].copy_from_slice(&id.to_be_bytes());
+            match df.push(1, &first, &mut out) {
+                Fate::Held => held += 1,
+                f => {
+                    assert_eq!(f, Fate::Dropped);
+                    break;
+                }
+            }
+        }
+        assert_eq!(held, HIGH_THRESH / (8 + FRAG_OVERHEAD));
         // A non-last IPv6 fragment must be a multiple of 8 bytes.
         let (a, b) = (
             "2001:db8::1".parse().unwrap(),
