@@ -84,6 +84,10 @@ pub enum CaptureError {
 fn starts_with(found: &[u8]) -> String {
     if found.is_empty() {
         "the input is empty".to_string()
+    } else if found.starts_with(&[0x1f, 0x8b]) {
+        "gzip-compressed: decompress it first, e.g. zcat FILE | ctkit replay -".to_string()
+    } else if found.starts_with(b"\x28\xb5\x2f\xfd") {
+        "zstd-compressed: decompress it first, e.g. zstdcat FILE | ctkit replay -".to_string()
     } else {
         format!("it starts with {found:02x?}")
     }

@@ -129,6 +129,14 @@ fn unsupported_link_type_and_bad_magic_are_typed_errors() {
         ),
         Ok(_) => panic!("text read as a capture"),
     }
+    match Capture::new(&[0x1f, 0x8b, 8, 0, 0, 0][..]) {
+        Err(e) => assert_eq!(
+            e.to_string(),
+            "not a pcap or pcapng capture (gzip-compressed: decompress it first, e.g. zcat \
+             FILE | ctkit replay -)"
+        ),
+        Ok(_) => panic!("gzip read as a capture"),
+    }
 }
 
 #[test]
