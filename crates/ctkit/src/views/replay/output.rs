@@ -268,7 +268,10 @@ pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool) {
                 };
             }
             if let Some((t, c, id)) = p.icmp {
-                let _ = write!(out, " type={t} code={c} id={id}");
+                let _ = write!(out, " type={t} code={c}");
+                if packet::icmp_has_id(p.proto, t) {
+                    let _ = write!(out, " id={id}");
+                }
             }
             if !flags.is_empty() {
                 let _ = write!(out, " [{flags}]");

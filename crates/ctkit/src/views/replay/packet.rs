@@ -15,7 +15,7 @@ pub struct Summary {
     pub proto: u8,
     /// Ports (TCP, UDP, UDP-Lite, SCTP, DCCP) when present.
     pub ports: Option<(u16, u16)>,
-    /// ICMP/ICMPv6 type, code and (echo) id.
+    /// ICMP/ICMPv6 type, code and id (0 but for queries and their replies).
     pub icmp: Option<(u8, u8, u16)>,
     /// TCP flags byte.
     pub tcp_flags: Option<u8>,
@@ -94,7 +94,14 @@ pub fn summarize(l3: &[u8]) -> Option<Summary> {
         }
         1 | 58 => {
             if let (Some(&t), Some(&c)) = (l4.first(), l4.get(1)) {
-                s.icmp = Some((t, c, be16(4).unwrap_or(0)));
+                // Only queries and their replies carry an identifier (the others have
+                // other fields there: an error's unused word, neighbour discovery flags).
+                let id = if icmp_has_id(proto, t) {
+                    be16(4).unwrap_or(0)
+                } else {
+                    0
+                };
+                s.icmp = Some((t, c, id));
             }
         }
         _ => {}
@@ -119,6 +126,11 @@ fn icmp_inverse(proto: u8, t: u8) -> u8 {
         }
     }
     t
+}
+
+/// Whether an ICMP/ICMPv6 message of type `t` carries an identifier (a query or its reply).
+pub fn icmp_has_id(proto: u8, t: u8) -> bool {
+    icmp_inverse(proto, t) != t
 }
 
 impl Summary {
