@@ -20,7 +20,7 @@
 //! An atomic fragment (offset 0, no more fragments) is not a fragment.
 
 use super::driver::Fate;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 /// `ipfrag_time`, nanoseconds.
@@ -90,6 +90,9 @@ impl Frag<'_> {
 pub struct Defrag {
     queues: HashMap<Key, Queue>,
     bytes: usize,
+    /// Queues by creation time, per family (one timeout each, so each list expires from
+    /// its front): (created, key).
+    order: [VecDeque<(u64, Key)>; 2],
 }
 
 fn be16(b: &[u8], i: usize) -> Option<usize> {
@@ -221,13 +224,24 @@ impl Defrag {
         if self.bytes + cost > HIGH_THRESH {
             return Fate::Dropped;
         }
-        let q = self.queues.entry(f.key).or_insert_with(|| Queue {
-            since: now,
-            head: None,
-            parts: Vec::new(),
-            total: None,
-            bytes: 0,
-            v6: f.v6,
+        // Completed queues leave their entry in `order` until it expires: drop such
+        // entries when they outnumber the live queues, so the list stays as small.
+        let live = self.queues.len();
+        let order = &mut self.order[usize::from(f.v6)];
+        if order.len() > 2 * live + 1024 {
+            let queues = &self.queues;
+            order.retain(|(since, key)| queues.get(key).is_some_and(|q| q.since == *since));
+        }
+        let q = self.queues.entry(f.key).or_insert_with(|| {
+            order.push_back((now, f.key));
+            Queue {
+                since: now,
+                head: None,
+                parts: Vec::new(),
+                total: None,
+                bytes: 0,
+                v6: f.v6,
+            }
         });
         // The last fragment fixes the length; nothing may lie beyond it, nor may two
         // last fragments disagree.
@@ -311,16 +325,18 @@ impl Defrag {
 
     /// Drops the queues whose time ran out by `now`.
     fn expire(&mut self, now: u64) {
-        let mut freed = 0;
-        self.queues.retain(|_, q| {
-            let limit = if q.v6 { IPV6_TIMEOUT } else { IPV4_TIMEOUT };
-            let keep = now.saturating_sub(q.since) < limit;
-            if !keep {
-                freed += q.bytes;
+        for (v6, limit) in [(false, IPV4_TIMEOUT), (true, IPV6_TIMEOUT)] {
+            while let Some(&(since, key)) = self.order[usize::from(v6)].front() {
+                if now.saturating_sub(since) < limit {
+                    break;
+                }
+                self.order[usize::from(v6)].pop_front();
+                // The queue of that time, unless it completed or died and came back since.
+                if self.queues.get(&key).is_some_and(|q| q.since == since) {
+                    self.kill(&key);
+                }
             }
-            keep
-        });
-        self.bytes -= freed;
+        }
     }
 }
 
@@ -457,6 +473,21 @@ mod tests {
             }
         }
         assert_eq!(held, HIGH_THRESH / (8 + FRAG_OVERHEAD));
+        // Completed datagrams do not pile up in the expiry list.
+        let mut df = Defrag::new();
+        for id in 0..5000u16 {
+            let mut pair = frag4(&d, 1480);
+            for f in &mut pair {
+                f[4..6].copy_from_slice(&id.to_be_bytes());
+            }
+            let fates: Vec<Fate> = pair.iter().map(|f| df.push(1, f, &mut out)).collect();
+            assert_eq!(fates[2], Fate::Reassembled);
+        }
+        assert!(
+            df.queues.is_empty() && df.order[0].len() <= 1025,
+            "{}",
+            df.order[0].len()
+        );
         // A non-last IPv6 fragment must be a multiple of 8 bytes.
         let (a, b) = (
             "2001:db8::1".parse().unwrap(),
