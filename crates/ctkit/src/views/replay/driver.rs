@@ -62,7 +62,7 @@ pub struct Step<'a> {
     pub verdict: Verdict,
     /// What the reassembly did with the packet ([`Fate::Reassembled`]: `l3` is the whole
     /// datagram this fragment completed).
-    pub frag: Fate,
+    pub fate: Fate,
 }
 
 /// What became of a packet before the tracker.
@@ -127,14 +127,14 @@ pub fn replay<R: Read>(
         } else {
             p.l3
         };
-        let frag = if p.outgoing.is_some_and(|out| copies.is_copy(now, l3, out)) {
+        let fate = if p.outgoing.is_some_and(|out| copies.is_copy(now, l3, out)) {
             Fate::Copy
         } else if defrag::is_fragment(l3) {
             defrag.push(now, l3, &mut whole)
         } else {
             Fate::Whole
         };
-        let (l3, verdict) = match frag {
+        let (l3, verdict) = match fate {
             Fate::Whole => (l3, t.process(now, zone, l3)),
             Fate::Reassembled => (&whole[..], t.process(now, zone, &whole)),
             Fate::Held | Fate::Dropped | Fate::Copy => (l3, HELD),
@@ -145,7 +145,7 @@ pub fn replay<R: Read>(
             now,
             l3,
             verdict,
-            frag,
+            fate,
         };
         prog.packets += 1;
         prog.last_ns = now;
@@ -203,19 +203,19 @@ pub fn replay_batched<R: Read>(
             if p.cut_len > 0 {
                 pad_cut(&mut data, start, p.cut_len);
             }
-            let mut frag = Fate::Whole;
+            let mut fate = Fate::Whole;
             if p.outgoing
                 .is_some_and(|out| copies.is_copy(now, &data[start..], out))
             {
-                frag = Fate::Copy;
+                fate = Fate::Copy;
             } else if defrag::is_fragment(&data[start..]) {
-                frag = defrag.push(now, &data[start..], &mut whole);
-                if frag == Fate::Reassembled {
+                fate = defrag.push(now, &data[start..], &mut whole);
+                if fate == Fate::Reassembled {
                     data.truncate(start);
                     data.extend_from_slice(&whole);
                 }
             }
-            meta.push((p.ts_ns, now, data.len(), frag));
+            meta.push((p.ts_ns, now, data.len(), fate));
         }
         if meta.is_empty() {
             return damage.map_or(Ok(prog), Err);
@@ -226,10 +226,10 @@ pub fn replay_batched<R: Read>(
         let mut pkts: [(u64, &[u8]); N] = [(0, &[]); N];
         let mut n = 0;
         let mut start = 0;
-        for (slot, &(_, now, end, frag)) in all.iter_mut().zip(&meta) {
+        for (slot, &(_, now, end, fate)) in all.iter_mut().zip(&meta) {
             *slot = &data[start..end];
             start = end;
-            if matches!(frag, Fate::Whole | Fate::Reassembled) {
+            if matches!(fate, Fate::Whole | Fate::Reassembled) {
                 pkts[n] = (now, *slot);
                 n += 1;
             }
@@ -238,9 +238,9 @@ pub fn replay_batched<R: Read>(
             t.process_batch_at(zone, &pkts[..n], &mut verdicts[..n]);
         }
         let mut tracked = verdicts[..n].iter();
-        for (&(ts_ns, now, _, frag), &l3) in meta.iter().zip(&all) {
+        for (&(ts_ns, now, _, fate), &l3) in meta.iter().zip(&all) {
             prog.first_ns.get_or_insert(now);
-            let verdict = match frag {
+            let verdict = match fate {
                 Fate::Whole | Fate::Reassembled => *tracked.next().expect("one per packet"),
                 Fate::Held | Fate::Dropped | Fate::Copy => HELD,
             };
@@ -250,7 +250,7 @@ pub fn replay_batched<R: Read>(
                 now,
                 l3,
                 verdict,
-                frag,
+                fate,
             };
             prog.packets += 1;
             prog.last_ns = now;

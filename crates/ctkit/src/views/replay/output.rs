@@ -182,13 +182,13 @@ pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool) {
     let v = s.verdict;
     // A fragment the reassembly kept or dropped never reached conntrack: "held"; nor did a
     // packet's second copy: "copy".
-    let held = matches!(s.frag, Fate::Held | Fate::Dropped | Fate::Copy);
-    let state = match s.frag {
+    let held = matches!(s.fate, Fate::Held | Fate::Dropped | Fate::Copy);
+    let state = match s.fate {
         Fate::Copy => "copy",
         _ if held => "held",
         _ => state_name(v.info),
     };
-    let dropped = v.dropped || s.frag == Fate::Dropped;
+    let dropped = v.dropped || s.fate == Fate::Dropped;
     let dir = match v.info {
         _ if held => None,
         CtInfo::Invalid | CtInfo::Untracked => None,
@@ -239,7 +239,7 @@ pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool) {
             }
             None => out.extend_from_slice(b"null"),
         }
-        match s.frag {
+        match s.fate {
             Fate::Whole => {}
             Fate::Held => out.extend_from_slice(b",\"fragment\":\"held\""),
             Fate::Dropped => out.extend_from_slice(b",\"fragment\":\"dropped\""),
@@ -279,7 +279,7 @@ pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool) {
             if p.fragment {
                 out.extend_from_slice(b" fragment");
             }
-            if s.frag == Fate::Reassembled {
+            if s.fate == Fate::Reassembled {
                 out.extend_from_slice(b" reassembled");
             }
         }
