@@ -7,8 +7,11 @@
 //! before touching the kernel are listed. Skipped with a reason when the oracle or `unshare`
 //! is unavailable, unless `CTKIT_REQUIRE_KERNEL=1`.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use support::GlobalLock;
 
 const ORACLE: &str = "/usr/sbin/conntrack";
 
@@ -601,6 +604,12 @@ fn parse_errors_match_conntrack_147() {
     let ours = link_dir("ours", Path::new(env!("CARGO_BIN_EXE_ctkit")));
     let mut failures = Vec::new();
     for args in VECTORS {
+        // Label options read /etc/xtables/connlabel.conf (its absence is a warning line),
+        // which the labels tests write: both tools must see the same file.
+        let _shared = args
+            .iter()
+            .any(|a| a.starts_with("--label") || *a == "-l")
+            .then(GlobalLock::shared);
         let o = run(&oracle, args, "");
         let m = run(&ours, args, "");
         if o.code != m.code || o.stderr != m.stderr || o.stdout != m.stdout {

@@ -113,6 +113,8 @@ fn max_and_buckets_are_read_only_outside_the_initial_namespace() {
     else {
         return;
     };
+    // nf_conntrack_max is read twice: no other test may change it in between.
+    let _shared = GlobalLock::shared();
     let before = read(&ns, "nf_conntrack_max");
     for name in ["nf_conntrack_max", "nf_conntrack_buckets"] {
         let r = ctkit(

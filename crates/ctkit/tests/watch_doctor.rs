@@ -290,11 +290,15 @@ fn watch_survives_event_overflow_and_reports_it() {
             .unwrap();
         assert!(st.success());
     };
-    sig("-STOP");
-    // 200 flows: fewer than the nf_conntrack_max a concurrent table-full test may set.
-    udp_flows(&client, 40000, 200);
-    sig("-CONT");
-    let second = next_json(&mut out);
+    let second = {
+        // 201 entries, unreplied: more than another test's lowered nf_conntrack_max admits,
+        // and what its flagged GC evicts. Held until the sample that counts them.
+        let _shared = GlobalLock::shared();
+        sig("-STOP");
+        udp_flows(&client, 40000, 200);
+        sig("-CONT");
+        next_json(&mut out)
+    };
     assert!(
         child.wait().unwrap().success(),
         "watch must survive ENOBUFS"
@@ -305,6 +309,9 @@ fn watch_survives_event_overflow_and_reports_it() {
     assert_eq!(second["count"], 201, "{second}");
 }
 
+/// `doctor --json` in `ns`. Its findings judge the table against the global
+/// `nf_conntrack_max` and `nf_conntrack_buckets`: outside the table-full test (which holds the
+/// exclusive lock), call it under [`GlobalLock::shared`].
 fn doctor_json(ns: &Netns) -> (i32, Value) {
     let bin = ctkit_bin();
     let out = ns.exec(&[
@@ -499,14 +506,18 @@ fn doctor_on_a_quiet_table_is_ok_and_the_text_report_fits_a_screen() {
     }
     let (_client, server) = pair();
     let bin = ctkit_bin();
-    let out = server.exec(&[
-        bin.to_str().unwrap(),
-        "doctor",
-        "--sample",
-        "0.1",
-        "--since",
-        "1m",
-    ]);
+    // Status ok needs max and buckets at their defaults (fill, chain length at full table).
+    let out = {
+        let _shared = GlobalLock::shared();
+        server.exec(&[
+            bin.to_str().unwrap(),
+            "doctor",
+            "--sample",
+            "0.1",
+            "--since",
+            "1m",
+        ])
+    };
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("status: ok (exit 0)"), "{text}");
@@ -530,7 +541,11 @@ fn doctor_counts_states_sources_helpers_and_expectations_like_conntrack() {
     traffic::ftp_control(&lab.client, SERVER4, 21, "PASV");
     traffic::mixed(&lab);
     lab.settle();
-    let (code, r) = doctor_json(&lab.router);
+    // Exit 0 needs max and buckets at their defaults (fill, chain length at full table).
+    let (code, r) = {
+        let _shared = GlobalLock::shared();
+        doctor_json(&lab.router)
+    };
     let listing = lab.router.exec_ok(&["/usr/sbin/conntrack", "-L"]);
     let lines: Vec<&str> = listing.lines().collect();
     let n = lines.len() as u64;
