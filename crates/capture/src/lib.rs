@@ -47,7 +47,7 @@ pub enum CaptureError {
         source: io::Error,
     },
     /// The input starts with neither pcap nor pcapng magic.
-    #[error("not a pcap or pcapng capture (it starts with {found:02x?})")]
+    #[error("not a pcap or pcapng capture ({})", starts_with(found))]
     NotACapture {
         /// The first bytes (fewer when the input is shorter).
         found: Vec<u8>,
@@ -78,6 +78,19 @@ pub enum CaptureError {
         /// The `LINKTYPE_` value.
         linktype: u32,
     },
+}
+
+/// What a non-capture input starts with, for [`CaptureError::NotACapture`].
+fn starts_with(found: &[u8]) -> String {
+    if found.is_empty() {
+        "the input is empty".to_string()
+    } else if found.starts_with(&[0x1f, 0x8b]) {
+        "gzip-compressed: decompress it first, e.g. zcat FILE | ctkit replay -".to_string()
+    } else if found.starts_with(b"\x28\xb5\x2f\xfd") {
+        "zstd-compressed: decompress it first, e.g. zstdcat FILE | ctkit replay -".to_string()
+    } else {
+        format!("it starts with {found:02x?}")
+    }
 }
 
 /// Where an error is: record 0 is the pcap file header (pcapng numbers its first block 1).
@@ -128,6 +141,13 @@ pub struct Packet<'a> {
     pub l3: &'a [u8],
     /// The frame's length on the wire (link header included).
     pub orig_len: u32,
+    /// Bytes of the frame the snap length cut off (`orig_len` minus the captured length;
+    /// 0 for a whole frame): `l3` is that much shorter than the packet was.
+    pub cut_len: u32,
+    /// Whether the capturing host sent the frame (`Some(true)`) or received it
+    /// (`Some(false)`), when the capture says: Linux cooked captures (`tcpdump -i any`) in
+    /// their header, pcapng in an enhanced packet block's `epb_flags` (dumpcap).
+    pub outgoing: Option<bool>,
 }
 
 /// What a reader has seen so far.
@@ -148,6 +168,8 @@ pub(crate) struct Frame {
     pub start: usize,
     pub caplen: usize,
     pub orig_len: u32,
+    /// Sent (`Some(true)`) or received, when the format says (pcapng's `epb_flags`).
+    pub outgoing: Option<bool>,
 }
 
 enum Format {
@@ -217,6 +239,8 @@ impl<R: Read> Capture<R> {
                         ts_ns: f.ts_ns,
                         l3: self.input.slice(f.start + off, f.caplen - off),
                         orig_len: f.orig_len,
+                        cut_len: f.orig_len.saturating_sub(f.caplen as u32),
+                        outgoing: f.link.outgoing(bytes).or(f.outgoing),
                     }));
                 }
                 None => self.stats.skipped += 1,

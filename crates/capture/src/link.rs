@@ -1,13 +1,18 @@
 //! Link layers: where the IP header starts in a captured frame, by the capture's link type
 //! (the `LINKTYPE_*` registry of tcpdump.org, `pcap-linktype(7)`).
 //!
-//! Frames that carry no IPv4/IPv6 packet (ARP, LLDP, …) give `None` and are skipped by the
-//! reader.
+//! Frames that carry no IPv4/IPv6 packet (ARP, LLDP, PPPoE discovery, …) give `None` and are
+//! skipped by the reader. Ethernet frames may carry VLAN tags and a PPPoE session header.
 
 /// `ETH_P_IP`.
 const ETH_P_IP: u16 = 0x0800;
 /// `ETH_P_IPV6`.
 const ETH_P_IPV6: u16 = 0x86dd;
+/// `ETH_P_PPP_SES`: PPPoE session frames (DSL uplinks, as OpenWrt routers have).
+const ETH_P_PPP_SES: u16 = 0x8864;
+/// PPP protocol numbers of IPv4 and IPv6.
+const PPP_IP: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
 /// 802.1Q, 802.1ad (QinQ outer tag) and the pre-standard 0x9100 outer tag.
 const VLAN_TPIDS: [u16; 3] = [0x8100, 0x88a8, 0x9100];
 
@@ -75,6 +80,20 @@ impl Link {
     }
 }
 
+impl Link {
+    /// Whether the capturing host sent `frame` (`Some(true)`) or received it
+    /// (`Some(false)`), when the link layer says: Linux cooked captures carry the packet
+    /// type (`PACKET_OUTGOING` = 4; `tcpdump -i any`), other link layers do not (`None`).
+    pub fn outgoing(self, frame: &[u8]) -> Option<bool> {
+        let pkttype = match self {
+            Link::Sll => u16::from_be_bytes([*frame.first()?, *frame.get(1)?]),
+            Link::Sll2 => u16::from(*frame.get(10)?),
+            _ => return None,
+        };
+        Some(pkttype == 4)
+    }
+}
+
 /// `AF_INET` (2) and the BSDs' `AF_INET6` values (24 NetBSD/OpenBSD, 28 FreeBSD, 30 Darwin).
 fn bsd_family(f: u8) -> bool {
     matches!(f, 2 | 24 | 28 | 30)
@@ -91,6 +110,20 @@ fn ethertype(frame: &[u8], at: usize, hdr: usize) -> Option<usize> {
     while VLAN_TPIDS.contains(&et) {
         et = be16(off + 2)?;
         off += 4;
+    }
+    if et == ETH_P_PPP_SES {
+        // PPPoE session (RFC 2516): version/type 0x11, code 0, session, length; then the
+        // PPP protocol: 0x0021 IPv4, 0x0057 IPv6.
+        if *frame.get(off)? != 0x11 || *frame.get(off + 1)? != 0 {
+            return None;
+        }
+        let ppp = be16(off + 6)?;
+        off += 8;
+        et = match ppp {
+            PPP_IP => ETH_P_IP,
+            PPP_IPV6 => ETH_P_IPV6,
+            _ => return None,
+        };
     }
     (matches!(et, ETH_P_IP | ETH_P_IPV6) && off <= frame.len()).then_some(off)
 }
@@ -112,6 +145,24 @@ mod tests {
     }
 
     #[test]
+    fn pppoe_sessions_carry_ipv4_and_ipv6_and_nothing_else_is_ip() {
+        // VLAN 7, PPPoE session 0x1234, length, PPP protocol, then the IP header.
+        let pppoe = |ppp: u16, ver: u8| {
+            let mut f = vec![0u8; 12];
+            f.extend_from_slice(&[0x81, 0x00, 0, 7, 0x88, 0x64, ver, 0, 0x12, 0x34, 0, 22]);
+            f.extend_from_slice(&ppp.to_be_bytes());
+            f.extend_from_slice(&[0x45, 0]);
+            f
+        };
+        assert_eq!(Link::Ethernet.l3_offset(&pppoe(0x0021, 0x11)), Some(26));
+        assert_eq!(Link::Ethernet.l3_offset(&pppoe(0x0057, 0x11)), Some(26));
+        // LCP, a bad version/type, a cut header: no IP.
+        assert_eq!(Link::Ethernet.l3_offset(&pppoe(0xc021, 0x11)), None);
+        assert_eq!(Link::Ethernet.l3_offset(&pppoe(0x0021, 0x21)), None);
+        assert_eq!(Link::Ethernet.l3_offset(&pppoe(0x0021, 0x11)[..20]), None);
+    }
+
+    #[test]
     fn ethernet_ip_and_vlan_stacks_find_the_ip_header() {
         assert_eq!(Link::Ethernet.l3_offset(&eth(&[0x0800])), Some(14));
         assert_eq!(Link::Ethernet.l3_offset(&eth(&[0x8100, 0x86dd])), Some(18));
@@ -129,9 +180,17 @@ mod tests {
         let mut sll = vec![0u8; 16];
         sll[14..16].copy_from_slice(&0x86ddu16.to_be_bytes());
         assert_eq!(Link::Sll.l3_offset(&sll), Some(16));
+        assert_eq!(Link::Sll.outgoing(&sll), Some(false));
+        sll[1] = 4;
+        assert_eq!(Link::Sll.outgoing(&sll), Some(true));
+        assert_eq!(Link::Ethernet.outgoing(&sll), None);
         let mut sll2 = vec![0u8; 20];
         sll2[0..2].copy_from_slice(&0x0800u16.to_be_bytes());
         assert_eq!(Link::Sll2.l3_offset(&sll2), Some(20));
+        assert_eq!(Link::Sll2.outgoing(&sll2), Some(false));
+        sll2[10] = 4;
+        assert_eq!(Link::Sll2.outgoing(&sll2), Some(true));
+        sll2[10] = 0;
         sll2[0] = 0x08;
         sll2[1] = 0x06;
         assert_eq!(Link::Sll2.l3_offset(&sll2), None);

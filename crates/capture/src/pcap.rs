@@ -98,6 +98,7 @@ impl Pcap {
             start,
             caplen: incl,
             orig_len,
+            outgoing: None,
         }))
     }
 }

@@ -174,12 +174,18 @@ impl Pcapng {
                         )
                     };
                     self.last_ts = ts_ns;
+                    let outgoing = if btype == EPB {
+                        epb_direction(body.get(20 + caplen.div_ceil(4) * 4..).unwrap_or(&[]), le)
+                    } else {
+                        None
+                    };
                     return Ok(Some(Frame {
                         ts_ns,
                         link,
                         start: body_at + 20,
                         caplen,
                         orig_len,
+                        outgoing,
                     }));
                 }
                 SPB => {
@@ -205,6 +211,7 @@ impl Pcapng {
                         start: body_at + 4,
                         caplen,
                         orig_len,
+                        outgoing: None,
                     }));
                 }
                 _ => {}
@@ -257,6 +264,29 @@ fn parse_idb(body: &[u8], le: bool) -> Option<Iface> {
         opts = opts.get(4 + padded..).unwrap_or(&[]);
     }
     Some(iface)
+}
+
+/// `epb_flags` (option 2): bits 0-1 are the direction, 1 inbound, 2 outbound; `None` when
+/// absent, unknown or malformed (`opts`: the options after the packet data, possibly empty
+/// or cut).
+fn epb_direction(opts: &[u8], le: bool) -> Option<bool> {
+    let mut opts = opts;
+    while opts.len() >= 4 {
+        let code = u16_at(opts, 0, le);
+        let len = usize::from(u16_at(opts, 2, le));
+        if code == OPT_ENDOFOPT {
+            return None;
+        }
+        if code == 2 && len == 4 {
+            return match u32_at(opts.get(4..8)?, 0, le) & 3 {
+                1 => Some(false),
+                2 => Some(true),
+                _ => None,
+            };
+        }
+        opts = opts.get(4 + len.div_ceil(4) * 4..)?;
+    }
+    None
 }
 
 #[cfg(test)]

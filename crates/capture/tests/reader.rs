@@ -115,10 +115,28 @@ fn unsupported_link_type_and_bad_magic_are_typed_errors() {
         Err(CaptureError::NotACapture { found }) => assert_eq!(found, b"hell"),
         other => panic!("{:?}", other.map(|_| ())),
     }
-    assert!(matches!(
-        Capture::new(&[][..]),
-        Err(CaptureError::NotACapture { .. })
-    ));
+    match Capture::new(&[][..]) {
+        Err(e @ CaptureError::NotACapture { .. }) => assert_eq!(
+            e.to_string(),
+            "not a pcap or pcapng capture (the input is empty)"
+        ),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    match Capture::new(&b"hello world"[..]) {
+        Err(e) => assert_eq!(
+            e.to_string(),
+            "not a pcap or pcapng capture (it starts with [68, 65, 6c, 6c])"
+        ),
+        Ok(_) => panic!("text read as a capture"),
+    }
+    match Capture::new(&[0x1f, 0x8b, 8, 0, 0, 0][..]) {
+        Err(e) => assert_eq!(
+            e.to_string(),
+            "not a pcap or pcapng capture (gzip-compressed: decompress it first, e.g. zcat \
+             FILE | ctkit replay -)"
+        ),
+        Ok(_) => panic!("gzip read as a capture"),
+    }
 }
 
 #[test]
@@ -281,5 +299,74 @@ proptest! {
         }
         b.extend_from_slice(&tail);
         let _ = read_all(&b);
+    }
+}
+
+#[test]
+fn a_record_cut_by_the_snap_length_says_how_much_is_missing() {
+    let mut b = Vec::new();
+    write::pcap_header(&mut b, 1, false, true, 30);
+    let frame = eth(IP4, 0);
+    let at = b.len();
+    write::pcap_record(&mut b, 1_000, &frame[..30], false, true);
+    // The wire length stays the frame's (14 + 20 bytes): 4 bytes were cut off.
+    b[at + 12..at + 16].copy_from_slice(&(frame.len() as u32).to_le_bytes());
+    write::pcap_record(&mut b, 2_000, &frame, false, true);
+    let mut c = Capture::new(&b[..]).unwrap();
+    let p = c.next_packet().unwrap().unwrap();
+    assert_eq!((p.l3.len(), p.orig_len, p.cut_len), (16, 34, 4));
+    let p = c.next_packet().unwrap().unwrap();
+    assert_eq!((p.l3.len(), p.orig_len, p.cut_len), (20, 34, 0));
+}
+
+#[test]
+fn pcapng_epb_flags_say_whether_a_frame_was_sent_or_received() {
+    for le in [true, false] {
+        let put32 = |v: &mut Vec<u8>, x: u32| {
+            v.extend_from_slice(&if le { x.to_le_bytes() } else { x.to_be_bytes() })
+        };
+        let put16 = |v: &mut Vec<u8>, x: u16| {
+            v.extend_from_slice(&if le { x.to_le_bytes() } else { x.to_be_bytes() })
+        };
+        let mut b = Vec::new();
+        write::pcapng_shb(&mut b, le);
+        write::pcapng_idb(&mut b, 1, None, le);
+        let frame = eth(IP4, 0);
+        // No option, inbound, outbound, "not available", a comment before outbound.
+        for opts in [
+            vec![],
+            vec![(2u16, 1u32)],
+            vec![(2, 2)],
+            vec![(2, 0)],
+            vec![(1, 0x6869), (2, 2)],
+        ] {
+            let mut body = Vec::new();
+            for x in [0, 0, 1000, frame.len() as u32, frame.len() as u32] {
+                put32(&mut body, x);
+            }
+            body.extend_from_slice(&frame);
+            while body.len() % 4 != 0 {
+                body.push(0);
+            }
+            for (code, value) in &opts {
+                put16(&mut body, *code);
+                put16(&mut body, 4);
+                put32(&mut body, *value);
+            }
+            if !opts.is_empty() {
+                body.extend_from_slice(&[0; 4]);
+            }
+            write::block(&mut b, 6, &body, le);
+        }
+        let mut c = Capture::new(&b[..]).unwrap();
+        let mut dirs = Vec::new();
+        while let Some(p) = c.next_packet().unwrap() {
+            dirs.push(p.outgoing);
+        }
+        assert_eq!(
+            dirs,
+            [None, Some(false), Some(true), None, Some(true)],
+            "le {le}"
+        );
     }
 }

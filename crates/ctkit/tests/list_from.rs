@@ -234,11 +234,22 @@ fn captures_unknown_formats_and_missing_files_are_clear_errors() {
 
 #[test]
 fn list_from_rejects_other_tables_and_unknown_flags() {
-    let r = list(&["--from", "conntrack-L.txt", "--table", "expect"], None);
+    let r = list(&["--from", "conntrack-L.txt", "--table", "dying"], None);
     assert_eq!(r.code, 2);
     assert!(
         r.stderr
-            .starts_with("ctkit: --from reads the conntrack table only, not `expect'\n"),
+            .starts_with("ctkit: --from reads the conntrack and expect tables only, not `dying'\n"),
+        "{}",
+        r.stderr
+    );
+    // Only a capture's replay has an expectation table (replay_cli.rs lists one).
+    let r = list(&["--from", "conntrack-L.txt", "--table", "expect"], None);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.ends_with(
+            ": not a packet capture: saved dumps hold connections only; \
+             expectations come from a capture (pcap, pcapng) or the kernel\n"
+        ),
         "{}",
         r.stderr
     );

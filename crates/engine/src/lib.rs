@@ -58,7 +58,8 @@
 //!
 //! What is modelled, and how:
 //! - Layer 3/4 decoding without defragmentation: a non-first fragment is INVALID (`invalid`
-//!   counter), as conntrack without `nf_defrag` would see it.
+//!   counter), as conntrack without `nf_defrag` would see it. Callers reassemble first, as
+//!   the kernel's `nf_defrag_ipv4/6` do (`ctkit replay` does).
 //! - TCP (state table as data, window tracking, loose pickup, RST rules, IGNORE/resync,
 //!   timeouts), UDP and UDP-Lite (2-second stream rule: ASSURED only once a replied flow is
 //!   older than 2 s, as 6.x does), ICMP/ICMPv6 (errors RELATED to their flow, else `error`;

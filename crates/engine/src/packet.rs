@@ -198,13 +198,19 @@ pub(crate) fn checksum_ok(l3: &L3<'_>) -> bool {
 
 /// The same over the first `cov` bytes only (`nf_checksum_partial`, UDP-Lite's coverage);
 /// the pseudo-header still carries the whole length.
+///
+/// As in 6.18's `udplite_error`, UDP-Lite is checked with UDP's protocol number (17) in the
+/// pseudo-header, where RFC 3828 senders put 136: a correctly summed UDP-Lite packet fails
+/// (the kernel then calls it INVALID, "bad checksum"; seen on a veth with
+/// `nf_conntrack_checksum=1`, while with 0 the same answer is tracked).
 pub(crate) fn checksum_cov_ok(l3: &L3<'_>, cov: usize) -> bool {
     let l4 = l3.l4;
     let data = &l4[..cov.min(l4.len())];
+    let pseudo_proto = if l3.proto == 136 { 17 } else { l3.proto };
     let pseudo = |mut s: u64| {
         s = sum16(s, l3.src);
         s = sum16(s, l3.dst);
-        s += l3.proto as u64;
+        s += pseudo_proto as u64;
         s + l4.len() as u64
     };
     match l3.proto {
@@ -217,6 +223,28 @@ pub(crate) fn checksum_cov_ok(l3: &L3<'_>, cov: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hex(h: &str) -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn test_udplite_is_checked_with_udps_pseudo_header_protocol_like_the_kernel() {
+        // A UDP-Lite datagram Linux sent (coverage 12, checksum 0xc9fb summed with 136).
+        let mut p = hex("450000207bf1400040883a61c0000201c0000202b5361b5a000cc9fb6c697465");
+        assert!(!checksum_cov_ok(&parse(&p).unwrap(), 12));
+        // Summed with 17 instead (0xc9fb + 136 - 17 in ones' complement): accepted.
+        p[26..28].copy_from_slice(&(0xc9fbu16 + 119).to_be_bytes());
+        assert!(checksum_cov_ok(&parse(&p).unwrap(), 12));
+        // UDP itself is unchanged: the same bytes as UDP with a correct sum pass.
+        let mut u = p.clone();
+        u[9] = 17;
+        u[26..28].copy_from_slice(&0xc9fbu16.wrapping_add(119).to_be_bytes());
+        assert!(checksum_ok(&parse(&u).unwrap()));
+    }
 
     #[test]
     fn test_ipv4_options_move_the_l4_header() {

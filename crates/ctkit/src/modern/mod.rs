@@ -150,7 +150,7 @@ fn usage() -> String {
     ));
     s.push_str(&format!(
         "  {:<16} {}\n",
-        "--from SRC", "list: read kernel, proc, a saved dump (any -o format) or - (stdin)"
+        "--from SRC", "list, count: read kernel, proc, a saved dump (any -o format), a capture (its replay; list also --table expect, stats too) or - (stdin)"
     ));
     s.push_str(&format!(
         "  {:<16} {}\n",
@@ -192,6 +192,9 @@ pub fn main(argv: Vec<String>) -> ExitCode {
     }
     if cmd == "list" && crate::source::list::wants(&argv[2..]) {
         return crate::source::list::main(&argv[2..]);
+    }
+    if crate::source::counters::wants(cmd, &argv[2..]) {
+        return crate::source::counters::main(cmd, &argv[2..]);
     }
     if let Some(code) = crate::views::dispatch(cmd, &argv[2..]) {
         return code;

@@ -10,7 +10,7 @@ use crate::views::replay::driver;
 use ctkit_capture::Capture;
 use ctkit_engine::{Config, Stats, Tracker};
 use ctkit_model::stats::CpuStats;
-use ctkit_model::{Flow, FlowSource, ScanReport, SourceError, TableCounters};
+use ctkit_model::{Expect, Flow, FlowSource, ScanReport, SourceError, TableCounters};
 use std::io::Read;
 use std::ops::ControlFlow;
 
@@ -53,8 +53,24 @@ impl CaptureSource {
     }
 }
 
+impl CaptureSource {
+    /// The expectations the replay left pending, as `conntrack -L expect` lists them at the
+    /// last packet (timeouts relative to it), oldest first; returns the last packet's time
+    /// in nanoseconds (0 for a capture without IP packets).
+    pub fn for_each_expect(&mut self, f: &mut dyn FnMut(&Expect)) -> Result<u64, SourceError> {
+        let (t, now) = self.replayed()?;
+        t.for_each_expect(*now, f);
+        Ok(*now)
+    }
+
+    /// The replay's counters (the kernel's names), after the last packet.
+    pub fn stats(&mut self) -> Result<Stats, SourceError> {
+        Ok(self.replayed()?.0.stats())
+    }
+}
+
 /// The engine's counters under conntrack's per-CPU names.
-fn cpu_sum(s: &Stats) -> [Option<u64>; CpuStats::SLOTS] {
+pub fn cpu_sum(s: &Stats) -> [Option<u64>; CpuStats::SLOTS] {
     let mut sum = [None; CpuStats::SLOTS];
     for (name, v) in [
         ("found", s.found),

@@ -7,6 +7,7 @@
 //! Label names in text and XML dumps are resolved with the system map
 //! (/etc/xtables/connlabel.conf) when it exists.
 
+use super::capture::CaptureSource;
 use super::{OpenOptions, SourceSpec};
 use ctkit_model::text::{DumpFormat, DumpReader, LineSplitter};
 use ctkit_model::{Flow, FlowSource, LabelMap, ScanReport, SourceError};
@@ -56,14 +57,7 @@ pub fn open(spec: &SourceSpec, o: &OpenOptions) -> Result<Box<dyn FlowSource>, S
     let mut lines = LineSplitter::new(input);
     let head = lines.head(4).map_err(|e| io_error(&name, e))?;
     if super::is_capture(head) {
-        let input: Box<dyn Read> = match spec {
-            SourceSpec::File(p) => Box::new(File::open(p).map_err(|e| io_error(&name, e))?),
-            _ => {
-                let (buffered, rest) = lines.into_parts();
-                Box::new(Cursor::new(buffered).chain(rest))
-            }
-        };
-        return super::open_capture(spec, input);
+        return super::open_capture(spec, from_start(spec, lines)?);
     }
     if head.starts_with(&[0x1f, 0x8b]) {
         return Err(SourceError::Format {
@@ -81,6 +75,47 @@ pub fn open(spec: &SourceSpec, o: &OpenOptions) -> Result<Box<dyn FlowSource>, S
         first: Some(reader),
         scans: 0,
     }))
+}
+
+/// The input again from its first byte: the file reopened, or standard input's bytes read
+/// for detection followed by the rest.
+fn from_start(
+    spec: &SourceSpec,
+    lines: LineSplitter<Box<dyn Read>>,
+) -> Result<Box<dyn Read>, SourceError> {
+    Ok(match spec {
+        SourceSpec::File(p) => {
+            Box::new(File::open(p).map_err(|e| io_error(&display_name(spec), e))?)
+        }
+        _ => {
+            let (buffered, rest) = lines.into_parts();
+            Box::new(Cursor::new(buffered).chain(rest))
+        }
+    })
+}
+
+/// Opens `spec` (a file or standard input) as a packet capture only, for what exists only in
+/// a replay (`what`: "expectations" for `list --table expect --from CAPTURE`, "per-CPU
+/// counters" for `stats --from CAPTURE`). A saved dump or any other file is a format error
+/// saying so.
+pub fn open_capture_only(spec: &SourceSpec, what: &str) -> Result<CaptureSource, SourceError> {
+    let name = display_name(spec);
+    let input: Box<dyn Read> = match spec {
+        SourceSpec::File(p) => Box::new(File::open(p).map_err(|e| io_error(&name, e))?),
+        _ => Box::new(std::io::stdin()),
+    };
+    let mut lines = LineSplitter::new(input);
+    let head = lines.head(4).map_err(|e| io_error(&name, e))?;
+    if !super::is_capture(head) {
+        return Err(SourceError::Format {
+            path: name,
+            message: format!(
+                "not a packet capture: saved dumps hold connections only; \
+                 {what} come from a capture (pcap, pcapng) or the kernel"
+            ),
+        });
+    }
+    CaptureSource::from_reader(&name, from_start(spec, lines)?)
 }
 
 impl FileSource {

@@ -3,6 +3,9 @@
 //! entries: the same formatters (`ctkit_model::format`), the same `-o` options (validated by
 //! the compat parser), the same filters ([`crate::views::common`]) and the same summary line on
 //! standard error. Without `--from`, `ctkit list` runs the compat path unchanged.
+//!
+//! `--table expect --from CAPTURE` lists the expectations a capture's replay left pending,
+//! as `conntrack -L expect` lists the kernel's.
 
 use crate::compat::request::{Command, OutputFlags, Table};
 use crate::compat::{self, messages, parse};
@@ -130,6 +133,7 @@ pub fn main(args: &[String]) -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     let mut output: Option<String> = None;
+    let mut expect = false;
     let mut i = 0;
     while i < v.rest.len() {
         let (flag, inline) = match v.rest[i].split_once('=') {
@@ -145,10 +149,11 @@ pub fn main(args: &[String]) -> ExitCode {
         };
         match flag {
             "--output" | "-o" => output = Some(value),
-            "--table" if value == "conntrack" => {}
+            "--table" if value == "conntrack" => expect = false,
+            "--table" if value == "expect" => expect = true,
             "--table" => {
                 return usage_error(&format!(
-                    "--from reads the conntrack table only, not `{value}'"
+                    "--from reads the conntrack and expect tables only, not `{value}'"
                 ))
             }
             _ => return usage_error(&format!("unknown flag `{flag}' for `list --from'")),
@@ -159,6 +164,9 @@ pub fn main(args: &[String]) -> ExitCode {
         Ok(x) => x,
         Err(e) => return usage_error(&e),
     };
+    if expect {
+        return list_expect(&v, output);
+    }
     let mut source = match v.open_source() {
         Ok(s) => s,
         Err(e) => {
@@ -209,4 +217,70 @@ pub fn main(args: &[String]) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `list --table expect --from CAPTURE`: the expectations the replay left pending, printed
+/// as `conntrack -L expect` prints the kernel's (the same writers: text, `-o xml`, `--json`;
+/// `-o timestamp` stamps each line with the last packet's time, when the table was "read"),
+/// then conntrack's `N expectations have been shown.` on standard error. Only a capture has
+/// an expectation table; the list filters select connections and are refused.
+fn list_expect(v: &crate::views::common::ViewArgs, output: OutputFlags) -> ExitCode {
+    use crate::source::SourceSpec;
+    if v.filtered {
+        return usage_error("the list filters select connections, not expectations");
+    }
+    if matches!(v.from, SourceSpec::Kernel | SourceSpec::Proc) {
+        return usage_error(
+            "--table expect --from: only a capture has expectations; \
+             for the kernel's, run `ctkit list --table expect` without --from",
+        );
+    }
+    let mut source = match crate::source::file::open_capture_only(&v.from, "expectations") {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ctkit: list: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let xml = output.has(OutputFlags::XML);
+    let json = output.has(OutputFlags::JSON);
+    let stamp = output.has(OutputFlags::TIMESTAMP);
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut n = 0u64;
+    // The engine's time is needed before the first line (for -o timestamp): collect first.
+    let mut expects = Vec::new();
+    let last_ns = match source.for_each_expect(&mut |e| expects.push(*e)) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("ctkit: list: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let now = crate::views::replay::driver::secs_us(last_ns);
+    let o = format::expect::ExpectOptions {
+        event_time: (stamp && !xml).then_some(now),
+        when: (stamp && xml).then_some(now.0),
+        ..Default::default()
+    };
+    for e in &expects {
+        if json {
+            format::write_expect_json(&mut buf, e, &JsonOptions::default());
+        } else if xml {
+            if n == 0 {
+                buf.extend_from_slice(format::expect::EXPECT_XML_HEADER.as_bytes());
+            }
+            format::write_expect_xml(&mut buf, e, &o);
+        } else {
+            format::write_expect(&mut buf, e, &o);
+        }
+        n += 1;
+    }
+    if xml && n > 0 {
+        buf.extend_from_slice(format::expect::EXPECT_XML_FOOTER.as_bytes());
+    }
+    write_out(&mut buf);
+    if let Some(s) = messages::summary(Command::List, Table::Expect, n) {
+        eprint!("{s}");
+    }
+    ExitCode::SUCCESS
 }

@@ -9,7 +9,8 @@
 //! `--lenient` (text sources skip malformed lines and count them) is an [`OpenOptions`] field;
 //! views open their source through `ViewArgs::open_source`, which passes it on.
 
-mod capture;
+pub mod capture;
+pub mod counters;
 pub mod file;
 pub mod kernel;
 pub mod list;

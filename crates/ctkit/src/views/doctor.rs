@@ -212,7 +212,7 @@ pub struct Report {
     pub exit: u8,
     /// The source (`kernel`, `/proc/net/nf_conntrack`, a file).
     pub source: String,
-    /// Our network namespace inode.
+    /// Our network namespace inode (live sources only: a saved table or a capture has none).
     pub netns: Option<u64>,
     /// Seconds between the two counter samples (null: `--no-sample`).
     pub sample_s: Option<f64>,
@@ -392,7 +392,8 @@ pub fn gather(src: &mut dyn FlowSource, kernel: bool, opts: &Options) -> Result<
             settings.insert(s, probe::sysctl(s));
         }
     }
-    let netns = probe::netns_inode();
+    // A saved table or a capture belongs to no namespace of this machine.
+    let netns = live.then(probe::netns_inode).flatten();
     let log = if live {
         read_log(opts, netns)
     } else {
@@ -941,13 +942,13 @@ pub fn findings(r: &Report) -> Vec<Finding> {
 pub fn render(r: &Report) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
-    let ns = r.netns.map_or("?".to_string(), |n| format!("net:[{n}]"));
+    let ns = r.netns.map_or(String::new(), |n| format!(" in net:[{n}]"));
     let sample = r
         .sample_s
         .map_or("not sampled (totals only)".to_string(), |x| {
             format!("rates over {x:.1} s")
         });
-    let _ = writeln!(s, "ctkit doctor: {} in {ns}, {sample}", r.source);
+    let _ = writeln!(s, "ctkit doctor: {}{ns}, {sample}", r.source);
     let _ = writeln!(s, "status: {} (exit {})", r.status.word(), r.exit);
     let _ = writeln!(s);
     let opt = |v: Option<u64>| v.map_or("?".to_string(), |x| x.to_string());

@@ -14,10 +14,13 @@
 //! sysctl, `--sysctl-from-kernel`, `--helper ftp=PORT`, `--no-helpers`, `--zone`, `--seed`).
 //!
 //! Submodules: [`args`] (flags), [`driver`] (the replay loop, shared with the capture flow
-//! source), [`packet`] (naming packets), [`output`] (events, per-packet, table),
+//! source), [`defrag`] (reassembly before tracking, as nf_defrag), [`copies`] (second copies
+//! in `-i any` captures), [`packet`] (naming packets), [`output`] (events, per-packet, table),
 //! [`whatif`] (the report and its plots).
 
 pub mod args;
+pub mod copies;
+pub mod defrag;
 pub mod driver;
 pub mod output;
 pub mod packet;
@@ -93,6 +96,9 @@ fn print(
         Mode::PerPacket => {
             driver::replay_batched(cap, t, a.zone, None, |t, s| {
                 t.drain_events(&mut |_| {});
+                if a.view.filtered && !output::packet_matches(s, &a.view) {
+                    return ControlFlow::Continue(());
+                }
                 output::write_packet(out.buf(), s, a.view.json);
                 ControlFlow::Continue(())
             })

@@ -1,7 +1,7 @@
 //! `ctkit replay` flags: the output mode, the engine's configuration (sysctls by name, helpers,
 //! zone, hash seed) and the report files. The list filters and `--json` come from
 //! [`crate::views::common`], so `--proto tcp --dport 80` selects events and entries as
-//! `ctkit list` does.
+//! `ctkit list` does, and with `--per-packet` the packets of such flows (both directions).
 
 use crate::source::SourceSpec;
 use crate::views::common::{parse_view_args, ViewArgs};
@@ -36,9 +36,20 @@ pub struct EngineArgs {
 impl EngineArgs {
     /// The engine configuration: defaults (or the kernel's), then `--no-helpers`, the helpers
     /// and every `--set`.
+    ///
+    /// `--sysctl-from-kernel` takes every value but `nf_conntrack_checksum`, which stays at
+    /// the engine's 0: the kernel verifies checksums only of packets it receives (and a NIC
+    /// has usually verified them already), while a capture also holds the sent packets with
+    /// their offloaded, unfilled checksums, which the engine would all call INVALID. `--set
+    /// nf_conntrack_checksum=1` still turns verification on.
     pub fn config(&self) -> Result<Config, String> {
         let mut cfg = if self.from_kernel {
-            Config::from_running_kernel().map_err(|e| format!("--sysctl-from-kernel: {e}"))?
+            let mut c =
+                Config::from_running_kernel().map_err(|e| format!("--sysctl-from-kernel: {e}"))?;
+            let checksum = Config::kernel_defaults().get("nf_conntrack_checksum");
+            c.set("nf_conntrack_checksum", &checksum.unwrap_or(0).to_string())
+                .map_err(|e| format!("--sysctl-from-kernel: {e}"))?;
+            c
         } else {
             Config::kernel_defaults()
         };
@@ -92,11 +103,18 @@ usage: ctkit replay CAPTURE [--events | --per-packet | --what-if] [--expect] [--
   --events       the events as `conntrack -E -o timestamp' prints them
   --expect       the expectations instead of the connections: the final expectation table as
                  `conntrack -L expect' prints it, with --events as `conntrack -E expect' does
-  --per-packet   each packet: time, tuple, ct state, direction, dropped
+  --per-packet   each packet: time, tuple, ct state, direction, dropped (the list filters
+                 select a flow's packets, both ways)
   --what-if      peak entries (and when), drops, early drops, states at the peak, final count
   --csv FILE     (--what-if) occupancy over time; --svg FILE: the same as a plot
   --set NAME=VALUE  any conntrack sysctl (nf_conntrack_max=65536, …), repeatable
-  --seed N       hash seed (makes early-drop victims repeatable)";
+  --sysctl-from-kernel  start from this namespace's values instead of 6.18's defaults
+                 (checksums stay unverified unless --set nf_conntrack_checksum=1)
+  --helper ftp=PORT  attach the FTP helper to TCP PORT too (as a `ct helper' rule; 21 by default)
+  --no-helpers   no helper at all (then --helper adds back)
+  --zone N       the conntrack zone every packet is tracked in (default 0)
+  --seed N       hash seed (makes early-drop victims repeatable)
+  --json         JSON lines instead of conntrack's text, in every mode";
 
 fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
     v.parse()
@@ -115,6 +133,23 @@ pub fn random_seed() -> u64 {
             .unwrap_or(0),
     );
     h.finish()
+}
+
+/// Whether a filter asks about what only an entry has (not a packet's headers).
+fn entry_only_filter(f: &ctkit_model::filter::FlowFilter) -> bool {
+    f.id.is_some()
+        || f.mark_exact.is_some()
+        || f.timeout.is_some()
+        || f.status_subset.is_some()
+        || f.status_masked.is_some()
+        || f.tcp_state.is_some()
+        || f.sctp_state.is_some()
+        || f.dccp_state.is_some()
+        || f.mark.is_some()
+        || f.src_nat.is_some()
+        || f.dst_nat.is_some()
+        || f.any_nat.is_some()
+        || f.labels.is_some()
 }
 
 /// Parses the words after `replay`.
@@ -185,7 +220,11 @@ pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
                         return Err(format!("--helper: unknown helper `{other}' (known: ftp)"))
                     }
                 };
-                engine.helpers.push((helper, number("--helper", port)?));
+                let port: u16 = number("--helper", port)?;
+                if port == 0 {
+                    return Err("--helper: port 0 carries no connection".into());
+                }
+                engine.helpers.push((helper, port));
             }
             "--zone" => zone = number("--zone", &value()?)?,
             "--seed" => seed = Some(number("--seed", &value()?)?),
@@ -203,12 +242,29 @@ pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
         }
         i += 1;
     }
+    // A bad sysctl name or value is a usage error (exit 2) like any bad flag value, found
+    // before the capture is opened; the values do not depend on the starting point
+    // (defaults or --sysctl-from-kernel).
+    let mut probe = Config::kernel_defaults();
+    for (name, value) in &engine.sets {
+        probe
+            .set(name, value)
+            .map_err(|e| format!("--set {name}={value}: {e}"))?;
+    }
     let mode = mode.unwrap_or(Mode::Table);
     if (csv.is_some() || svg.is_some()) && mode != Mode::WhatIf {
         return Err("--csv and --svg belong to --what-if".into());
     }
     if expect && !matches!(mode, Mode::Table | Mode::Events) {
         return Err("--expect goes with the default table or --events".into());
+    }
+    if mode == Mode::PerPacket && entry_only_filter(&view.filter) {
+        return Err(
+            "--per-packet filters packets by their tuple (--proto, --src, --dst, ports, \
+                    ICMP fields, --family); state, status, mark, timeout, id, NAT and label \
+                    filters select entries"
+                .into(),
+        );
     }
     if expect && view.filtered {
         return Err("the list filters select connections, not expectations (--expect)".into());
@@ -273,6 +329,10 @@ mod tests {
             p("a --set foo").unwrap_err(),
             "--set: `foo' is not NAME=VALUE"
         );
+        assert_eq!(
+            p("a --helper ftp=0").unwrap_err(),
+            "--helper: port 0 carries no connection"
+        );
         assert!(p("a --helper sip=5060")
             .unwrap_err()
             .contains("unknown helper `sip'"));
@@ -297,5 +357,17 @@ mod tests {
             .unwrap_err()
             .contains("not expectations"));
         assert!(p("a --expect --events").unwrap().expect);
+        assert_eq!(
+            p("a --set bogus=1").unwrap_err(),
+            "--set bogus=1: unknown sysctl `bogus'"
+        );
+        assert_eq!(
+            p("a --set nf_conntrack_tcp_loose=2").unwrap_err(),
+            "--set nf_conntrack_tcp_loose=2: bad value `2' for nf_conntrack_tcp_loose: must be 0 or 1"
+        );
+        assert_eq!(
+            p("a --set nf_conntrack_count=5").unwrap_err(),
+            "--set nf_conntrack_count=5: bad value `5' for nf_conntrack_count: read-only"
+        );
     }
 }

@@ -6,12 +6,23 @@
 //! Before each packet the engine's garbage collection runs up to the packet's time, so
 //! expiries are seen where the kernel's GC would see them.
 //!
+//! Fragments are reassembled first, as `nf_defrag_ipv4/6` do before conntrack
+//! ([`super::defrag`]): the engine sees the whole datagram when its last fragment arrives.
+//!
+//! The second copy of a packet in a `tcpdump -i any` capture is not tracked again
+//! ([`super::copies`]).
+//!
+//! A packet the snap length cut short is padded with zeros to the length its IP header
+//! gives, as the kernel saw it whole (see `pad_cut`).
+//!
 //! Two loops: [`replay_batched`] hands the engine [`Tracker::PIPELINE`] packets at a time with
 //! their own timestamps ([`Tracker::process_batch_at`]: same results, overlapped cache
 //! misses), for outputs that need each packet's verdict and the events but not the table
 //! between packets; [`replay`] tracks one packet at a time, for callers that look at the
 //! table after every packet (the what-if peak).
 
+use super::copies::Copies;
+use super::defrag::{self, Defrag};
 use ctkit_capture::{Capture, CaptureError};
 use ctkit_engine::{Config, Tracker, Verdict};
 use std::io::Read;
@@ -47,9 +58,36 @@ pub struct Step<'a> {
     pub now: u64,
     /// The IP packet.
     pub l3: &'a [u8],
-    /// The tracker's verdict.
+    /// The tracker's verdict ([`HELD`] for a fragment the reassembly kept or dropped).
     pub verdict: Verdict,
+    /// What the reassembly did with the packet ([`Fate::Reassembled`]: `l3` is the whole
+    /// datagram this fragment completed).
+    pub fate: Fate,
 }
+
+/// What became of a packet before the tracker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Tracked as it is.
+    Whole,
+    /// A fragment kept until its datagram is complete (the kernel steals it: no rule sees it).
+    Held,
+    /// A fragment the reassembly dropped (overlap, bad length, too large, memory limit).
+    Dropped,
+    /// The fragment that completed its datagram: the whole datagram is tracked instead.
+    Reassembled,
+    /// The second copy of a packet in a `tcpdump -i any` capture (forwarded, or looped
+    /// back): conntrack tracked the first ([`super::copies`]).
+    Copy,
+}
+
+/// The verdict a step carries for a packet conntrack never saw (a fragment held or dropped
+/// by the reassembly, a second copy).
+pub const HELD: Verdict = Verdict {
+    info: ctkit_engine::CtInfo::Untracked,
+    reply: false,
+    dropped: false,
+};
 
 /// What a replay went through.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -72,18 +110,42 @@ pub fn replay<R: Read>(
     mut each: impl FnMut(&mut Tracker, &Step<'_>) -> ControlFlow<()>,
 ) -> Result<Progress, CaptureError> {
     let mut prog = Progress::default();
+    let mut padded = Vec::new();
+    let mut defrag = Defrag::new();
+    let mut whole = Vec::new();
+    let mut copies = Copies::new();
     while limit.is_none_or(|l| prog.packets < l) {
         let Some(p) = cap.next_packet()? else { break };
         let now = p.ts_ns.max(prog.last_ns);
         prog.first_ns.get_or_insert(now);
         t.advance(now);
-        let verdict = t.process(now, zone, p.l3);
+        let l3 = if p.cut_len > 0 {
+            padded.clear();
+            padded.extend_from_slice(p.l3);
+            pad_cut(&mut padded, 0, p.cut_len);
+            &padded[..]
+        } else {
+            p.l3
+        };
+        let fate = if p.outgoing.is_some_and(|out| copies.is_copy(now, l3, out)) {
+            Fate::Copy
+        } else if defrag::is_fragment(l3) {
+            defrag.push(now, l3, &mut whole)
+        } else {
+            Fate::Whole
+        };
+        let (l3, verdict) = match fate {
+            Fate::Whole => (l3, t.process(now, zone, l3)),
+            Fate::Reassembled => (&whole[..], t.process(now, zone, &whole)),
+            Fate::Held | Fate::Dropped | Fate::Copy => (l3, HELD),
+        };
         let step = Step {
             index: prog.packets,
             ts_ns: p.ts_ns,
             now,
-            l3: p.l3,
+            l3,
             verdict,
+            fate,
         };
         prog.packets += 1;
         prog.last_ns = now;
@@ -107,9 +169,13 @@ pub fn replay_batched<R: Read>(
 ) -> Result<Progress, CaptureError> {
     const N: usize = Tracker::PIPELINE;
     let mut prog = Progress::default();
-    // The batch's packets, copied out of the reader's buffer: bytes, then (ts, now, end).
+    // The batch's packets, copied out of the reader's buffer: bytes, then (ts, now, end,
+    // what the reassembly did).
     let mut data: Vec<u8> = Vec::with_capacity(N * 1600);
-    let mut meta: Vec<(u64, u64, usize)> = Vec::with_capacity(N);
+    let mut meta: Vec<(u64, u64, usize, Fate)> = Vec::with_capacity(N);
+    let mut defrag = Defrag::new();
+    let mut whole = Vec::new();
+    let mut copies = Copies::new();
     let mut verdicts = [Verdict {
         info: ctkit_engine::CtInfo::Invalid,
         reply: false,
@@ -132,28 +198,59 @@ pub fn replay_batched<R: Read>(
             };
             let now = p.ts_ns.max(last);
             last = now;
+            let start = data.len();
             data.extend_from_slice(p.l3);
-            meta.push((p.ts_ns, now, data.len()));
+            if p.cut_len > 0 {
+                pad_cut(&mut data, start, p.cut_len);
+            }
+            let mut fate = Fate::Whole;
+            if p.outgoing
+                .is_some_and(|out| copies.is_copy(now, &data[start..], out))
+            {
+                fate = Fate::Copy;
+            } else if defrag::is_fragment(&data[start..]) {
+                fate = defrag.push(now, &data[start..], &mut whole);
+                if fate == Fate::Reassembled {
+                    data.truncate(start);
+                    data.extend_from_slice(&whole);
+                }
+            }
+            meta.push((p.ts_ns, now, data.len(), fate));
         }
         if meta.is_empty() {
             return damage.map_or(Ok(prog), Err);
         }
+        // Every packet's bytes; the tracked ones (not held or dropped fragments) also go
+        // to the engine, in order.
+        let mut all: [&[u8]; N] = [&[]; N];
         let mut pkts: [(u64, &[u8]); N] = [(0, &[]); N];
+        let mut n = 0;
         let mut start = 0;
-        for (slot, &(_, now, end)) in pkts.iter_mut().zip(&meta) {
-            *slot = (now, &data[start..end]);
+        for (slot, &(_, now, end, fate)) in all.iter_mut().zip(&meta) {
+            *slot = &data[start..end];
             start = end;
+            if matches!(fate, Fate::Whole | Fate::Reassembled) {
+                pkts[n] = (now, *slot);
+                n += 1;
+            }
         }
-        let n = meta.len();
-        t.process_batch_at(zone, &pkts[..n], &mut verdicts[..n]);
-        for (i, (&(ts_ns, now, _), &(_, l3))) in meta.iter().zip(&pkts[..n]).enumerate() {
+        if n > 0 {
+            t.process_batch_at(zone, &pkts[..n], &mut verdicts[..n]);
+        }
+        let mut tracked = verdicts[..n].iter();
+        for (&(ts_ns, now, _, fate), &l3) in meta.iter().zip(&all) {
             prog.first_ns.get_or_insert(now);
+            let verdict = match fate {
+                Fate::Whole | Fate::Reassembled => *tracked.next().expect("one per packet"),
+                Fate::Held | Fate::Dropped | Fate::Copy => HELD,
+            };
             let step = Step {
                 index: prog.packets,
                 ts_ns,
                 now,
                 l3,
-                verdict: verdicts[i],
+                verdict,
+                fate,
             };
             prog.packets += 1;
             prog.last_ns = now;
@@ -163,6 +260,32 @@ pub fn replay_batched<R: Read>(
         }
         if let Some(e) = damage {
             return Err(e);
+        }
+    }
+}
+
+/// The length an IP packet's header gives: IPv4's total length, IPv6's payload length plus
+/// its 40-byte header (`None` for a jumbogram's 0, or too few bytes).
+fn ip_len(l3: &[u8]) -> Option<usize> {
+    let be16 = |i: usize| Some(u16::from_be_bytes([*l3.get(i)?, *l3.get(i + 1)?]) as usize);
+    match l3.first()? >> 4 {
+        4 => be16(2),
+        6 => be16(4).filter(|&n| n > 0).map(|n| n + 40),
+        _ => None,
+    }
+}
+
+/// A packet the snap length cut short (`buf[start..]`, `cut` bytes missing) is padded with
+/// zeros up to the length its IP header gives, so the engine counts the bytes the kernel
+/// saw: TCP window tracking takes a segment's end from its length, so a header-only capture
+/// (`tcpdump -s 96`) replays like a whole one, except that a helper finds nothing in the
+/// zeros. A header claiming more than the wire carried is left alone (`ip_rcv` drops such a
+/// packet before conntrack; the engine calls it INVALID).
+fn pad_cut(buf: &mut Vec<u8>, start: usize, cut: u32) {
+    let have = buf.len() - start;
+    if let Some(want) = ip_len(&buf[start..]) {
+        if want > have && want <= have + cut as usize {
+            buf.resize(start + want, 0);
         }
     }
 }
@@ -201,6 +324,111 @@ mod tests {
             write::pcap_record(&mut f, ts, &p, true, true);
         }
         f
+    }
+
+    /// A TCP connection with 1000-byte segments both ways and a close, in raw IP; every
+    /// record cut to `snap` bytes (its wire length kept) when given.
+    fn tcp_transfer(snap: Option<usize>) -> Vec<u8> {
+        use build::flags::{ACK, FIN, PSH, SYN};
+        let (c, s) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        static DATA: [u8; 1000] = [0x61; 1000];
+        let data: &'static [u8] = &DATA;
+        let seg = |fwd: bool, seq: u32, ack: u32, flags: u8, payload: &'static [u8]| {
+            let (src, dst, sport, dport) = if fwd {
+                (c, s, 40000, 80)
+            } else {
+                (s, c, 80, 40000)
+            };
+            let t = build::Tcp {
+                sport,
+                dport,
+                seq,
+                ack,
+                flags,
+                win: 65535,
+                opts: &[],
+                payload,
+            };
+            build::tcp(src, dst, &t)
+        };
+        let (a, b) = (1000u32, 5000u32);
+        let pkts = [
+            seg(true, a, 0, SYN, b""),
+            seg(false, b, a + 1, SYN | ACK, b""),
+            seg(true, a + 1, b + 1, ACK, b""),
+            seg(true, a + 1, b + 1, PSH | ACK, data),
+            seg(true, a + 1001, b + 1, PSH | ACK, data),
+            seg(false, b + 1, a + 2001, PSH | ACK, data),
+            seg(true, a + 2001, b + 1001, ACK, b""),
+            seg(false, b + 1001, a + 2001, PSH | ACK, data),
+            seg(true, a + 2001, b + 2001, FIN | ACK, b""),
+            seg(false, b + 2001, a + 2002, FIN | ACK, b""),
+            seg(true, a + 2002, b + 2002, ACK, b""),
+        ];
+        let mut f = Vec::new();
+        write::pcap_header(&mut f, 101, false, true, 65535);
+        for (i, p) in pkts.iter().enumerate() {
+            let at = f.len();
+            let ts = 1_000_000_000_000 + i as u64 * 1_000_000;
+            match snap {
+                Some(n) if p.len() > n => {
+                    write::pcap_record(&mut f, ts, &p[..n], false, true);
+                    f[at + 12..at + 16].copy_from_slice(&(p.len() as u32).to_le_bytes());
+                }
+                _ => write::pcap_record(&mut f, ts, p, false, true),
+            }
+        }
+        f
+    }
+
+    /// Events and final table of a replay of `bytes` (both loops give the same).
+    fn replay_all(bytes: &[u8]) -> (Vec<String>, Vec<String>) {
+        let mut out: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+        for batched in [false, true] {
+            let mut cap = Capture::new(bytes).unwrap();
+            let mut t = Tracker::new(Config::kernel_defaults(), 3);
+            let mut events = Vec::new();
+            let mut each = |t: &mut Tracker, _: &Step<'_>| {
+                t.drain_events(&mut |e| events.push(format!("{:?} {:?}", e.kind, e.flow)));
+                ControlFlow::Continue(())
+            };
+            let prog = if batched {
+                replay_batched(&mut cap, &mut t, 0, None, &mut each)
+            } else {
+                replay(&mut cap, &mut t, 0, None, &mut each)
+            }
+            .unwrap();
+            let mut table = Vec::new();
+            t.for_each_flow(prog.last_ns, &mut |f| table.push(format!("{f:?}")));
+            out.push((events, table));
+        }
+        assert_eq!(out[0], out[1]);
+        out.pop().unwrap()
+    }
+
+    #[test]
+    fn a_capture_cut_by_the_snap_length_replays_like_the_whole_one() {
+        let whole = replay_all(&tcp_transfer(None));
+        assert_eq!(whole.0.len(), 6, "{:?}", whole.0);
+        assert!(whole.1[0].contains("state: Some(7)"), "{:?}", whole.1); // TIME_WAIT
+                                                                         // Headers only (tcpdump -s 54 of raw IP: IPv4 + TCP + 14 bytes of payload).
+        assert_eq!(replay_all(&tcp_transfer(Some(54))), whole);
+        // A header claiming more than the wire carried is not padded: INVALID.
+        let (a, b) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let mut p = build::udp(a, b, 1, 2, b"x");
+        p[2..4].copy_from_slice(&100u16.to_be_bytes());
+        let mut f = Vec::new();
+        write::pcap_header(&mut f, 101, false, true, 65535);
+        write::pcap_record(&mut f, 1_000_000_000, &p, false, true);
+        let mut cap = Capture::new(&f[..]).unwrap();
+        let mut t = Tracker::new(Config::kernel_defaults(), 3);
+        let mut seen = Vec::new();
+        replay(&mut cap, &mut t, 0, None, |_, s| {
+            seen.push((s.l3.len(), s.verdict.info));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert_eq!(seen, [(29, ctkit_engine::CtInfo::Invalid)]);
     }
 
     fn run(batched: bool, limit: Option<u64>) -> (Progress, Vec<String>, Vec<String>) {

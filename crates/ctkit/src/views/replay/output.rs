@@ -4,7 +4,7 @@
 //! JSON lines, timeouts relative to the last packet), and the expectations (`conntrack -L
 //! expect` / `-E expect -o timestamp` lines through the compat's expectation writer, or JSON).
 
-use super::driver::{secs_us, Step};
+use super::driver::{secs_us, Fate, Step};
 use super::packet;
 use crate::views::common::ViewArgs;
 use ctkit_engine::{CtInfo, Event, EventKind, ExpectEvent};
@@ -163,15 +163,34 @@ pub fn state_name(i: CtInfo) -> &'static str {
     }
 }
 
+/// Whether a packet passes the list filters (`--per-packet`): they see the entry its
+/// headers make ([`packet::Summary::flow`]: tuples, oriented by the verdict's direction); a
+/// packet without an IP header passes none.
+pub fn packet_matches(s: &Step<'_>, view: &ViewArgs) -> bool {
+    let reply = s.verdict.reply && !matches!(s.verdict.info, CtInfo::Invalid | CtInfo::Untracked);
+    packet::summarize(s.l3).is_some_and(|p| view.matches(&p.flow(reply)))
+}
+
 /// Appends one per-packet line:
-/// `[SEC.USEC]\tPROTO SRC[:PORT] -> DST[:PORT] [FLAGS]\tSTATE DIRECTION[ dropped]`, or its
-/// JSON. Written straight into `out` (no allocation per packet).
+/// `[SEC.USEC]\tPROTO SRC[:PORT] -> DST[:PORT] [FLAGS][ fragment][ reassembled]\tSTATE
+/// DIRECTION[ dropped]`, or its JSON. A fragment the reassembly kept is `held -` (conntrack
+/// never sees it); the one completing its datagram shows the datagram and its verdict; the
+/// second copy of a packet in a `-i any` capture is `copy -`. Written straight into `out` (no allocation per packet).
 pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool) {
     use std::io::Write as _;
     let (sec, us) = secs_us(s.ts_ns);
     let v = s.verdict;
-    let state = state_name(v.info);
+    // A fragment the reassembly kept or dropped never reached conntrack: "held"; nor did a
+    // packet's second copy: "copy".
+    let held = matches!(s.fate, Fate::Held | Fate::Dropped | Fate::Copy);
+    let state = match s.fate {
+        Fate::Copy => "copy",
+        _ if held => "held",
+        _ => state_name(v.info),
+    };
+    let dropped = v.dropped || s.fate == Fate::Dropped;
     let dir = match v.info {
+        _ if held => None,
         CtInfo::Invalid | CtInfo::Untracked => None,
         _ if v.reply => Some("reply"),
         _ => Some("original"),
@@ -220,7 +239,14 @@ pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool) {
             }
             None => out.extend_from_slice(b"null"),
         }
-        let _ = writeln!(out, ",\"dropped\":{}}}", v.dropped);
+        match s.fate {
+            Fate::Whole => {}
+            Fate::Held => out.extend_from_slice(b",\"fragment\":\"held\""),
+            Fate::Dropped => out.extend_from_slice(b",\"fragment\":\"dropped\""),
+            Fate::Reassembled => out.extend_from_slice(b",\"fragment\":\"reassembled\""),
+            Fate::Copy => {}
+        }
+        let _ = writeln!(out, ",\"dropped\":{dropped}}}");
         return;
     }
     let _ = write!(out, "[{sec}.{us:06}]\t");
@@ -242,7 +268,10 @@ pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool) {
                 };
             }
             if let Some((t, c, id)) = p.icmp {
-                let _ = write!(out, " type={t} code={c} id={id}");
+                let _ = write!(out, " type={t} code={c}");
+                if packet::icmp_has_id(p.proto, t) {
+                    let _ = write!(out, " id={id}");
+                }
             }
             if !flags.is_empty() {
                 let _ = write!(out, " [{flags}]");
@@ -250,11 +279,14 @@ pub fn write_packet(out: &mut Vec<u8>, s: &Step<'_>, json: bool) {
             if p.fragment {
                 out.extend_from_slice(b" fragment");
             }
+            if s.fate == Fate::Reassembled {
+                out.extend_from_slice(b" reassembled");
+            }
         }
         None => out.extend_from_slice(b"? (no IP header)"),
     }
     let _ = write!(out, "\t{state} {}", dir.unwrap_or("-"));
-    if v.dropped {
+    if dropped {
         out.extend_from_slice(b" dropped");
     }
     out.push(b'\n');

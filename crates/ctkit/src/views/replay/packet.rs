@@ -15,7 +15,7 @@ pub struct Summary {
     pub proto: u8,
     /// Ports (TCP, UDP, UDP-Lite, SCTP, DCCP) when present.
     pub ports: Option<(u16, u16)>,
-    /// ICMP/ICMPv6 type, code and (echo) id.
+    /// ICMP/ICMPv6 type, code and id (0 but for queries and their replies).
     pub icmp: Option<(u8, u8, u16)>,
     /// TCP flags byte.
     pub tcp_flags: Option<u8>,
@@ -94,12 +94,84 @@ pub fn summarize(l3: &[u8]) -> Option<Summary> {
         }
         1 | 58 => {
             if let (Some(&t), Some(&c)) = (l4.first(), l4.get(1)) {
-                s.icmp = Some((t, c, be16(4).unwrap_or(0)));
+                // Only queries and their replies carry an identifier (the others have
+                // other fields there: an error's unused word, neighbour discovery flags).
+                let id = if icmp_has_id(proto, t) {
+                    be16(4).unwrap_or(0)
+                } else {
+                    0
+                };
+                s.icmp = Some((t, c, id));
             }
         }
         _ => {}
     }
     Some(s)
+}
+
+/// The reply type of an ICMP/ICMPv6 query (`invmap` of nf_conntrack_proto_icmp{,v6}.c):
+/// echo, timestamp, information and address-mask requests and their replies.
+fn icmp_inverse(proto: u8, t: u8) -> u8 {
+    let pairs: &[(u8, u8)] = if proto == 1 {
+        &[(8, 0), (13, 14), (15, 16), (17, 18)]
+    } else {
+        &[(128, 129), (139, 140)]
+    };
+    for &(q, r) in pairs {
+        if t == q {
+            return r;
+        }
+        if t == r {
+            return q;
+        }
+    }
+    t
+}
+
+/// Whether an ICMP/ICMPv6 message of type `t` carries an identifier (a query or its reply).
+pub fn icmp_has_id(proto: u8, t: u8) -> bool {
+    icmp_inverse(proto, t) != t
+}
+
+impl Summary {
+    /// The entry a packet belongs to, as far as its headers tell (tuples only): the
+    /// original tuple is the packet's own when it travels in the original direction (or its
+    /// direction is unknown), else the inverse, so the list filters (`--proto`, addresses,
+    /// ports, ICMP fields, family) select a flow's packets in both directions as they select
+    /// its entry.
+    pub fn flow(&self, reply: bool) -> ctkit_model::Flow {
+        let own = ctkit_model::Tuple {
+            src: self.src,
+            dst: self.dst,
+            proto: self.proto,
+            sport: self.ports.map_or(0, |p| p.0),
+            dport: self.ports.map_or(0, |p| p.1),
+            icmp_type: self.icmp.map_or(0, |i| i.0),
+            icmp_code: self.icmp.map_or(0, |i| i.1),
+            icmp_id: self.icmp.map_or(0, |i| i.2),
+            zone: None,
+        };
+        let inverse = ctkit_model::Tuple {
+            src: own.dst,
+            dst: own.src,
+            sport: own.dport,
+            dport: own.sport,
+            icmp_type: icmp_inverse(own.proto, own.icmp_type),
+            ..own
+        };
+        let (orig, reply) = if reply {
+            (inverse, own)
+        } else {
+            (own, inverse)
+        };
+        ctkit_model::Flow {
+            orig,
+            reply,
+            has_orig: true,
+            has_reply: true,
+            ..ctkit_model::Flow::default()
+        }
+    }
 }
 
 /// tcpdump's flag letters (`S`, `S.`, `P.`, `F.`, `R.`, `none`) written into `buf`.

@@ -7,7 +7,7 @@
 //! second time up to the peak packet (same configuration and seed, so the same table).
 
 use ctkit_engine::Stats;
-use ctkit_model::{Flow, ProtoInfo, Status};
+use ctkit_model::{Flow, ProtoInfo, SctpState, Status};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -130,9 +130,10 @@ impl Series {
             H - B,
             W - R
         );
-        for i in 0..=4 {
-            let v = top / 1.05 * f64::from(i) / 4.0;
-            let t = t_max * f64::from(i) / 4.0;
+        // Ticks at round values (1, 2 or 5 times a power of ten), at most 5 per axis.
+        let step = nice_step(top / 1.05, 5.0).max(1.0); // entries are whole
+        let mut v = 0.0;
+        while v <= top {
             let _ = writeln!(
                 s,
                 "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{:.0}</text>",
@@ -140,13 +141,20 @@ impl Series {
                 y(v) + 4.0,
                 v
             );
+            v += step;
+        }
+        let t_step = nice_step(t_max / 1e9, 5.0);
+        let decimals = (-t_step.log10().floor()).max(0.0) as usize;
+        let mut i = 0.0;
+        while i * t_step <= t_max / 1e9 * (1.0 + 1e-9) {
+            let t = i * t_step;
             let _ = writeln!(
                 s,
-                "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{:.1} s</text>",
-                x(t),
+                "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{t:.decimals$} s</text>",
+                x(t * 1e9),
                 H - B + 16.0,
-                t / 1e9
             );
+            i += 1.0;
         }
         let _ = writeln!(
             s,
@@ -181,17 +189,36 @@ impl Series {
     }
 }
 
-/// How an entry is grouped at the peak: the TCP state, or the protocol with
-/// UNREPLIED/REPLIED/ASSURED.
+/// The smallest step of 1, 2 or 5 times a power of ten that cuts `range` into at most
+/// `ticks` intervals.
+fn nice_step(range: f64, ticks: f64) -> f64 {
+    if range <= 0.0 || !range.is_finite() {
+        return 1.0;
+    }
+    let mut p = 10f64.powf((range / ticks).log10().floor());
+    loop {
+        for m in [1.0, 2.0, 5.0] {
+            if range / (m * p) <= ticks {
+                return m * p;
+            }
+        }
+        p *= 10.0;
+    }
+}
+
+/// How an entry is grouped at the peak: the TCP or SCTP state as `conntrack -L` names it,
+/// or the protocol with UNREPLIED/REPLIED/ASSURED.
 pub fn state_key(f: &Flow) -> String {
     let proto = ctkit_model::proto::l4_name(f.orig.proto).unwrap_or("unknown");
-    if let Some(ProtoInfo::Tcp(t)) = f.protoinfo {
-        if let Some(name) = t
+    let state = match f.protoinfo {
+        Some(ProtoInfo::Tcp(t)) => t
             .state
-            .and_then(|s| ctkit_model::TcpState::from_u8(s).name())
-        {
-            return format!("tcp {name}");
-        }
+            .and_then(|s| ctkit_model::TcpState::from_u8(s).name()),
+        Some(ProtoInfo::Sctp(x)) => x.state.and_then(|s| SctpState(s).name()),
+        _ => None,
+    };
+    if let Some(name) = state {
+        return format!("{proto} {name}");
     }
     let st = f.status_bits();
     let what = if st.contains(Status::ASSURED) {
@@ -310,6 +337,36 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ticks_are_round_numbers() {
+        assert_eq!(nice_step(9781.0, 5.0), 2000.0);
+        assert_eq!(nice_step(100.0, 5.0), 20.0);
+        assert_eq!(nice_step(1.0, 5.0), 0.2);
+        assert_eq!(nice_step(0.0, 5.0), 1.0);
+        assert_eq!(nice_step(262144.0, 5.0), 100000.0);
+    }
+
+    #[test]
+    fn state_key_names_tcp_and_sctp_states_and_the_status_of_the_others() {
+        use ctkit_model::{SctpInfo, TcpInfo};
+        let mut f = Flow::default();
+        f.orig.proto = 132;
+        f.protoinfo = Some(ProtoInfo::Sctp(SctpInfo {
+            state: Some(4),
+            ..SctpInfo::default()
+        }));
+        assert_eq!(state_key(&f), "sctp ESTABLISHED");
+        f.orig.proto = 6;
+        f.protoinfo = Some(ProtoInfo::Tcp(TcpInfo {
+            state: Some(7),
+            ..TcpInfo::default()
+        }));
+        assert_eq!(state_key(&f), "tcp TIME_WAIT");
+        f.orig.proto = 17;
+        f.protoinfo = None;
+        assert_eq!(state_key(&f), "udp UNREPLIED");
+    }
 
     #[test]
     fn series_keeps_the_interval_peak_and_last_value() {
