@@ -156,6 +156,12 @@ fn usage() -> String {
         "  {:<16} {}\n",
         "--lenient", "with --from: skip malformed lines and count them"
     ));
+    s.push_str(&format!(
+        "  {:<16} {}\n",
+        "--set NAME=VALUE",
+        "with --from CAPTURE: replay it with this sysctl; also --sysctl-from-kernel, \
+         --helper ftp=PORT, --no-helpers, --seed N (as `ctkit replay')"
+    ));
     s
 }
 

@@ -1,11 +1,13 @@
 //! A packet capture as a [`FlowSource`]: the capture is replayed through the userspace
-//! tracker (kernel defaults, zone 0, a random hash seed, event generation off, the same loop
-//! as `ctkit replay`) the first time flows or counters are asked for, then the final table
+//! tracker (6.18's defaults, or what the engine options of [`crate::views::engine`] say:
+//! `--set`, `--sysctl-from-kernel`, helpers, `--seed`, else a random hash seed; zone 0, event
+//! generation off, the same loop as `ctkit replay`) the first time flows or counters are asked for, then the final table
 //! is scanned, timeouts relative to the last packet; the counters are the engine's (`nf_conntrack_count`,
 //! `nf_conntrack_max` and the per-CPU names of `conntrack -S`). The input is read once (it
 //! may be standard input), so the replayed table is kept for later scans; the source is not
 //! live.
 
+use crate::views::engine::EngineArgs;
 use crate::views::replay::driver;
 use ctkit_capture::Capture;
 use ctkit_engine::{Config, Stats, Tracker};
@@ -18,14 +20,24 @@ use std::ops::ControlFlow;
 pub struct CaptureSource {
     name: String,
     input: Option<Capture<Box<dyn Read>>>,
+    /// The engine's configuration and hash seed, for the replay.
+    config: Config,
+    seed: u64,
     /// After the replay: the tracker and the last packet's time.
     replayed: Option<(Tracker, u64)>,
 }
 
 impl CaptureSource {
-    /// A source reading the capture from `input` (positioned at its first byte); `name`
-    /// names it in messages. The file header is checked now.
-    pub fn from_reader(name: &str, input: Box<dyn Read>) -> Result<CaptureSource, SourceError> {
+    /// A source reading the capture from `input` (positioned at its first byte), replayed
+    /// as `engine` says; `name` names it in messages. The configuration is built (and with
+    /// `--sysctl-from-kernel` the kernel's values read) and the file header checked now.
+    pub fn from_reader(
+        name: &str,
+        input: Box<dyn Read>,
+        engine: &EngineArgs,
+    ) -> Result<CaptureSource, SourceError> {
+        let mut config = engine.config().map_err(SourceError::Other)?;
+        driver::events_off(&mut config);
         let cap = Capture::new(input).map_err(|e| SourceError::Format {
             path: name.to_string(),
             message: e.to_string(),
@@ -33,15 +45,15 @@ impl CaptureSource {
         Ok(CaptureSource {
             name: name.to_string(),
             input: Some(cap),
+            config,
+            seed: engine.seed_or_random(),
             replayed: None,
         })
     }
 
     fn replayed(&mut self) -> Result<&(Tracker, u64), SourceError> {
         if let Some(mut cap) = self.input.take() {
-            let mut cfg = Config::kernel_defaults();
-            driver::events_off(&mut cfg);
-            let mut t = Tracker::new(cfg, crate::views::replay::args::random_seed());
+            let mut t = Tracker::new(self.config.clone(), self.seed);
             let prog =
                 driver::replay_batched(&mut cap, &mut t, 0, None, |_, _| ControlFlow::Continue(()))
                     .map_err(|e| SourceError::Other(format!("{}: {e}", self.name)))?;
@@ -175,16 +187,23 @@ mod tests {
         assert_eq!(c.counter("drop"), Some(0));
         let _ = std::fs::remove_file(path);
         // A stream (standard input) is read once; scanning again gives the same table.
-        let mut src =
-            CaptureSource::from_reader("standard input", Box::new(std::io::Cursor::new(f)))
-                .unwrap();
+        let mut src = CaptureSource::from_reader(
+            "standard input",
+            Box::new(std::io::Cursor::new(f)),
+            &EngineArgs::default(),
+        )
+        .unwrap();
         for _ in 0..2 {
             let r = src.scan(&mut |_| ControlFlow::Continue(())).unwrap();
             assert_eq!(r.flows, 1);
         }
-        let e = CaptureSource::from_reader("x", Box::new(&b"\xd4\xc3\xb2\xa1"[..]))
-            .err()
-            .unwrap();
+        let e = CaptureSource::from_reader(
+            "x",
+            Box::new(&b"\xd4\xc3\xb2\xa1"[..]),
+            &EngineArgs::default(),
+        )
+        .err()
+        .unwrap();
         assert_eq!(
             e.to_string(),
             "x: file header: truncated (the input ends inside it)"

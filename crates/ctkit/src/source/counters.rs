@@ -104,8 +104,8 @@ fn stats(v: &crate::views::common::ViewArgs, expect: bool) -> Result<String, Str
                 .to_string(),
         );
     }
-    let mut src =
-        super::file::open_capture_only(&v.from, "per-CPU counters").map_err(|e| e.to_string())?;
+    let mut src = super::file::open_capture_only(&v.from, "per-CPU counters", &v.engine)
+        .map_err(|e| e.to_string())?;
     let s = src.stats().map_err(|e| e.to_string())?;
     let clamp = |x: u64| x.min(u64::from(u32::MAX)) as u32;
     let mut out = Vec::new();

@@ -57,7 +57,7 @@ pub fn open(spec: &SourceSpec, o: &OpenOptions) -> Result<Box<dyn FlowSource>, S
     let mut lines = LineSplitter::new(input);
     let head = lines.head(4).map_err(|e| io_error(&name, e))?;
     if super::is_capture(head) {
-        return super::open_capture(spec, from_start(spec, lines)?);
+        return super::open_capture(spec, from_start(spec, lines)?, &o.engine);
     }
     if head.starts_with(&[0x1f, 0x8b]) {
         return Err(SourceError::Format {
@@ -66,6 +66,7 @@ pub fn open(spec: &SourceSpec, o: &OpenOptions) -> Result<Box<dyn FlowSource>, S
                 .to_string(),
         });
     }
+    super::engine_unused(o, &format!("{name}, a saved dump"))?;
     let reader = DumpReader::new(lines, &name, None, labelmap(), o.lenient)?;
     Ok(Box::new(FileSource {
         spec: spec.clone(),
@@ -98,7 +99,12 @@ fn from_start(
 /// a replay (`what`: "expectations" for `list --table expect --from CAPTURE`, "per-CPU
 /// counters" for `stats --from CAPTURE`). A saved dump or any other file is a format error
 /// saying so.
-pub fn open_capture_only(spec: &SourceSpec, what: &str) -> Result<CaptureSource, SourceError> {
+/// `engine` configures the replay.
+pub fn open_capture_only(
+    spec: &SourceSpec,
+    what: &str,
+    engine: &crate::views::engine::EngineArgs,
+) -> Result<CaptureSource, SourceError> {
     let name = display_name(spec);
     let input: Box<dyn Read> = match spec {
         SourceSpec::File(p) => Box::new(File::open(p).map_err(|e| io_error(&name, e))?),
@@ -115,7 +121,7 @@ pub fn open_capture_only(spec: &SourceSpec, what: &str) -> Result<CaptureSource,
             ),
         });
     }
-    CaptureSource::from_reader(&name, from_start(spec, lines)?)
+    CaptureSource::from_reader(&name, from_start(spec, lines)?, engine)
 }
 
 impl FileSource {

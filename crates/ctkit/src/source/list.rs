@@ -16,10 +16,15 @@ use std::io::Write;
 use std::ops::ControlFlow;
 use std::process::ExitCode;
 
-/// Whether a modern `list` command line names a source (then [`main`] runs it).
+/// Whether a modern `list` command line names a source or gives a capture source's engine
+/// options (then [`main`] runs it, and refuses those without a capture).
 pub fn wants(args: &[String]) -> bool {
-    args.iter()
-        .any(|a| a == "--from" || a.starts_with("--from="))
+    args.iter().any(|a| {
+        let flag = a.split_once('=').map_or(a.as_str(), |(f, _)| f);
+        flag == "--from"
+            || crate::views::engine::VALUE_FLAGS.contains(&flag)
+            || matches!(flag, "--sysctl-from-kernel" | "--no-helpers")
+    })
 }
 
 fn usage_error(msg: &str) -> ExitCode {
@@ -235,13 +240,14 @@ fn list_expect(v: &crate::views::common::ViewArgs, output: OutputFlags) -> ExitC
              for the kernel's, run `ctkit list --table expect` without --from",
         );
     }
-    let mut source = match crate::source::file::open_capture_only(&v.from, "expectations") {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("ctkit: list: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    let mut source =
+        match crate::source::file::open_capture_only(&v.from, "expectations", &v.engine) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ctkit: list: {e}");
+                return ExitCode::from(1);
+            }
+        };
     let xml = output.has(OutputFlags::XML);
     let json = output.has(OutputFlags::JSON);
     let stamp = output.has(OutputFlags::TIMESTAMP);

@@ -54,18 +54,36 @@ pub struct OpenOptions {
     /// every entry is still rechecked by the view's filter). Empty: one dump of the whole
     /// table.
     pub kernel_dumps: Vec<ctkit_ctnetlink::DumpRequest>,
+    /// How a capture is replayed (`--set`, `--helper`, `--seed`, …); with any other source
+    /// a non-empty set is an error.
+    pub engine: crate::views::engine::EngineArgs,
 }
 
 /// Opens the source `spec` names with explicit options.
 pub fn open_with(spec: &SourceSpec, o: &OpenOptions) -> Result<Box<dyn FlowSource>, SourceError> {
     match spec {
         SourceSpec::Kernel => {
+            engine_unused(o, "the kernel's table (--from kernel)")?;
             let mut k = kernel::KernelSource::open()?;
             k.set_requests(o.kernel_dumps.clone());
             Ok(Box::new(k))
         }
-        SourceSpec::Proc => Ok(Box::new(proc::ProcSource::open(o.lenient)?)),
+        SourceSpec::Proc => {
+            engine_unused(o, "/proc/net/nf_conntrack (--from proc)")?;
+            Ok(Box::new(proc::ProcSource::open(o.lenient)?))
+        }
         SourceSpec::Stdin | SourceSpec::File(_) => file::open(spec, o),
+    }
+}
+
+/// An error when engine options were given for a source that is not a capture (`what`);
+/// the views reject them earlier, while parsing ([`crate::views::common::parse_view_args`]).
+pub fn engine_unused(o: &OpenOptions, what: &str) -> Result<(), SourceError> {
+    match o.engine.first {
+        Some(flag) => Err(SourceError::Other(crate::views::common::not_a_capture(
+            flag, what,
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -84,14 +102,16 @@ pub fn is_capture(head: &[u8]) -> bool {
 }
 
 /// Opens a packet capture `spec` names; `input` yields it from its first byte. The capture
-/// is replayed through the userspace tracker ([`capture`]).
+/// is replayed through the userspace tracker ([`capture`]) configured by `engine`.
 pub fn open_capture(
     spec: &SourceSpec,
     input: Box<dyn Read>,
+    engine: &crate::views::engine::EngineArgs,
 ) -> Result<Box<dyn FlowSource>, SourceError> {
     Ok(Box::new(capture::CaptureSource::from_reader(
         &file::display_name(spec),
         input,
+        engine,
     )?))
 }
 

@@ -9,11 +9,16 @@
 //!   ([`crate::modern::FLAGS`]), translated to conntrack options and run through the compat
 //!   parser, so a filter means exactly what it means for `conntrack -L`.
 //!
+//! - The engine options of a capture source (`--set NAME=VALUE`, `--sysctl-from-kernel`,
+//!   `--helper ftp=PORT`, `--no-helpers`, `--seed N`: [`crate::views::engine`]), the same as
+//!   `ctkit replay`'s; with any other source they are a usage error.
+//!
 //! Flags a view does not share stay in [`ViewArgs::rest`] for the view to parse.
 
 use crate::compat::parse::{self, ParseEnv, ParseState};
 use crate::modern::FLAGS;
 use crate::source::SourceSpec;
+use crate::views::engine::EngineArgs;
 use ctkit_ctnetlink::DumpRequest;
 use ctkit_model::filter::FlowFilter;
 use ctkit_model::Flow;
@@ -35,6 +40,8 @@ pub struct ViewArgs {
     /// fields; one dump per family when tuple fields need one); the
     /// results are still checked against [`ViewArgs::filter`].
     pub dumps: Vec<DumpRequest>,
+    /// The engine options for a capture source.
+    pub engine: EngineArgs,
     /// The words this module did not recognise, in order, for the view itself.
     pub rest: Vec<String>,
 }
@@ -51,6 +58,7 @@ impl ViewArgs {
         crate::source::OpenOptions {
             lenient: self.lenient,
             kernel_dumps: self.dumps.clone(),
+            engine: self.engine.clone(),
         }
     }
 
@@ -129,14 +137,57 @@ fn is_filter_flag(name: &str) -> bool {
 /// Parses the shared flags out of `args` (the words after the command name).
 ///
 /// `value_flags` names the view's own flags that take a value, so their values are not
-/// mistaken for flags; they and every unknown word go to [`ViewArgs::rest`].
+/// mistaken for flags; they and every unknown word go to [`ViewArgs::rest`]. Engine options
+/// with a source that is not a capture are an error: `--from kernel` or `proc`, or a file
+/// whose first bytes are no capture's (standard input is checked when it is opened).
 pub fn parse_view_args(args: &[String], value_flags: &[&str]) -> Result<ViewArgs, String> {
+    let v = parse_replay_view_args(args, value_flags)?;
+    if let Some(flag) = v.engine.first {
+        let what = match &v.from {
+            SourceSpec::Kernel => Some("the kernel's table (--from kernel, the default)".into()),
+            SourceSpec::Proc => Some("/proc/net/nf_conntrack (--from proc)".into()),
+            SourceSpec::File(p) => (!file_is_capture(p)).then(|| format!("{p}, a saved dump")),
+            SourceSpec::Stdin => None,
+        };
+        if let Some(what) = what {
+            return Err(not_a_capture(flag, &what));
+        }
+    }
+    Ok(v)
+}
+
+/// The message for engine option `flag` given with a source that is not a capture (`what`).
+pub fn not_a_capture(flag: &str, what: &str) -> String {
+    format!(
+        "`{flag}' configures the replay of a packet capture (--from FILE.pcap); \
+         it does nothing for {what}"
+    )
+}
+
+/// Whether the file at `path` starts like a capture; `true` when it cannot be read (opening
+/// it reports why).
+fn file_is_capture(path: &str) -> bool {
+    use std::io::Read;
+    let Ok(f) = std::fs::File::open(path) else {
+        return true;
+    };
+    let mut head = Vec::with_capacity(4);
+    match f.take(4).read_to_end(&mut head) {
+        Ok(_) => crate::source::is_capture(&head),
+        Err(_) => true,
+    }
+}
+
+/// [`parse_view_args`] without the source check, for `ctkit replay` (its capture is an
+/// argument, not `--from`).
+pub fn parse_replay_view_args(args: &[String], value_flags: &[&str]) -> Result<ViewArgs, String> {
     let mut from = SourceSpec::Kernel;
     let mut lenient = false;
     let mut json = false;
     let mut proto: Option<String> = None;
     let mut opts: Vec<String> = Vec::new();
     let mut rest = Vec::new();
+    let mut engine = EngineArgs::default();
     let mut i = 0;
     while i < args.len() {
         let (flag, inline) = split_inline(&args[i]);
@@ -149,6 +200,10 @@ pub fn parse_view_args(args: &[String], value_flags: &[&str]) -> Result<ViewArgs
                 .cloned()
                 .ok_or_else(|| format!("`{what}' needs a value"))
         };
+        if engine.take(flag, || value(flag))? {
+            i += 1;
+            continue;
+        }
         match flag {
             "--from" => from = SourceSpec::parse(&value("--from")?),
             "--lenient" => lenient = true,
@@ -178,6 +233,7 @@ pub fn parse_view_args(args: &[String], value_flags: &[&str]) -> Result<ViewArgs
         }
         i += 1;
     }
+    engine.validate()?;
     let filtered = proto.is_some() || !opts.is_empty();
     let mut argv = vec!["ctkit".to_string(), "-L".to_string()];
     if let Some(p) = proto {
@@ -215,6 +271,7 @@ pub fn parse_view_args(args: &[String], value_flags: &[&str]) -> Result<ViewArgs
         filtered,
         filter,
         dumps: crate::compat::exec::family_dumps(&filter, dump),
+        engine,
         rest,
     })
 }

@@ -268,9 +268,12 @@ const SETTINGS: [&str; 7] = [
 ];
 
 /// `ctkit doctor --help`.
-pub const USAGE: &str = "\
+pub const USAGE: &str = concat!(
+    "\
 usage: ctkit doctor [--sample SECS | --no-sample] [--since DURATION] [--log auto|kmsg|journal|none]
                     [--top N] [--json] [--from kernel|proc|FILE]
+                    [--set NAME=VALUE]... [--sysctl-from-kernel] [--helper ftp=PORT]...
+                    [--no-helpers] [--seed N]   (with --from CAPTURE)
        ctkit doctor --thresholds      (the thresholds it applies)
 
 One-screen health report of the conntrack table of this network namespace: fill against
@@ -280,7 +283,9 @@ buckets, helpers, expectations, memory, settings, and conntrack's kernel log lin
 last DURATION (default 1h; 90s, 30m, 2d) attributed to their network namespace.
 Each finding comes with the command that fixes it.
 Exit status: 0 ok, 1 warning, 2 critical, 3 the check could not run.
-";
+",
+    crate::views::engine::capture_help!()
+);
 
 /// Runs `ctkit doctor`.
 pub fn main(args: &[String]) -> ExitCode {

@@ -9,6 +9,7 @@
 
 pub mod common;
 pub mod doctor;
+pub mod engine;
 pub mod group;
 pub mod replay;
 pub mod summary;

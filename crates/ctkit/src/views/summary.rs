@@ -28,8 +28,11 @@ use std::process::ExitCode;
 /// Groups shown without `--top`/`--all`.
 const DEFAULT_TOP: usize = 10;
 
-const HELP: &str = "\
+const HELP: &str = concat!(
+    "\
 Usage: ctkit summary [--by KEY[,KEY…]] [--top N | --all] [FILTERS] [--from SRC] [--lenient] [--json]
+                     [--set NAME=VALUE]... [--sysctl-from-kernel] [--helper ftp=PORT]...
+                     [--no-helpers] [--seed N]   (with --from CAPTURE)
 
 Groups conntrack entries and counts them, largest groups first, with each group's share of
 the table and its share of UNREPLIED and ASSURED entries, and a total line.
@@ -45,10 +48,12 @@ the table and its share of UNREPLIED and ASSURED entries, and a total line.
   --all        show every group
   --json       JSON Lines: one object per group, then `other' and `total' objects
   FILTERS      as for `ctkit list' (--proto, --src, --dst, --dport, --state, --mark, --zone, …)
-  --from SRC   kernel (default), proc, a saved file, - for standard input
+  --from SRC   kernel (default), proc, a saved file or a capture, - for standard input
 
 Note: `sed 's/^.*src=…'' on /proc/net/nf_conntrack counts the reply source (`--by reply-src').
-";
+",
+    crate::views::engine::capture_help!()
+);
 
 /// What `summary` was asked.
 #[derive(Debug)]

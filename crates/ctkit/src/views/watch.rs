@@ -433,9 +433,12 @@ fn table_line(r: &Row, spark: &spark::Spark, events: bool) -> String {
 }
 
 /// `ctkit watch --help`.
-pub const USAGE: &str = "\
+pub const USAGE: &str = concat!(
+    "\
 usage: ctkit watch [--interval SECS] [--count N] [--json | --csv] [--proto-every N|auto]
                    [--buffer-size BYTES] [--from kernel|proc|FILE]
+                   [--set NAME=VALUE]... [--sysctl-from-kernel] [--helper ftp=PORT]...
+                   [--no-helpers] [--seed N]   (with --from CAPTURE)
 
 Samples the conntrack table every SECS (default 1, fractions allowed): count, max, fill %,
 new and destroyed flows per second (from conntrack events), the increase of drop, early_drop
@@ -444,7 +447,9 @@ when piped (or --csv), JSON lines with --json. --count N stops after N samples (
 Per-protocol counts need a dump: by default watch repeats it only as often as keeps dumping
 under 10 % of the time (--proto-every N: every N-th sample, 0: never).
 /proc and files have no events: watch shows the net change of the count there.
-";
+",
+    crate::views::engine::capture_help!()
+);
 
 /// Runs `ctkit watch`.
 pub fn main(args: &[String]) -> ExitCode {

@@ -4,8 +4,7 @@
 //! `ctkit list` does, and with `--per-packet` the packets of such flows (both directions).
 
 use crate::source::SourceSpec;
-use crate::views::common::{parse_view_args, ViewArgs};
-use ctkit_engine::{Config, Helper};
+use crate::views::common::{parse_replay_view_args, ViewArgs};
 
 /// What `ctkit replay` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,52 +19,7 @@ pub enum Mode {
     WhatIf,
 }
 
-/// The engine settings, in the order given (applied by [`EngineArgs::config`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EngineArgs {
-    /// `--sysctl-from-kernel`: start from the running kernel's values.
-    pub from_kernel: bool,
-    /// `--set NAME=VALUE`, in order.
-    pub sets: Vec<(String, String)>,
-    /// `--no-helpers`.
-    pub no_helpers: bool,
-    /// `--helper ftp=PORT`.
-    pub helpers: Vec<(Helper, u16)>,
-}
-
-impl EngineArgs {
-    /// The engine configuration: defaults (or the kernel's), then `--no-helpers`, the helpers
-    /// and every `--set`.
-    ///
-    /// `--sysctl-from-kernel` takes every value but `nf_conntrack_checksum`, which stays at
-    /// the engine's 0: the kernel verifies checksums only of packets it receives (and a NIC
-    /// has usually verified them already), while a capture also holds the sent packets with
-    /// their offloaded, unfilled checksums, which the engine would all call INVALID. `--set
-    /// nf_conntrack_checksum=1` still turns verification on.
-    pub fn config(&self) -> Result<Config, String> {
-        let mut cfg = if self.from_kernel {
-            let mut c =
-                Config::from_running_kernel().map_err(|e| format!("--sysctl-from-kernel: {e}"))?;
-            let checksum = Config::kernel_defaults().get("nf_conntrack_checksum");
-            c.set("nf_conntrack_checksum", &checksum.unwrap_or(0).to_string())
-                .map_err(|e| format!("--sysctl-from-kernel: {e}"))?;
-            c
-        } else {
-            Config::kernel_defaults()
-        };
-        if self.no_helpers {
-            cfg.clear_helpers();
-        }
-        for (h, port) in &self.helpers {
-            cfg.set_helper(*h, *port);
-        }
-        for (name, value) in &self.sets {
-            cfg.set(name, value)
-                .map_err(|e| format!("--set {name}={value}: {e}"))?;
-        }
-        Ok(cfg)
-    }
-}
+pub use crate::views::engine::EngineArgs;
 
 /// Every `ctkit replay` option.
 #[derive(Clone, Debug)]
@@ -91,7 +45,7 @@ pub struct ReplayArgs {
     pub view: ViewArgs,
 }
 
-const OWN_VALUE_FLAGS: &[&str] = &["--set", "--helper", "--zone", "--seed", "--csv", "--svg"];
+const OWN_VALUE_FLAGS: &[&str] = &["--zone", "--csv", "--svg"];
 
 /// The usage text.
 pub const USAGE: &str = "\
@@ -121,20 +75,6 @@ fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
         .map_err(|_| format!("{flag}: `{v}' is not a valid number"))
 }
 
-/// A hash seed nobody can predict (the table is then hash-flooding resistant), as the kernel
-/// draws `nf_conntrack_hash_rnd`.
-pub fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0),
-    );
-    h.finish()
-}
-
 /// Whether a filter asks about what only an entry has (not a packet's headers).
 fn entry_only_filter(f: &ctkit_model::filter::FlowFilter) -> bool {
     f.id.is_some()
@@ -154,15 +94,13 @@ fn entry_only_filter(f: &ctkit_model::filter::FlowFilter) -> bool {
 
 /// Parses the words after `replay`.
 pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
-    let view = parse_view_args(args, OWN_VALUE_FLAGS)?;
+    let view = parse_replay_view_args(args, OWN_VALUE_FLAGS)?;
     if view.from != SourceSpec::Kernel {
         return Err("replay reads its CAPTURE argument; `--from' does not apply".into());
     }
     let mut capture = None;
     let mut mode = None;
-    let mut engine = EngineArgs::default();
     let mut zone = 0;
-    let mut seed = None;
     let mut csv = None;
     let mut svg = None;
     let mut expect = false;
@@ -200,34 +138,7 @@ pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
             "--per-packet" => set_mode(Mode::PerPacket, &mut mode)?,
             "--what-if" => set_mode(Mode::WhatIf, &mut mode)?,
             "--expect" => expect = true,
-            "--sysctl-from-kernel" => engine.from_kernel = true,
-            "--no-helpers" => engine.no_helpers = true,
-            "--set" => {
-                let v = value()?;
-                let (n, val) = v
-                    .split_once('=')
-                    .ok_or_else(|| format!("--set: `{v}' is not NAME=VALUE"))?;
-                engine.sets.push((n.to_string(), val.to_string()));
-            }
-            "--helper" => {
-                let v = value()?;
-                let (n, port) = v
-                    .split_once('=')
-                    .ok_or_else(|| format!("--helper: `{v}' is not HELPER=PORT (ftp=21)"))?;
-                let helper = match n {
-                    "ftp" => Helper::Ftp,
-                    other => {
-                        return Err(format!("--helper: unknown helper `{other}' (known: ftp)"))
-                    }
-                };
-                let port: u16 = number("--helper", port)?;
-                if port == 0 {
-                    return Err("--helper: port 0 carries no connection".into());
-                }
-                engine.helpers.push((helper, port));
-            }
             "--zone" => zone = number("--zone", &value()?)?,
-            "--seed" => seed = Some(number("--seed", &value()?)?),
             "--csv" => csv = Some(value()?),
             "--svg" => svg = Some(value()?),
             "-h" | "--help" => return Err(USAGE.to_string()),
@@ -241,15 +152,6 @@ pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
             }
         }
         i += 1;
-    }
-    // A bad sysctl name or value is a usage error (exit 2) like any bad flag value, found
-    // before the capture is opened; the values do not depend on the starting point
-    // (defaults or --sysctl-from-kernel).
-    let mut probe = Config::kernel_defaults();
-    for (name, value) in &engine.sets {
-        probe
-            .set(name, value)
-            .map_err(|e| format!("--set {name}={value}: {e}"))?;
     }
     let mode = mode.unwrap_or(Mode::Table);
     if (csv.is_some() || svg.is_some()) && mode != Mode::WhatIf {
@@ -272,9 +174,9 @@ pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
     Ok(ReplayArgs {
         capture: capture.ok_or("replay needs a CAPTURE file")?,
         mode,
-        engine,
+        seed: view.engine.seed_or_random(),
+        engine: view.engine.clone(),
         zone,
-        seed: seed.unwrap_or_else(random_seed),
         csv,
         svg,
         expect,
@@ -285,6 +187,7 @@ pub fn parse(args: &[String]) -> Result<ReplayArgs, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ctkit_engine::Helper;
 
     fn p(s: &str) -> Result<ReplayArgs, String> {
         parse(&s.split_whitespace().map(String::from).collect::<Vec<_>>())

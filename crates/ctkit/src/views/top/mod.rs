@@ -249,6 +249,7 @@ fn usage() -> String {
          and the filters of `ctkit list` (--proto, --src, --dst, --sport, --dport, --state,\n\
          --status, --mark, --zone, ...). Interactive keys: press h.\n",
     );
+    s.push_str(crate::views::engine::capture_help!());
     s
 }
 
