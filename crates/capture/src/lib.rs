@@ -9,7 +9,9 @@
 //!
 //! The reader streams from any [`Read`]: one reused buffer, records parsed in place, the
 //! packet handed out as a borrowed slice — no per-packet allocation and no whole-file load.
-//! Frames without an IP packet (ARP, …) are skipped and counted. Bad input is a
+//! Frames without an IP packet (ARP, …) are skipped and counted; so are pcapng packets on
+//! an interface of a link type the reader does not know (a capture with several interfaces
+//! may mix them), unless no frame at all was usable: then that is the error. Bad input is a
 //! [`CaptureError`] naming the record, never a panic.
 //!
 //! ```no_run
@@ -159,6 +161,11 @@ pub struct CaptureStats {
     pub packets: u64,
     /// Frames skipped because they carry no IP packet.
     pub skipped: u64,
+    /// pcapng packets skipped because their interface has a link type the reader cannot
+    /// strip to IP ([`CaptureError::UnsupportedLinkType`] when no other frame was usable).
+    pub unsupported: u64,
+    /// The first such link type (`LINKTYPE_` value).
+    pub unsupported_linktype: Option<u32>,
 }
 
 /// A frame found by a format parser: where it lies in the input buffer.
@@ -182,6 +189,8 @@ pub struct Capture<R> {
     input: Input<R>,
     format: Format,
     stats: CaptureStats,
+    /// The record of the first packet skipped for its link type.
+    first_unsupported: u64,
 }
 
 pub(crate) fn io_err(offset: u64) -> impl FnOnce(io::Error) -> CaptureError {
@@ -207,6 +216,7 @@ impl<R: Read> Capture<R> {
             input,
             format,
             stats: CaptureStats::default(),
+            first_unsupported: 0,
         })
     }
 
@@ -224,13 +234,38 @@ impl<R: Read> Capture<R> {
     }
 
     /// The next IP packet, `None` at the clean end of the input.
+    ///
+    /// A pcapng packet on an interface of an unsupported link type is skipped and counted
+    /// ([`CaptureStats::unsupported`]); when the input ends without any usable frame, the
+    /// first such packet's [`CaptureError::UnsupportedLinkType`] is returned instead.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         loop {
             let frame = match &mut self.format {
                 Format::Pcap(p) => p.next_frame(&mut self.input, &mut self.stats.records)?,
-                Format::Pcapng(p) => p.next_frame(&mut self.input, &mut self.stats.records)?,
+                Format::Pcapng(p) => match p.next_frame(&mut self.input, &mut self.stats.records) {
+                    // The block is consumed: reading goes on after it.
+                    Err(CaptureError::UnsupportedLinkType { record, linktype }) => {
+                        self.stats.unsupported += 1;
+                        if self.stats.unsupported_linktype.is_none() {
+                            self.stats.unsupported_linktype = Some(linktype);
+                            self.first_unsupported = record;
+                        }
+                        continue;
+                    }
+                    r => r?,
+                },
             };
-            let Some(f) = frame else { return Ok(None) };
+            let Some(f) = frame else {
+                return match self.stats.unsupported_linktype {
+                    Some(linktype) if self.stats.packets + self.stats.skipped == 0 => {
+                        Err(CaptureError::UnsupportedLinkType {
+                            record: self.first_unsupported,
+                            linktype,
+                        })
+                    }
+                    _ => Ok(None),
+                };
+            };
             let bytes = self.input.slice(f.start, f.caplen);
             match f.link.l3_offset(bytes) {
                 Some(off) => {

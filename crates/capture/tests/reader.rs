@@ -370,3 +370,43 @@ fn pcapng_epb_flags_say_whether_a_frame_was_sent_or_received() {
         );
     }
 }
+
+#[test]
+fn pcapng_packets_on_an_unsupported_link_are_skipped_and_counted_unless_nothing_else_is() {
+    // Interface 0: 802.11 (105, unsupported); interface 1: raw IP.
+    let mut b = Vec::new();
+    write::pcapng_shb(&mut b, true);
+    write::pcapng_idb(&mut b, 105, None, true);
+    write::pcapng_idb(&mut b, 101, None, true);
+    write::pcapng_epb(&mut b, 0, 1, b"radio", true);
+    write::pcapng_epb(&mut b, 1, 2, IP4, true);
+    write::pcapng_epb(&mut b, 0, 3, b"radio", true);
+    let mut c = Capture::new(&b[..]).unwrap();
+    let mut got = Vec::new();
+    while let Some(p) = c.next_packet().unwrap() {
+        got.push(p.l3.to_vec());
+    }
+    assert_eq!(got, [IP4.to_vec()]);
+    let s = c.stats();
+    assert_eq!(
+        (s.packets, s.unsupported, s.unsupported_linktype),
+        (1, 2, Some(105))
+    );
+    // Only the unsupported interface: the first such packet (block 3) is the error.
+    let mut b = Vec::new();
+    write::pcapng_shb(&mut b, true);
+    write::pcapng_idb(&mut b, 105, None, true);
+    write::pcapng_epb(&mut b, 0, 1, b"radio", true);
+    write::pcapng_epb(&mut b, 0, 2, b"radio", true);
+    let e = read_all(&b).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            CaptureError::UnsupportedLinkType {
+                record: 3,
+                linktype: 105
+            }
+        ),
+        "{e:?}"
+    );
+}

@@ -1,7 +1,8 @@
 //! The engine options of a capture source (`--set`, `--sysctl-from-kernel`, `--helper`,
 //! `--no-helpers`, `--seed`) in every view that reads `--from CAPTURE` (list, list --table
 //! expect, summary, doctor, top -1, watch, count, stats), on captures written here (no kernel
-//! needed), and the usage errors when the source is no capture.
+//! needed), and the usage errors when the source is no capture; pcapng packets on interfaces
+//! of an unsupported link type.
 
 use ctkit_capture::write;
 use ctkit_engine::build;
@@ -393,4 +394,50 @@ fn engine_options_without_a_capture_are_usage_errors() {
         .output()
         .unwrap();
     assert_eq!(stdout(&o), udp_line(20, 5000) + &udp_line(60, 5001));
+}
+
+#[test]
+fn pcapng_packets_on_an_unsupported_link_are_skipped_with_one_note_unless_none_is_usable() {
+    let (a, b) = (addr("192.0.2.1"), addr("192.0.2.2"));
+    let udp = build::udp(a, b, 5001, 53, b"q");
+    let mut f = Vec::new();
+    write::pcapng_shb(&mut f, true);
+    write::pcapng_idb(&mut f, 105, Some(9), true); // 802.11
+    write::pcapng_idb(&mut f, 101, Some(9), true); // raw IP
+    write::pcapng_epb(&mut f, 0, T0, b"radio", true);
+    write::pcapng_epb(&mut f, 1, T0 + SEC, &udp, true);
+    write::pcapng_epb(&mut f, 0, T0 + 2 * SEC, b"radio", true);
+    let p = tmp("mixed.pcapng", &f);
+    let note = format!(
+        "ctkit: {p}: skipped 2 packet(s) on interfaces of an unsupported link type \
+         (LINKTYPE 105; supported: Ethernet, Linux SLL/SLL2, raw IP, BSD loopback)\n"
+    );
+    // The table at the last packet (the skipped one's time is not the replay's).
+    let shown = format!(
+        "conntrack v1.4.7 (ctkit {}): 1 flow entries have been shown.\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for (args, err) in [
+        (&["replay", &p][..], note.clone()),
+        (&["list", "--from", &p], note.clone() + &shown),
+    ] {
+        let o = ctkit(args);
+        assert_eq!(stdout(&o), udp_line(30, 5001), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&o.stderr), err, "{args:?}");
+    }
+    // Nothing usable: the error, as before.
+    let mut f = Vec::new();
+    write::pcapng_shb(&mut f, true);
+    write::pcapng_idb(&mut f, 105, Some(9), true);
+    write::pcapng_epb(&mut f, 0, T0, b"radio", true);
+    let p = tmp("radio.pcapng", &f);
+    let o = ctkit(&["replay", &p]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "ctkit: {p}: record 3: unsupported link type 105 (supported: Ethernet, Linux \
+             SLL/SLL2, raw IP, BSD loopback)\n"
+        )
+    );
 }

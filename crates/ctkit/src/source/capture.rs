@@ -57,6 +57,9 @@ impl CaptureSource {
             let prog =
                 driver::replay_batched(&mut cap, &mut t, 0, None, |_, _| ControlFlow::Continue(()))
                     .map_err(|e| SourceError::Other(format!("{}: {e}", self.name)))?;
+            if let Some(note) = driver::unsupported_note(&self.name, &cap.stats()) {
+                eprintln!("ctkit: {note}");
+            }
             self.replayed = Some((t, prog.last_ns));
         }
         self.replayed

@@ -63,6 +63,9 @@ fn run(a: &ReplayArgs) -> Result<(), String> {
     // What was printed before a capture error (a truncated file) still comes out.
     let r = print(a, &mut cap, &mut t, &cfg, &mut out);
     out.flush();
+    if let Some(note) = driver::unsupported_note(&a.capture, &cap.stats()) {
+        eprintln!("ctkit: {note}");
+    }
     r
 }
 

@@ -38,6 +38,21 @@ pub fn events_off(cfg: &mut Config) {
 /// A capture opened from a path (`-`: standard input).
 pub type CaptureReader = Capture<Box<dyn Read>>;
 
+/// The note for packets the reader skipped for their link type (pcapng interfaces of a kind
+/// it cannot strip to IP), printed once after a replay as tcpdump-like tools do; `None` when
+/// there were none, or nothing else (then the reader's error says it).
+pub fn unsupported_note(name: &str, s: &ctkit_capture::CaptureStats) -> Option<String> {
+    if s.packets + s.skipped == 0 {
+        return None;
+    }
+    let lt = s.unsupported_linktype?;
+    Some(format!(
+        "{name}: skipped {} packet(s) on interfaces of an unsupported link type \
+         (LINKTYPE {lt}; supported: Ethernet, Linux SLL/SLL2, raw IP, BSD loopback)",
+        s.unsupported
+    ))
+}
+
 /// Opens `path` (`-` for standard input) as a capture; the error is worded for the user.
 pub fn open(path: &str) -> Result<CaptureReader, String> {
     let r: Box<dyn Read> = if path == "-" {
