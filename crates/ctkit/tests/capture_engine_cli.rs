@@ -441,3 +441,54 @@ fn pcapng_packets_on_an_unsupported_link_are_skipped_with_one_note_unless_none_i
         )
     );
 }
+
+/// A Linux cooked v2 frame (`tcpdump -i any`): received (`PACKET_HOST`) or sent
+/// (`PACKET_OUTGOING`) on interface 2.
+fn sll2(l3: &[u8], outgoing: bool) -> Vec<u8> {
+    let mut f = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2];
+    f.extend_from_slice(&[0, 1, if outgoing { 4 } else { 0 }, 6]);
+    f.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0, 0]);
+    f.extend_from_slice(l3);
+    f
+}
+
+#[test]
+fn checksums_are_verified_only_for_packets_the_capture_host_received() {
+    let (host, peer) = (addr("192.0.2.1"), addr("192.0.2.2"));
+    // The host's query leaves with the unfilled checksum of an offloading NIC; the answer
+    // comes back right; a stranger's datagram comes in with a bad checksum.
+    let bad = |mut p: Vec<u8>| {
+        p[26..28].copy_from_slice(&[0x12, 0x34]);
+        p
+    };
+    let frames = [
+        sll2(&bad(build::udp(host, peer, 5000, 53, b"q")), true),
+        sll2(&build::udp(peer, host, 53, 5000, b"a"), false),
+        sll2(&bad(build::udp(addr("192.0.2.3"), host, 7, 9, b"x")), false),
+    ];
+    let mut f = Vec::new();
+    write::pcap_header(&mut f, 276, false, true, 65535);
+    for (i, fr) in frames.iter().enumerate() {
+        write::pcap_record(&mut f, T0 + i as u64 * SEC, fr, false, true);
+    }
+    let p = tmp("sent.pcap", &f);
+    let on = ["--set", "nf_conntrack_checksum=1"];
+    let states: Vec<String> = stdout(&ctkit(&[&["replay", &p, "--per-packet"][..], &on].concat()))
+        .lines()
+        .map(|l| l.split('\t').nth(2).unwrap().to_string())
+        .collect();
+    assert_eq!(states, ["new original", "established reply", "invalid -"]);
+    let answered = "udp      17 29 src=192.0.2.1 dst=192.0.2.2 sport=5000 dport=53 \
+                    src=192.0.2.2 dst=192.0.2.1 sport=53 dport=5000 mark=0 use=1\n";
+    assert_eq!(
+        stdout(&ctkit(&[&["list", "--from", &p][..], &on].concat())),
+        answered
+    );
+    let j: serde_json::Value = serde_json::from_str(&stdout(&ctkit(
+        &[&["stats", "--from", &p, "--json"][..], &on].concat(),
+    )))
+    .unwrap();
+    assert_eq!(j["invalid"], 1, "{j}");
+    // Without verification the stranger's datagram is tracked too.
+    assert_eq!(stdout(&ctkit(&["count", "--from", &p])), "2\n");
+}

@@ -28,7 +28,8 @@
 //! - expectations: [`Tracker::for_each_expect`] (the table `conntrack -L expect` lists, as
 //!   [`ctkit_model::Expect`]), [`Tracker::drain_expect_events`] (`[NEW]`/`[DESTROY]` as
 //!   `conntrack -E expect` receives them, a stream of their own), [`Tracker::expect_count`];
-//! - [`Tracker::set`] (a sysctl change while running), [`Tracker::config`],
+//! - [`Tracker::set`] (a sysctl change while running), [`Tracker::verify_checksums`] (no
+//!   checksum verification for the packets a capture host sent), [`Tracker::config`],
 //!   [`Tracker::memory_bytes`], [`Config::from_dir`], [`Config::helper_for`], and [`build`],
 //!   a small packet builder for tests and benchmarks.
 //!

@@ -425,6 +425,16 @@ impl Tracker {
         Ok(())
     }
 
+    /// Whether the packets tracked next have their checksums verified: `on` when the
+    /// configuration's `nf_conntrack_checksum` is 1, `false` otherwise. The configuration does
+    /// not change. The kernel verifies only packets it receives (`nf_conntrack_checksum`
+    /// applies in PRE_ROUTING; a packet the host sends was never checked), so a replay turns
+    /// it off around the packets the capturing host sent. Call it between batches, not per
+    /// packet of one.
+    pub fn verify_checksums(&mut self, on: bool) {
+        self.d.checksum = on && self.config.val("nf_conntrack_checksum") != 0;
+    }
+
     /// Tracks one packet (IPv4 or IPv6 header first) in `zone` at `now`.
     pub fn process(&mut self, now: Nanos, zone: u16, l3: &[u8]) -> Verdict {
         self.run_gc_until(now);

@@ -133,7 +133,9 @@ impl EngineArgs {
     /// `--sysctl-from-kernel` takes every value but `nf_conntrack_checksum`, which stays at
     /// the engine's 0: the kernel verifies checksums only of packets it receives (and a NIC
     /// has usually verified them already), while a capture also holds the sent packets with
-    /// their offloaded, unfilled checksums, which the engine would all call INVALID. `--set
+    /// their offloaded, unfilled checksums, which the engine would all call INVALID where the
+    /// capture does not say which were sent (Ethernet pcap; Linux cooked captures and
+    /// pcapng's `epb_flags` do say, and the replay then skips their verification). `--set
     /// nf_conntrack_checksum=1` still turns verification on.
     pub fn config(&self) -> Result<Config, String> {
         let mut cfg = if self.from_kernel {

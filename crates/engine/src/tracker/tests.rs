@@ -1768,3 +1768,24 @@ fn test_failed_early_drop_flags_the_gc_without_running_it_sooner() {
     assert!(!t.process(T0 + 2 * SEC, 0, &udp_from(105)).dropped);
     assert_eq!(t.len(), 95);
 }
+
+#[test]
+fn test_verify_checksums_off_tracks_a_bad_checksum_and_on_restores_the_config() {
+    let mut bad = build::udp(cli(), srv(), 5000, 53, b"q");
+    bad[26..28].copy_from_slice(&[0x12, 0x34]);
+    let mut cfg = Config::kernel_defaults();
+    cfg.set("nf_conntrack_checksum", "1").unwrap();
+    let mut t = Tracker::new(cfg, 1);
+    assert_eq!(t.process(T0, 0, &bad).info, CtInfo::Invalid);
+    t.verify_checksums(false);
+    assert_eq!(t.process(T0, 0, &bad).info, CtInfo::New);
+    assert_eq!(t.config().get("nf_conntrack_checksum"), Some(1));
+    t.verify_checksums(true);
+    let mut other = build::udp(cli(), srv(), 5001, 53, b"q");
+    other[26..28].copy_from_slice(&[0x12, 0x34]);
+    assert_eq!(t.process(T0, 0, &other).info, CtInfo::Invalid);
+    // With verification off in the configuration, `true` does not turn it on.
+    let mut t = tracker();
+    t.verify_checksums(true);
+    assert_eq!(t.process(T0, 0, &bad).info, CtInfo::New);
+}

@@ -185,12 +185,17 @@ pub fn replay_batched<R: Read>(
     const N: usize = Tracker::PIPELINE;
     let mut prog = Progress::default();
     // The batch's packets, copied out of the reader's buffer: bytes, then (ts, now, end,
-    // what the reassembly did).
+    // what the reassembly did, whether the capturing host sent it).
     let mut data: Vec<u8> = Vec::with_capacity(N * 1600);
-    let mut meta: Vec<(u64, u64, usize, Fate)> = Vec::with_capacity(N);
+    let mut meta: Vec<(u64, u64, usize, Fate, bool)> = Vec::with_capacity(N);
     let mut defrag = Defrag::new();
     let mut whole = Vec::new();
     let mut copies = Copies::new();
+    // With nf_conntrack_checksum=1 the packets the capturing host sent are not verified
+    // (the kernel checks in PRE_ROUTING only): the batch is tracked in runs of one
+    // direction, verification off around the sent ones.
+    let verify = t.config().get("nf_conntrack_checksum").unwrap_or(0) != 0;
+    let mut sent = [false; N];
     let mut verdicts = [Verdict {
         info: ctkit_engine::CtInfo::Invalid,
         reply: false,
@@ -230,7 +235,7 @@ pub fn replay_batched<R: Read>(
                     data.extend_from_slice(&whole);
                 }
             }
-            meta.push((p.ts_ns, now, data.len(), fate));
+            meta.push((p.ts_ns, now, data.len(), fate, p.outgoing == Some(true)));
         }
         if meta.is_empty() {
             return damage.map_or(Ok(prog), Err);
@@ -241,19 +246,33 @@ pub fn replay_batched<R: Read>(
         let mut pkts: [(u64, &[u8]); N] = [(0, &[]); N];
         let mut n = 0;
         let mut start = 0;
-        for (slot, &(_, now, end, fate)) in all.iter_mut().zip(&meta) {
+        for (slot, &(_, now, end, fate, out)) in all.iter_mut().zip(&meta) {
             *slot = &data[start..end];
             start = end;
             if matches!(fate, Fate::Whole | Fate::Reassembled) {
                 pkts[n] = (now, *slot);
+                sent[n] = out;
                 n += 1;
             }
         }
-        if n > 0 {
+        if verify && sent[..n].contains(&true) {
+            let mut i = 0;
+            while i < n {
+                let out = sent[i];
+                let j = sent[i..n]
+                    .iter()
+                    .position(|&o| o != out)
+                    .map_or(n, |k| i + k);
+                t.verify_checksums(!out);
+                t.process_batch_at(zone, &pkts[i..j], &mut verdicts[i..j]);
+                i = j;
+            }
+            t.verify_checksums(true);
+        } else if n > 0 {
             t.process_batch_at(zone, &pkts[..n], &mut verdicts[..n]);
         }
         let mut tracked = verdicts[..n].iter();
-        for (&(ts_ns, now, _, fate), &l3) in meta.iter().zip(&all) {
+        for (&(ts_ns, now, _, fate, _), &l3) in meta.iter().zip(&all) {
             prog.first_ns.get_or_insert(now);
             let verdict = match fate {
                 Fate::Whole | Fate::Reassembled => *tracked.next().expect("one per packet"),
