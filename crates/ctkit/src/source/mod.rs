@@ -6,8 +6,10 @@
 //! conntrack(8) prints, detected from its first line (parsers: `ctkit_model::text`). Views ask
 //! for [`open`] and use only the trait, so each view works on every source.
 //!
-//! `--lenient` (text sources skip malformed lines and count them) is an [`OpenOptions`] field;
-//! views open their source through `ViewArgs::open_source`, which passes it on.
+//! `--lenient` (text sources skip malformed lines and count them) is an [`OpenOptions`] field,
+//! and so are a capture's engine options (`--set`, `--helper`, `--seed`, …:
+//! [`crate::views::engine`]), refused by every other source; views open their source through
+//! `ViewArgs::open_source`, which passes them on.
 
 pub mod capture;
 pub mod counters;

@@ -11,7 +11,8 @@
 //! - `--what-if`: peak, drops, early drops, states at the peak, final count; `--csv`/`--svg`.
 //!
 //! Every mode takes the engine configuration flags (`--set NAME=VALUE` for any conntrack
-//! sysctl, `--sysctl-from-kernel`, `--helper ftp=PORT`, `--no-helpers`, `--zone`, `--seed`).
+//! sysctl, `--sysctl-from-kernel`, `--helper ftp=PORT`, `--no-helpers`, `--zone`, `--seed`;
+//! all but `--zone` parsed by [`crate::views::engine`], shared with `--from CAPTURE`).
 //!
 //! Submodules: [`args`] (flags), [`driver`] (the replay loop, shared with the capture flow
 //! source), [`defrag`] (reassembly before tracking, as nf_defrag), [`copies`] (second copies
