@@ -224,6 +224,20 @@ mod tests {
             .unwrap());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_value_is_taken_or_refused_never_a_panic(
+            flag in proptest::sample::select(vec!["--set", "--helper", "--seed", "--no-helpers"]),
+            v in "\\PC{0,40}",
+        ) {
+            let mut e = EngineArgs::default();
+            if e.take(flag, || Ok(v.clone())).is_ok() {
+                proptest::prop_assert_eq!(e.first, Some(flag));
+                let _ = e.validate().and_then(|()| e.config().map(|_| ()));
+            }
+        }
+    }
+
     #[test]
     fn bad_values_name_the_flag() {
         assert_eq!(
