@@ -492,3 +492,54 @@ fn checksums_are_verified_only_for_packets_the_capture_host_received() {
     // Without verification the stranger's datagram is tracked too.
     assert_eq!(stdout(&ctkit(&["count", "--from", &p])), "2\n");
 }
+
+#[test]
+fn a_capture_through_a_pipe_is_not_read_before_its_source_opens_it() {
+    // `--from <(zcat cap.pcap.gz)`: the usage check must not eat the pipe's first bytes.
+    let fifo = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("capture-engine-{}-fifo", std::process::id()));
+    let _ = std::fs::remove_file(&fifo);
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let bytes = two_udp();
+    let path = fifo.clone();
+    let writer = std::thread::spawn(move || std::fs::write(path, bytes).unwrap());
+    // A reader reopening the pipe would wait for a writer forever: 30 s at most.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ctkit"))
+        .args(["list", "--from", fifo.to_str().unwrap()])
+        .args(["--set", "nf_conntrack_udp_timeout=60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("ctkit list --from FIFO hangs");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let _ = std::fs::remove_file(&fifo);
+    assert_eq!(stdout(&o), udp_line(20, 5000) + &udp_line(60, 5001));
+}
+
+#[test]
+fn engine_options_with_the_proc_file_by_path_are_a_usage_error() {
+    let path = "/proc/net/nf_conntrack";
+    if !std::path::Path::new(path).exists() {
+        eprintln!("skipped: {path} does not exist (nf_conntrack not loaded)");
+        return;
+    }
+    let o = ctkit(&["summary", "--from", path, "--set", "nf_conntrack_max=10"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr).lines().next(),
+        Some(
+            "ctkit: `--set' configures the replay of a packet capture (--from FILE.pcap); \
+             it does nothing for /proc/net/nf_conntrack, a saved dump"
+        )
+    );
+}

@@ -78,14 +78,15 @@ pub fn open(spec: &SourceSpec, o: &OpenOptions) -> Result<Box<dyn FlowSource>, S
     }))
 }
 
-/// The input again from its first byte: the file reopened, or standard input's bytes read
-/// for detection followed by the rest.
+/// The input again from its first byte: a regular file reopened, or the bytes read for
+/// detection followed by the rest (standard input, a pipe such as `<(zcat cap.pcap.gz)`,
+/// which cannot be read twice).
 fn from_start(
     spec: &SourceSpec,
     lines: LineSplitter<Box<dyn Read>>,
 ) -> Result<Box<dyn Read>, SourceError> {
     Ok(match spec {
-        SourceSpec::File(p) => {
+        SourceSpec::File(p) if std::fs::metadata(p).is_ok_and(|m| m.is_file()) => {
             Box::new(File::open(p).map_err(|e| io_error(&display_name(spec), e))?)
         }
         _ => {

@@ -165,9 +165,13 @@ pub fn not_a_capture(flag: &str, what: &str) -> String {
 }
 
 /// Whether the file at `path` starts like a capture; `true` when it cannot be read (opening
-/// it reports why).
+/// it reports why) or is no regular file (a pipe, `<(zcat …)`, would lose what is read
+/// here: the source checks it when it opens it).
 fn file_is_capture(path: &str) -> bool {
     use std::io::Read;
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return true;
+    }
     let Ok(f) = std::fs::File::open(path) else {
         return true;
     };
