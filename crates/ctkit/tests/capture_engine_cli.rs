@@ -543,3 +543,21 @@ fn engine_options_with_the_proc_file_by_path_are_a_usage_error() {
         )
     );
 }
+
+#[test]
+fn every_views_help_names_the_engine_options() {
+    for args in [
+        &["summary", "--help"][..],
+        &["doctor", "--help"],
+        &["watch", "--help"],
+        &["top", "-h"],
+        &["--help"],
+    ] {
+        let o = ctkit(args);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains("--set NAME=VALUE") && out.contains("--sysctl-from-kernel"),
+            "{args:?}: {out}"
+        );
+    }
+}
