@@ -782,7 +782,13 @@ mod tests {
                 if p.len() > 6 {
                     if v6 { p[6] = 44 } else { p[6] |= 0x20 }
                 }
-                let _ = df.push(now, &p, &mut out);
+                if df.push(now, &p, &mut out) == Fate::Reassembled {
+                    // A consistent IP packet of at most 65535 bytes of payload.
+                    let (at, fixed) = if v6 { (4, 40) } else { (2, 0) };
+                    let len = usize::from(u16::from_be_bytes([out[at], out[at + 1]]));
+                    proptest::prop_assert_eq!(len + fixed, out.len());
+                    proptest::prop_assert_eq!(out[0] >> 4, if v6 { 6 } else { 4 });
+                }
                 let held: usize = df.queues.values().map(|q| q.bytes).sum();
                 proptest::prop_assert_eq!(held, df.bytes);
             }
