@@ -189,7 +189,7 @@ mod tests {
         assert!(c.is_copy(10, &forwarded(&q), true));
         // Once: a second egress copy is a packet of its own.
         assert!(!c.is_copy(20, &forwarded(&q), true));
-        // Too late: more than a second after the ingress copy.
+        // Too late: WINDOW or more after the ingress copy.
         assert!(!c.is_copy(100, &q, false));
         assert!(!c.is_copy(100 + WINDOW, &forwarded(&q), true));
         // A host's own answer is no copy (addresses swapped, its own TTL).

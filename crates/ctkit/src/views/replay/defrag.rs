@@ -18,8 +18,8 @@
 //!   than 65535 bytes (IPv4 total length, IPv6 payload length) is dropped when complete;
 //! - queues expire after `ipfrag_time` (30 s) / `ip6frag_time` (60 s) from their first
 //!   fragment; while all queues together hold more than `ipfrag_high_thresh` (4 MiB) of
-//!   fragments (payload plus a per-fragment overhead, as the kernel charges `truesize`),
-//!   every fragment is dropped;
+//!   fragments (payload plus a per-fragment overhead, as the kernel charges `truesize`, and
+//!   each queue's own size, as it charges `qsize`), every fragment is dropped;
 //! - the datagram is rebuilt from the first fragment's header: IPv4 with its total length,
 //!   no fragment bits and a fresh header checksum; IPv6 with the unfragmentable headers
 //!   (hop-by-hop, routing, destination options, authentication), the fragment header taken
@@ -43,6 +43,9 @@ const HIGH_THRESH: usize = 4 << 20;
 /// What a held fragment costs besides its payload, as the kernel charges an skb's
 /// `truesize` (its metadata and buffer): many tiny fragments fill the limit too.
 const FRAG_OVERHEAD: usize = 768;
+/// What a queue costs by itself (`struct ipq` / `frag_queue` on 64-bit, charged as
+/// `inet_frag_alloc` charges `qsize`): queues that hold no fragment fill the limit too.
+const QUEUE_COST: usize = 192;
 /// The largest datagram.
 const MAX_DATAGRAM: usize = 65535;
 
@@ -75,7 +78,7 @@ struct Queue {
     last_in: bool,
     /// `q.meat`: payload bytes held (no two fragments overlap).
     meat: usize,
-    /// Bytes charged against the limit.
+    /// Bytes charged against the limit (the queue's own size and its fragments').
     bytes: usize,
     v6: bool,
 }
@@ -301,8 +304,10 @@ impl Defrag {
             let queues = &self.queues;
             order.retain(|(since, key)| queues.get(key).is_some_and(|q| q.since == *since));
         }
+        let total = &mut self.bytes;
         let q = self.queues.entry(f.key).or_insert_with(|| {
             order.push_back((now, f.key));
+            *total += QUEUE_COST;
             Queue {
                 since: now,
                 head: None,
@@ -311,7 +316,7 @@ impl Defrag {
                 len: 0,
                 last_in: false,
                 meat: 0,
-                bytes: 0,
+                bytes: QUEUE_COST,
                 v6: f.v6,
             }
         });
@@ -550,7 +555,7 @@ mod tests {
         assert_eq!(df.push(0, &frags[0], &mut out), Fate::Held);
         assert_eq!(df.push(1, &frags[1], &mut out), Fate::Held);
         assert_eq!(df.push(IPV4_TIMEOUT, &frags[2], &mut out), Fate::Held);
-        assert_eq!(df.bytes, frags[2].len() - 20 + FRAG_OVERHEAD);
+        assert_eq!(df.bytes, frags[2].len() - 20 + FRAG_OVERHEAD + QUEUE_COST);
         // ipfrag_high_thresh: first fragments of distinct datagrams (8 bytes of payload
         // each) are held until more than 4 MiB are charged, then dropped.
         let mut df = Defrag::new();
@@ -568,7 +573,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(held, HIGH_THRESH / (8 + FRAG_OVERHEAD) + 1);
+        assert_eq!(held, HIGH_THRESH / (8 + FRAG_OVERHEAD + QUEUE_COST) + 1);
         // Completed datagrams do not pile up in the expiry list.
         let mut df = Defrag::new();
         for id in 0..5000u16 {
@@ -723,6 +728,22 @@ mod tests {
             assert_eq!(df.push(1, &f6[2], &mut out), Fate::Reassembled);
             assert!(out == d6, "reassembled datagram differs");
         }
+    }
+
+    #[test]
+    fn queues_that_hold_no_fragment_count_against_the_limit_too() {
+        // IPv6 keeps the queue of a dropped empty fragment (what it learnt of the length
+        // stays): each queue is charged its own size, as inet_frag_alloc charges qsize, so
+        // a stream of them cannot grow the table without bound.
+        let mut out = Vec::new();
+        let mut df = Defrag::new();
+        for id in 0..100_000u32 {
+            let mut p = frag6_at(17, 8, &[], true);
+            p[44..48].copy_from_slice(&id.to_be_bytes());
+            assert_eq!(df.push(1, &p, &mut out), Fate::Dropped);
+        }
+        assert_eq!(df.queues.len(), HIGH_THRESH / QUEUE_COST + 1);
+        assert_eq!(df.bytes, df.queues.len() * QUEUE_COST);
     }
 
     #[test]
