@@ -36,7 +36,11 @@ pub struct Copies {
 
 #[derive(Default)]
 struct Side {
-    count: HashMap<u64, u32>,
+    /// Per fingerprint: (first copies still waiting, matched ones whose `order` entry is
+    /// still queued). A match takes the oldest waiting one, so when an entry leaves `order`
+    /// (expired, or over [`CAP`]) it is a matched one if any is counted, else a waiting one.
+    count: HashMap<u64, (u32, u32)>,
+    /// (when seen, fingerprint), oldest first.
     order: VecDeque<(u64, u64)>,
 }
 
@@ -47,32 +51,43 @@ impl Side {
                 break;
             }
             self.order.pop_front();
-            self.take(fp);
+            self.forget(fp);
         }
     }
 
     fn add(&mut self, now: u64, fp: u64) {
         if self.order.len() >= CAP {
             if let Some((_, old)) = self.order.pop_front() {
-                self.take(old);
+                self.forget(old);
             }
         }
-        *self.count.entry(fp).or_default() += 1;
+        self.count.entry(fp).or_default().0 += 1;
         self.order.push_back((now, fp));
     }
 
-    /// Takes one `fp` if present.
+    /// Matches the oldest waiting `fp`, if any.
     fn take(&mut self, fp: u64) -> bool {
         match self.count.get_mut(&fp) {
-            Some(n) if *n > 1 => {
-                *n -= 1;
+            Some((waiting, matched)) if *waiting > 0 => {
+                *waiting -= 1;
+                *matched += 1;
                 true
             }
-            Some(_) => {
+            _ => false,
+        }
+    }
+
+    /// The oldest `order` entry of `fp` left the list.
+    fn forget(&mut self, fp: u64) {
+        if let Some((waiting, matched)) = self.count.get_mut(&fp) {
+            if *matched > 0 {
+                *matched -= 1;
+            } else {
+                *waiting = waiting.saturating_sub(1);
+            }
+            if (*waiting, *matched) == (0, 0) {
                 self.count.remove(&fp);
-                true
             }
-            None => false,
         }
     }
 }
@@ -128,17 +143,18 @@ impl Copies {
     pub fn is_copy(&mut self, now: u64, l3: &[u8], outgoing: bool) -> bool {
         self.received.expire(now);
         self.sent.expire(now);
+        let Some(fp) = fingerprint(l3, 0) else {
+            return false;
+        };
         if outgoing {
             // Forwarded: received before with a TTL one higher.
-            if fingerprint(l3, 0).is_some_and(|fp| self.received.take(fp)) {
+            if self.received.take(fp) {
                 return true;
             }
-            if let Some(fp) = fingerprint(l3, 0) {
-                self.sent.add(now, fp);
-            }
+            self.sent.add(now, fp);
         } else {
             // Loopback: sent before, unchanged.
-            if fingerprint(l3, 0).is_some_and(|fp| self.sent.take(fp)) {
+            if self.sent.take(fp) {
                 return true;
             }
             if let Some(fp) = fingerprint(l3, 1) {
@@ -173,7 +189,7 @@ mod tests {
         assert!(c.is_copy(10, &forwarded(&q), true));
         // Once: a second egress copy is a packet of its own.
         assert!(!c.is_copy(20, &forwarded(&q), true));
-        // Too late: more than a second after the ingress copy.
+        // Too late: WINDOW or more after the ingress copy.
         assert!(!c.is_copy(100, &q, false));
         assert!(!c.is_copy(100 + WINDOW, &forwarded(&q), true));
         // A host's own answer is no copy (addresses swapped, its own TTL).
@@ -225,6 +241,29 @@ mod tests {
         // The first is forgotten, the last is still there.
         assert!(!c.is_copy(2, &forwarded(&first), true));
         assert!(c.is_copy(2, &forwarded(&p), true));
+    }
+
+    #[test]
+    fn a_matched_first_copy_expiring_does_not_forget_a_later_identical_one() {
+        // The same bytes received twice (an IPv6 duplicate ACK, say), the first forwarded
+        // at once, the second waiting for its egress copy when the first one's time runs out.
+        let (a, b) = (
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8:2::1".parse().unwrap(),
+        );
+        let p = build::udp(a, b, 1, 2, b"x");
+        let mut f = p.clone();
+        f[7] -= 1;
+        let mut c = Copies::new();
+        assert!(!c.is_copy(0, &p, false));
+        assert!(c.is_copy(1, &f, true));
+        assert!(!c.is_copy(WINDOW - 10, &p, false));
+        assert!(c.is_copy(WINDOW + 5, &f, true));
+        let counts: Vec<(u32, u32)> = c.received.count.values().copied().collect();
+        assert_eq!(counts, [(0, 1)]);
+        // Nothing is left once both have expired.
+        assert!(!c.is_copy(3 * WINDOW, &p, true));
+        assert_eq!((c.received.order.len(), c.received.count.len()), (0, 0));
     }
 
     proptest::proptest! {

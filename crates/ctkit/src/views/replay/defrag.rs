@@ -6,16 +6,27 @@
 //!
 //! - queues keyed by (source, destination, identification, protocol) for IPv4 and (source,
 //!   destination, identification) for IPv6;
-//! - a fragment that overlaps another (other than an exact duplicate, which is ignored) drops
-//!   its whole queue (RFC 5722; Linux does the same for IPv4 since 4.19);
-//! - a non-last IPv6 fragment whose length is not a multiple of 8 is dropped; a non-last
-//!   IPv4 fragment is cut to a multiple of 8; a datagram longer than 65535 bytes is dropped;
-//! - queues expire after `ipfrag_time` (30 s) / `ip6frag_time` (60 s); all queues together
-//!   hold at most `ipfrag_high_thresh` (4 MiB) of fragments (payload plus a per-fragment
-//!   overhead, as the kernel charges `truesize`), new fragments beyond it are dropped;
+//! - `inet_frag_queue_insert`'s runs: a fragment wholly inside a run of fragments already
+//!   held is a duplicate (dropped, its queue kept), one that overlaps otherwise drops its
+//!   whole queue (RFC 5722; Linux does the same for IPv4 since 4.19);
+//! - a fragment ending beyond the last one, or a second last one ending elsewhere, or an
+//!   empty one: IPv4 drops the queue, IPv6 the fragment only;
+//! - a non-last IPv4 fragment is cut to a multiple of 8; a non-last IPv6 fragment that is
+//!   not one kills its queue and goes on to conntrack as it is, as does an IPv6 first
+//!   fragment without its whole upper-layer header (`ipv6frag_thdr_truncated`, RFC 8200
+//!   section 4.5); an IPv6 fragment ending beyond 65535 bytes is dropped; a datagram longer
+//!   than 65535 bytes (IPv4 total length, IPv6 payload length) is dropped when complete;
+//! - queues expire after `ipfrag_time` (30 s) / `ip6frag_time` (60 s) from their first
+//!   fragment; while all queues together hold more than `ipfrag_high_thresh` (4 MiB) of
+//!   fragments (payload plus a per-fragment overhead, as the kernel charges `truesize`, and
+//!   each queue's own size, as it charges `qsize`), every fragment is dropped;
 //! - the datagram is rebuilt from the first fragment's header: IPv4 with its total length,
-//!   no fragment bits and a fresh header checksum; IPv6 with the unfragmentable headers, the
-//!   fragment header taken out and the payload length set.
+//!   no fragment bits and a fresh header checksum; IPv6 with the unfragmentable headers
+//!   (hop-by-hop, routing, destination options, authentication), the fragment header taken
+//!   out and the payload length set.
+//!
+//! Not modelled: `ipfrag_max_dist`, the ECN mix check (`ip_frag_ecn_table`), the incoming
+//! interface in the IPv6 key (a capture of several interfaces keys on addresses only).
 //!
 //! An atomic fragment (offset 0, no more fragments) is not a fragment.
 
@@ -32,6 +43,9 @@ const HIGH_THRESH: usize = 4 << 20;
 /// What a held fragment costs besides its payload, as the kernel charges an skb's
 /// `truesize` (its metadata and buffer): many tiny fragments fill the limit too.
 const FRAG_OVERHEAD: usize = 768;
+/// What a queue costs by itself (`struct ipq` / `frag_queue` on 64-bit, charged as
+/// `inet_frag_alloc` charges `qsize`): queues that hold no fragment fill the limit too.
+const QUEUE_COST: usize = 192;
 /// The largest datagram.
 const MAX_DATAGRAM: usize = 65535;
 
@@ -53,9 +67,18 @@ struct Queue {
     head: Option<Vec<u8>>,
     /// Fragments as (offset, payload), sorted by offset.
     parts: Vec<(usize, Vec<u8>)>,
-    /// The datagram's payload length, once the last fragment came.
-    total: Option<usize>,
-    /// Payload bytes held.
+    /// The runs of `inet_frag_queue_insert` as (start, end), sorted: a fragment that
+    /// starts where the highest one ends joins its run, any other starts a run of its own.
+    /// A fragment wholly inside one run is a duplicate; one that meets a run otherwise
+    /// overlaps.
+    runs: Vec<(usize, usize)>,
+    /// `q.len`: the highest end seen, or the datagram's length once the last fragment came.
+    len: usize,
+    /// `INET_FRAG_LAST_IN`: the last fragment came.
+    last_in: bool,
+    /// `q.meat`: payload bytes held (no two fragments overlap).
+    meat: usize,
+    /// Bytes charged against the limit (the queue's own size and its fragments').
     bytes: usize,
     v6: bool,
 }
@@ -72,6 +95,8 @@ struct Frag<'a> {
     /// IPv6: where in `head` the next-header byte naming the fragment header is, and the
     /// fragment's next header to write there.
     next: Option<(usize, u8)>,
+    /// IPv6: a first fragment without its whole upper-layer header.
+    truncated: bool,
 }
 
 impl Frag<'_> {
@@ -99,11 +124,54 @@ fn be16(b: &[u8], i: usize) -> Option<usize> {
     Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]) as usize)
 }
 
+/// The length of an IPv6 extension header from its length byte (`ipv6_authlen` for the
+/// authentication header, `ipv6_optlen` for the others).
+fn ext_len(next: u8, len: u8) -> usize {
+    if next == 51 {
+        (usize::from(len) + 2) * 4
+    } else {
+        (usize::from(len) + 1) * 8
+    }
+}
+
+/// `ipv6frag_thdr_truncated` for the fragment header at `fh`: whether the extension headers
+/// after it and the upper-layer header (TCP 20 bytes, UDP and ICMPv6 8, any other 1) end
+/// beyond the packet. A chain that cannot be read is not "truncated" (the kernel queues it).
+fn upper_truncated(l3: &[u8], fh: usize) -> bool {
+    let mut next = 44;
+    let mut pos = fh;
+    while matches!(next, 0 | 43 | 44 | 51 | 59 | 60) {
+        let (Some(&n), Some(&len)) = (l3.get(pos), l3.get(pos + 1)) else {
+            return false;
+        };
+        if next == 59 {
+            return false;
+        }
+        let hdr = if next == 44 {
+            // A fragment header further on with an offset: the chain ends there.
+            if be16(l3, pos + 2).is_none_or(|fo| fo & 0xfff8 != 0) {
+                return false;
+            }
+            8
+        } else {
+            ext_len(next, len)
+        };
+        next = n;
+        pos += hdr;
+    }
+    let upper = match next {
+        6 => 20,
+        17 | 58 => 8,
+        _ => 1,
+    };
+    pos + upper > l3.len()
+}
+
 /// Whether `l3` is a fragment (cheap: IPv4 flags/offset; IPv6 next headers).
 pub fn is_fragment(l3: &[u8]) -> bool {
     match l3.first().map(|b| b >> 4) {
         Some(4) => be16(l3, 6).is_some_and(|f| f & 0x3fff != 0),
-        Some(6) => matches!(l3.get(6), Some(0 | 43 | 44 | 60)) && parse(l3).is_some(),
+        Some(6) => matches!(l3.get(6), Some(0 | 43 | 44 | 51 | 60)) && parse(l3).is_some(),
         _ => false,
     }
 }
@@ -141,6 +209,7 @@ fn parse(l3: &[u8]) -> Option<Frag<'_>> {
                 payload,
                 head: &l3[..ihl],
                 next: None,
+                truncated: false,
             })
         }
         6 => {
@@ -149,8 +218,8 @@ fn parse(l3: &[u8]) -> Option<Frag<'_>> {
             // Where the next-header byte that names the fragment header is.
             let mut next_at = 6;
             let mut pos = 40;
-            while matches!(next, 0 | 43 | 60) {
-                let len = (usize::from(*l3.get(pos + 1)?) + 1) * 8;
+            while matches!(next, 0 | 43 | 51 | 60) {
+                let len = ext_len(next, *l3.get(pos + 1)?);
                 next = l3[pos];
                 next_at = pos;
                 pos += len;
@@ -179,6 +248,7 @@ fn parse(l3: &[u8]) -> Option<Frag<'_>> {
                 payload: &l3[pos + 8..end],
                 head: &l3[..pos],
                 next: Some((next_at, l3[pos])),
+                truncated: offset == 0 && upper_truncated(&l3[..end], pos),
             })
         }
         _ => None,
@@ -210,20 +280,22 @@ impl Defrag {
         let Some(f) = parse(l3) else {
             return Fate::Whole;
         };
+        if f.truncated {
+            // nf_ct_frag6_gather passes it on untouched: conntrack reads what it can.
+            return Fate::Whole;
+        }
         self.expire(now);
         let end = f.offset + f.payload.len();
-        let head_len = if f.offset == 0 { f.head.len() } else { 0 };
-        if end + head_len > MAX_DATAGRAM
-            || (f.v6 && f.more && f.payload.len() % 8 != 0)
-            || (f.more && f.payload.is_empty())
-        {
-            self.kill(&f.key);
+        if f.v6 && end > MAX_DATAGRAM {
+            // "offset is too large": this fragment only.
+            return Fate::Dropped;
+        }
+        // inet_frag_find: no queue is found or made while the fragments held exceed the
+        // limit.
+        if self.bytes > HIGH_THRESH {
             return Fate::Dropped;
         }
         let cost = f.payload.len() + FRAG_OVERHEAD;
-        if self.bytes + cost > HIGH_THRESH {
-            return Fate::Dropped;
-        }
         // Completed queues leave their entry in `order` until it expires: drop such
         // entries when they outnumber the live queues, so the list stays as small.
         let live = self.queues.len();
@@ -232,68 +304,97 @@ impl Defrag {
             let queues = &self.queues;
             order.retain(|(since, key)| queues.get(key).is_some_and(|q| q.since == *since));
         }
+        let total = &mut self.bytes;
         let q = self.queues.entry(f.key).or_insert_with(|| {
             order.push_back((now, f.key));
+            *total += QUEUE_COST;
             Queue {
                 since: now,
                 head: None,
                 parts: Vec::new(),
-                total: None,
-                bytes: 0,
+                runs: Vec::new(),
+                len: 0,
+                last_in: false,
+                meat: 0,
+                bytes: QUEUE_COST,
                 v6: f.v6,
             }
         });
-        // The last fragment fixes the length; nothing may lie beyond it, nor may two
-        // last fragments disagree.
-        let bad_end = match (f.more, q.total) {
-            (false, Some(t)) => t != end,
-            (false, None) => q.parts.iter().any(|(o, p)| o + p.len() > end),
-            (true, Some(t)) => end > t,
-            (true, None) => false,
-        };
-        let mut dup = false;
-        let mut overlap = false;
-        for (o, p) in &q.parts {
-            let (a, b) = (*o, o + p.len());
-            if a == f.offset && b == end {
-                dup = true;
-            } else if f.offset < b && a < end {
-                overlap = true;
+        // ip_frag_queue / nf_ct_frag6_queue: the last fragment fixes the length; nothing
+        // may lie beyond it, nor may two last fragments disagree. IPv4 drops the queue for
+        // such a corruption or an empty fragment, IPv6 only the fragment (but keeps what it
+        // learnt of the length); a non-last IPv6 fragment not a multiple of 8 bytes kills
+        // the queue and goes on untouched (-EPROTO).
+        let bad_end = if f.more {
+            if f.v6 && end % 8 != 0 {
+                self.kill(&f.key);
+                return Fate::Whole;
             }
-        }
-        if bad_end || overlap {
-            self.kill(&f.key);
+            let bad = end > q.len && q.last_in;
+            if !bad {
+                q.len = q.len.max(end);
+            }
+            bad
+        } else {
+            let bad = end < q.len || (q.last_in && end != q.len);
+            if !bad {
+                q.last_in = true;
+                q.len = end;
+            }
+            bad
+        };
+        if bad_end || end == f.offset {
+            if !f.v6 {
+                self.kill(&f.key);
+            }
             return Fate::Dropped;
         }
-        if dup {
-            return Fate::Dropped;
-        }
-        if !f.more {
-            q.total = Some(end);
+        // inet_frag_queue_insert.
+        let runs = &mut q.runs;
+        match runs.last_mut() {
+            Some(last) if last.1 < end => {
+                if f.offset < last.1 {
+                    self.kill(&f.key);
+                    return Fate::Dropped;
+                }
+                if f.offset == last.1 {
+                    last.1 = end;
+                } else {
+                    runs.push((f.offset, end));
+                }
+            }
+            None => runs.push((f.offset, end)),
+            Some(_) => match runs.iter().find(|&&(a, b)| f.offset < b && a < end) {
+                Some(&(a, b)) => {
+                    if f.offset < a || end > b {
+                        self.kill(&f.key);
+                    }
+                    // A duplicate is dropped, its queue kept.
+                    return Fate::Dropped;
+                }
+                None => {
+                    let at = runs.partition_point(|&(a, _)| a < f.offset);
+                    runs.insert(at, (f.offset, end));
+                }
+            },
         }
         if f.offset == 0 {
             q.head = Some(f.head());
         }
         let at = q.parts.partition_point(|(o, _)| *o < f.offset);
         q.parts.insert(at, (f.offset, f.payload.to_vec()));
+        q.meat += f.payload.len();
         q.bytes += cost;
         self.bytes += cost;
-        // Complete: the last fragment came, the first one too, and no hole is left.
-        let Some(total) = q.total else {
+        // Complete: the first and last fragments came, and no hole is left.
+        let Some(head) = q.head.as_ref().filter(|_| q.last_in && q.meat == q.len) else {
             return Fate::Held;
         };
-        let mut covered = 0;
-        for (o, p) in &q.parts {
-            if *o != covered {
-                return Fate::Held;
-            }
-            covered += p.len();
-        }
-        let Some(head) = q.head.as_ref() else {
-            return Fate::Held;
-        };
-        if covered != total {
-            return Fate::Held;
+        // ip_frag_reasm's out_oversize / nf_ct_frag6_reasm's payload length check.
+        let fixed = if q.v6 { 40 } else { 0 };
+        if head.len() - fixed + q.len > MAX_DATAGRAM {
+            self.kill(&f.key);
+            return Fate::Dropped;
         }
         out.clear();
         out.extend_from_slice(head);
@@ -454,9 +555,9 @@ mod tests {
         assert_eq!(df.push(0, &frags[0], &mut out), Fate::Held);
         assert_eq!(df.push(1, &frags[1], &mut out), Fate::Held);
         assert_eq!(df.push(IPV4_TIMEOUT, &frags[2], &mut out), Fate::Held);
-        assert_eq!(df.bytes, frags[2].len() - 20 + FRAG_OVERHEAD);
+        assert_eq!(df.bytes, frags[2].len() - 20 + FRAG_OVERHEAD + QUEUE_COST);
         // ipfrag_high_thresh: first fragments of distinct datagrams (8 bytes of payload
-        // each) are held until 4 MiB are charged, then dropped.
+        // each) are held until more than 4 MiB are charged, then dropped.
         let mut df = Defrag::new();
         let mut first = frags[0].clone();
         first.truncate(28);
@@ -472,7 +573,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(held, HIGH_THRESH / (8 + FRAG_OVERHEAD));
+        assert_eq!(held, HIGH_THRESH / (8 + FRAG_OVERHEAD + QUEUE_COST) + 1);
         // Completed datagrams do not pile up in the expiry list.
         let mut df = Defrag::new();
         for id in 0..5000u16 {
@@ -488,20 +589,200 @@ mod tests {
             "{}",
             df.order[0].len()
         );
-        // A non-last IPv6 fragment must be a multiple of 8 bytes.
+        // A non-last IPv6 fragment must be a multiple of 8 bytes (else it goes on as it is).
         let (a, b) = (
             "2001:db8::1".parse().unwrap(),
             "2001:db8::2".parse().unwrap(),
         );
         let d6 = build::udp(a, b, 5000, 53, &[0x62; 3000]);
         let f6 = frag6(&d6, 1450);
-        assert_eq!(Defrag::new().push(1, &f6[0], &mut out), Fate::Dropped);
+        assert_eq!(Defrag::new().push(1, &f6[0], &mut out), Fate::Whole);
         // Atomic fragments and garbage are not fragments.
         let mut atomic = frag6(&d6, 4000).remove(0);
         assert!(!is_fragment(&atomic));
         atomic.truncate(43);
         assert!(!is_fragment(&atomic));
         assert_eq!(Defrag::new().push(1, &[0x45, 0, 0], &mut out), Fate::Whole);
+    }
+
+    /// An IPv4 fragment of `d`'s identification 0x1234: `payload` at `offset`, MF or not.
+    fn frag4_at(d: &[u8], offset: usize, payload: &[u8], more: bool) -> Vec<u8> {
+        let mut p = d[..20].to_vec();
+        p.extend_from_slice(payload);
+        let len = p.len() as u16;
+        let fo = (offset / 8) as u16 | if more { 0x2000 } else { 0 };
+        p[2..4].copy_from_slice(&len.to_be_bytes());
+        p[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
+        p[6..8].copy_from_slice(&fo.to_be_bytes());
+        p
+    }
+
+    /// An IPv6 fragment (identification 0xdeadbeef, next header `next`): `payload` at
+    /// `offset`, M or not.
+    fn frag6_at(next: u8, offset: usize, payload: &[u8], more: bool) -> Vec<u8> {
+        let (a, b) = (
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::2".parse().unwrap(),
+        );
+        let mut p = build::udp(a, b, 1, 2, b"")[..40].to_vec();
+        p[6] = 44;
+        let fo = offset as u16 | u16::from(more);
+        p.extend_from_slice(&[next, 0]);
+        p.extend_from_slice(&fo.to_be_bytes());
+        p.extend_from_slice(&0xdead_beefu32.to_be_bytes());
+        p.extend_from_slice(payload);
+        let len = (p.len() - 40) as u16;
+        p[4..6].copy_from_slice(&len.to_be_bytes());
+        p
+    }
+
+    #[test]
+    fn a_datagram_longer_than_65535_bytes_is_dropped_when_it_completes() {
+        // ip_frag_reasm's out_oversize: 20 header bytes + 65535 payload bytes.
+        let d = udp4();
+        let mut out = Vec::new();
+        let mut df = Defrag::new();
+        let big = vec![0u8; 65512];
+        assert_eq!(
+            df.push(1, &frag4_at(&d, 0, &big, true), &mut out),
+            Fate::Held
+        );
+        assert_eq!(
+            df.push(1, &frag4_at(&d, 65512, &[0; 16], true), &mut out),
+            Fate::Held
+        );
+        assert_eq!(
+            df.push(1, &frag4_at(&d, 65528, &[0; 7], false), &mut out),
+            Fate::Dropped
+        );
+        assert_eq!((df.queues.len(), df.bytes), (0, 0));
+        // IPv6: the payload length may reach 65535 (the fixed header is not in it), a
+        // fragment ending beyond is dropped alone (nf_ct_frag6_queue's "offset is too
+        // large"), its queue kept.
+        let mut df = Defrag::new();
+        let first = frag6_at(17, 0, &vec![0u8; 65480], true);
+        assert_eq!(df.push(1, &first, &mut out), Fate::Held);
+        assert_eq!(
+            df.push(1, &frag6_at(17, 65528, &[0; 8], false), &mut out),
+            Fate::Dropped
+        );
+        assert_eq!(df.queues.len(), 1);
+        assert_eq!(
+            df.push(1, &frag6_at(17, 65480, &[0; 55], false), &mut out),
+            Fate::Reassembled
+        );
+        assert_eq!((out.len(), &out[4..6]), (40 + 65535, &[0xff, 0xff][..]));
+    }
+
+    #[test]
+    fn a_fragment_inside_a_run_is_a_duplicate_and_one_across_two_runs_an_overlap() {
+        // inet_frag_queue_insert: fragments that came in order form one run; a fragment
+        // wholly inside a run is a duplicate (dropped, the queue kept).
+        let d = udp4();
+        let frags = frag4(&d, 1480);
+        let mut out = Vec::new();
+        let mut df = Defrag::new();
+        assert_eq!(df.push(1, &frags[0], &mut out), Fate::Held);
+        assert_eq!(df.push(1, &frags[1], &mut out), Fate::Held);
+        let inside = frag4_at(&d, 1472, &d[20 + 1472..20 + 1496], true);
+        assert_eq!(df.push(1, &inside, &mut out), Fate::Dropped);
+        assert_eq!(df.push(1, &frags[2], &mut out), Fate::Reassembled);
+        // Out of order, each fragment is a run of its own: the same fragment straddles
+        // two runs, an overlap that kills the queue.
+        let mut df = Defrag::new();
+        assert_eq!(df.push(1, &frags[1], &mut out), Fate::Held);
+        assert_eq!(df.push(1, &frags[0], &mut out), Fate::Held);
+        assert_eq!(df.push(1, &inside, &mut out), Fate::Dropped);
+        assert_eq!(df.push(1, &frags[2], &mut out), Fate::Held);
+    }
+
+    #[test]
+    fn ipv4_kills_the_queue_on_a_bad_end_or_empty_fragment_ipv6_drops_the_fragment_alone() {
+        let mut out = Vec::new();
+        // A last fragment ending before data already held, then an empty last fragment.
+        let d = udp4();
+        let frags = frag4(&d, 1480);
+        for bad in [
+            frag4_at(&d, 8, &[0; 8], false),
+            frag4_at(&d, 2960, &[], false),
+        ] {
+            let mut df = Defrag::new();
+            assert_eq!(df.push(1, &frags[0], &mut out), Fate::Held);
+            assert_eq!(df.push(1, &bad, &mut out), Fate::Dropped);
+            assert_eq!(df.queues.len(), 0);
+        }
+        let (a, b) = (
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::2".parse().unwrap(),
+        );
+        let d6 = build::udp(a, b, 5000, 53, &[0x62; 3000]);
+        let f6 = frag6(&d6, 1448);
+        for bad in [
+            frag6_at(17, 8, &[0; 8], false),
+            frag6_at(17, 1448, &[], true),
+        ] {
+            let mut df = Defrag::new();
+            assert_eq!(df.push(1, &f6[0], &mut out), Fate::Held);
+            assert_eq!(df.push(1, &bad, &mut out), Fate::Dropped);
+            assert_eq!(df.push(1, &f6[1], &mut out), Fate::Held);
+            assert_eq!(df.push(1, &f6[2], &mut out), Fate::Reassembled);
+            assert!(out == d6, "reassembled datagram differs");
+        }
+    }
+
+    #[test]
+    fn queues_that_hold_no_fragment_count_against_the_limit_too() {
+        // IPv6 keeps the queue of a dropped empty fragment (what it learnt of the length
+        // stays): each queue is charged its own size, as inet_frag_alloc charges qsize, so
+        // a stream of them cannot grow the table without bound.
+        let mut out = Vec::new();
+        let mut df = Defrag::new();
+        for id in 0..100_000u32 {
+            let mut p = frag6_at(17, 8, &[], true);
+            p[44..48].copy_from_slice(&id.to_be_bytes());
+            assert_eq!(df.push(1, &p, &mut out), Fate::Dropped);
+        }
+        assert_eq!(df.queues.len(), HIGH_THRESH / QUEUE_COST + 1);
+        assert_eq!(df.bytes, df.queues.len() * QUEUE_COST);
+    }
+
+    #[test]
+    fn ipv6_fragments_the_kernel_passes_on_untouched_are_tracked_as_they_are() {
+        let mut out = Vec::new();
+        // A first fragment without the whole TCP header (ipv6frag_thdr_truncated): not
+        // queued, conntrack sees it as it is.
+        let mut df = Defrag::new();
+        assert_eq!(
+            df.push(1, &frag6_at(6, 0, &[0; 16], true), &mut out),
+            Fate::Whole
+        );
+        assert_eq!(
+            df.push(1, &frag6_at(17, 0, &[0; 8], true), &mut out),
+            Fate::Held
+        );
+        // A non-last fragment not a multiple of 8 bytes (-EPROTO): its queue dies, the
+        // fragment goes on.
+        assert_eq!(
+            df.push(1, &frag6_at(17, 8, &[0; 12], true), &mut out),
+            Fate::Whole
+        );
+        assert_eq!(df.queues.len(), 0);
+        // An authentication header before the fragment header is unfragmentable.
+        let mut ah = frag6_at(17, 0, &[0; 8], true);
+        ah[6] = 51;
+        ah.splice(40..40, [44, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+        let len = (ah.len() - 40) as u16;
+        ah[4..6].copy_from_slice(&len.to_be_bytes());
+        assert!(is_fragment(&ah));
+        let mut df = Defrag::new();
+        assert_eq!(df.push(1, &ah, &mut out), Fate::Held);
+        let mut last = frag6_at(17, 8, &[7; 8], false);
+        last[6] = 51;
+        last.splice(40..40, [44, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+        last[4..6].copy_from_slice(&len.to_be_bytes());
+        assert_eq!(df.push(1, &last, &mut out), Fate::Reassembled);
+        assert_eq!(out.len(), 40 + 12 + 16);
+        assert_eq!((out[6], out[40], &out[4..6]), (51, 17, &[0, 28][..]));
     }
 
     proptest::proptest! {
@@ -522,7 +803,13 @@ mod tests {
                 if p.len() > 6 {
                     if v6 { p[6] = 44 } else { p[6] |= 0x20 }
                 }
-                let _ = df.push(now, &p, &mut out);
+                if df.push(now, &p, &mut out) == Fate::Reassembled {
+                    // A consistent IP packet of at most 65535 bytes of payload.
+                    let (at, fixed) = if v6 { (4, 40) } else { (2, 0) };
+                    let len = usize::from(u16::from_be_bytes([out[at], out[at + 1]]));
+                    proptest::prop_assert_eq!(len + fixed, out.len());
+                    proptest::prop_assert_eq!(out[0] >> 4, if v6 { 6 } else { 4 });
+                }
                 let held: usize = df.queues.values().map(|q| q.bytes).sum();
                 proptest::prop_assert_eq!(held, df.bytes);
             }
