@@ -23,7 +23,7 @@
 
 use super::copies::Copies;
 use super::defrag::{self, Defrag};
-use ctkit_capture::{Capture, CaptureError};
+use ctkit_capture::{Capture, CaptureError, Packet};
 use ctkit_engine::{Config, Tracker, Verdict};
 use std::io::Read;
 use std::ops::ControlFlow;
@@ -125,50 +125,103 @@ pub fn replay<R: Read>(
     mut each: impl FnMut(&mut Tracker, &Step<'_>) -> ControlFlow<()>,
 ) -> Result<Progress, CaptureError> {
     let mut prog = Progress::default();
-    let mut padded = Vec::new();
-    let mut defrag = Defrag::new();
-    let mut whole = Vec::new();
-    let mut copies = Copies::new();
-    while limit.is_none_or(|l| prog.packets < l) {
-        let Some(p) = cap.next_packet()? else { break };
+    let mut front = Front::new(t);
+    let mut buf = Vec::new();
+    let res = loop {
+        if limit.is_some_and(|l| prog.packets >= l) {
+            break Ok(prog);
+        }
+        let p = match cap.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break Ok(prog),
+            Err(e) => break Err(e),
+        };
         let now = p.ts_ns.max(prog.last_ns);
         prog.first_ns.get_or_insert(now);
         t.advance(now);
-        let l3 = if p.cut_len > 0 {
-            padded.clear();
-            padded.extend_from_slice(p.l3);
-            pad_cut(&mut padded, 0, p.cut_len);
-            &padded[..]
-        } else {
-            p.l3
-        };
-        let fate = if p.outgoing.is_some_and(|out| copies.is_copy(now, l3, out)) {
-            Fate::Copy
-        } else if defrag::is_fragment(l3) {
-            defrag.push(now, l3, &mut whole)
-        } else {
-            Fate::Whole
-        };
-        let (l3, verdict) = match fate {
-            Fate::Whole => (l3, t.process(now, zone, l3)),
-            Fate::Reassembled => (&whole[..], t.process(now, zone, &whole)),
-            Fate::Held | Fate::Dropped | Fate::Copy => (l3, HELD),
+        buf.clear();
+        let fate = front.take(now, &p, &mut buf);
+        let verdict = match fate {
+            Fate::Whole | Fate::Reassembled => {
+                front.verify_for(t, p.outgoing == Some(true));
+                t.process(now, zone, &buf)
+            }
+            Fate::Held | Fate::Dropped | Fate::Copy => HELD,
         };
         let step = Step {
             index: prog.packets,
             ts_ns: p.ts_ns,
             now,
-            l3,
+            l3: &buf,
             verdict,
             fate,
         };
         prog.packets += 1;
         prog.last_ns = now;
         if each(t, &step).is_break() {
-            break;
+            break Ok(prog);
+        }
+    };
+    front.verify_for(t, false);
+    res
+}
+
+/// What happens to a captured packet before conntrack sees it, shared by both loops: the
+/// bytes a short snap length cut off are restored as zeros, the second copy of a `tcpdump
+/// -i any` capture is recognised ([`Copies`]), fragments are reassembled ([`Defrag`]); and
+/// with `nf_conntrack_checksum=1`, checksums are verified only for what the capturing host
+/// received (the kernel verifies in PRE_ROUTING; a sent packet may carry the unfilled
+/// checksum of an offloading NIC).
+struct Front {
+    defrag: Defrag,
+    copies: Copies,
+    whole: Vec<u8>,
+    /// `nf_conntrack_checksum` is on.
+    verify: bool,
+}
+
+impl Front {
+    fn new(t: &Tracker) -> Front {
+        Front {
+            defrag: Defrag::new(),
+            copies: Copies::new(),
+            whole: Vec::new(),
+            verify: t.config().get("nf_conntrack_checksum").unwrap_or(0) != 0,
         }
     }
-    Ok(prog)
+
+    /// Appends `p`'s IP bytes to `buf` (padded when the snap length cut them), and says what
+    /// becomes of them; a fragment that completes its datagram is replaced in `buf` by the
+    /// whole datagram.
+    fn take(&mut self, now: u64, p: &Packet<'_>, buf: &mut Vec<u8>) -> Fate {
+        let start = buf.len();
+        buf.extend_from_slice(p.l3);
+        if p.cut_len > 0 {
+            pad_cut(buf, start, p.cut_len);
+        }
+        if p.outgoing
+            .is_some_and(|out| self.copies.is_copy(now, &buf[start..], out))
+        {
+            return Fate::Copy;
+        }
+        if !defrag::is_fragment(&buf[start..]) {
+            return Fate::Whole;
+        }
+        let fate = self.defrag.push(now, &buf[start..], &mut self.whole);
+        if fate == Fate::Reassembled {
+            buf.truncate(start);
+            buf.extend_from_slice(&self.whole);
+        }
+        fate
+    }
+
+    /// Sets the tracker's checksum verification for the packets that follow: off for
+    /// packets the capturing host `sent`, else as configured.
+    fn verify_for(&self, t: &mut Tracker, sent: bool) {
+        if self.verify {
+            t.verify_checksums(!sent);
+        }
+    }
 }
 
 /// Tracks every packet of `cap` in `zone` (at most `limit` packets) in batches, calling
@@ -188,13 +241,9 @@ pub fn replay_batched<R: Read>(
     // what the reassembly did, whether the capturing host sent it).
     let mut data: Vec<u8> = Vec::with_capacity(N * 1600);
     let mut meta: Vec<(u64, u64, usize, Fate, bool)> = Vec::with_capacity(N);
-    let mut defrag = Defrag::new();
-    let mut whole = Vec::new();
-    let mut copies = Copies::new();
-    // With nf_conntrack_checksum=1 the packets the capturing host sent are not verified
-    // (the kernel checks in PRE_ROUTING only): the batch is tracked in runs of one
-    // direction, verification off around the sent ones.
-    let verify = t.config().get("nf_conntrack_checksum").unwrap_or(0) != 0;
+    let mut front = Front::new(t);
+    // With nf_conntrack_checksum=1 the batch is tracked in runs of one direction,
+    // verification off around the packets the capturing host sent ([`Front`]).
     let mut sent = [false; N];
     let mut verdicts = [Verdict {
         info: ctkit_engine::CtInfo::Invalid,
@@ -218,23 +267,7 @@ pub fn replay_batched<R: Read>(
             };
             let now = p.ts_ns.max(last);
             last = now;
-            let start = data.len();
-            data.extend_from_slice(p.l3);
-            if p.cut_len > 0 {
-                pad_cut(&mut data, start, p.cut_len);
-            }
-            let mut fate = Fate::Whole;
-            if p.outgoing
-                .is_some_and(|out| copies.is_copy(now, &data[start..], out))
-            {
-                fate = Fate::Copy;
-            } else if defrag::is_fragment(&data[start..]) {
-                fate = defrag.push(now, &data[start..], &mut whole);
-                if fate == Fate::Reassembled {
-                    data.truncate(start);
-                    data.extend_from_slice(&whole);
-                }
-            }
+            let fate = front.take(now, &p, &mut data);
             meta.push((p.ts_ns, now, data.len(), fate, p.outgoing == Some(true)));
         }
         if meta.is_empty() {
@@ -255,7 +288,7 @@ pub fn replay_batched<R: Read>(
                 n += 1;
             }
         }
-        if verify && sent[..n].contains(&true) {
+        if front.verify && sent[..n].contains(&true) {
             let mut i = 0;
             while i < n {
                 let out = sent[i];
@@ -263,11 +296,11 @@ pub fn replay_batched<R: Read>(
                     .iter()
                     .position(|&o| o != out)
                     .map_or(n, |k| i + k);
-                t.verify_checksums(!out);
+                front.verify_for(t, out);
                 t.process_batch_at(zone, &pkts[i..j], &mut verdicts[i..j]);
                 i = j;
             }
-            t.verify_checksums(true);
+            front.verify_for(t, false);
         } else if n > 0 {
             t.process_batch_at(zone, &pkts[..n], &mut verdicts[..n]);
         }
@@ -463,6 +496,57 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, [(29, ctkit_engine::CtInfo::Invalid)]);
+    }
+
+    #[test]
+    fn both_loops_verify_checksums_only_of_packets_the_capture_host_received() {
+        // Linux cooked v2 frames: the host's query leaves with an unfilled (offloaded)
+        // checksum, the answer comes back right, a stranger's datagram comes in bad.
+        let sll2 = |l3: &[u8], outgoing: bool| {
+            let mut f = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1];
+            f.extend_from_slice(&[if outgoing { 4 } else { 0 }, 6, 2, 0, 0, 0, 0, 1, 0, 0]);
+            f.extend_from_slice(l3);
+            f
+        };
+        let bad = |mut p: Vec<u8>| {
+            p[26..28].copy_from_slice(&[0x12, 0x34]);
+            p
+        };
+        let (host, peer, other) = (
+            "192.0.2.1".parse().unwrap(),
+            "192.0.2.2".parse().unwrap(),
+            "192.0.2.3".parse().unwrap(),
+        );
+        let frames = [
+            sll2(&bad(build::udp(host, peer, 5000, 53, b"q")), true),
+            sll2(&build::udp(peer, host, 53, 5000, b"a"), false),
+            sll2(&bad(build::udp(other, host, 7, 9, b"x")), false),
+        ];
+        let mut f = Vec::new();
+        write::pcap_header(&mut f, 276, false, true, 65535);
+        for (i, fr) in frames.iter().enumerate() {
+            write::pcap_record(&mut f, 1_000_000_000_000 + i as u64, fr, false, true);
+        }
+        use ctkit_engine::CtInfo::{Established, Invalid, New};
+        for batched in [false, true] {
+            let mut cfg = Config::kernel_defaults();
+            cfg.set("nf_conntrack_checksum", "1").unwrap();
+            let mut t = Tracker::new(cfg, 3);
+            let mut cap = Capture::new(&f[..]).unwrap();
+            let mut seen = Vec::new();
+            let each = |_: &mut Tracker, s: &Step<'_>| {
+                seen.push(s.verdict.info);
+                ControlFlow::Continue(())
+            };
+            if batched {
+                replay_batched(&mut cap, &mut t, 0, None, each)
+            } else {
+                replay(&mut cap, &mut t, 0, None, each)
+            }
+            .unwrap();
+            assert_eq!(seen, [New, Established, Invalid], "batched: {batched}");
+            assert_eq!(t.stats().invalid, 1, "batched: {batched}");
+        }
     }
 
     fn run(batched: bool, limit: Option<u64>) -> (Progress, Vec<String>, Vec<String>) {
