@@ -88,3 +88,23 @@ fn put16(out: &mut Vec<u8>, v: u16, le: bool) {
 fn put32(out: &mut Vec<u8>, v: u32, le: bool) {
     out.extend_from_slice(&if le { v.to_le_bytes() } else { v.to_be_bytes() });
 }
+
+/// Appends a Linux cooked v2 frame (`LINKTYPE_LINUX_SLL2`, what `tcpdump -i any` writes)
+/// carrying IP packet `l3`, captured on interface `ifindex`: sent by the host
+/// (`PACKET_OUTGOING`) or received for it (`PACKET_HOST`). The protocol follows the IP
+/// version of `l3`; the link-layer address is a fixed 6-byte one.
+pub fn sll2_frame(out: &mut Vec<u8>, l3: &[u8], ifindex: u32, outgoing: bool) {
+    let proto: u16 = if l3.first().is_some_and(|b| b >> 4 == 6) {
+        0x86dd
+    } else {
+        0x0800
+    };
+    put16(out, proto, false);
+    put16(out, 0, false); // reserved
+    put32(out, ifindex, false);
+    put16(out, 1, false); // ARPHRD_ETHER
+    out.push(if outgoing { 4 } else { 0 });
+    out.push(6); // address length
+    out.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0, 0]);
+    out.extend_from_slice(l3);
+}

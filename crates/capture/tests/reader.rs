@@ -372,6 +372,30 @@ fn pcapng_epb_flags_say_whether_a_frame_was_sent_or_received() {
 }
 
 #[test]
+fn sll2_frames_written_for_tests_read_back_with_their_direction_and_packet() {
+    let v4 = [
+        0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
+    ];
+    let mut v6 = vec![0x60, 0, 0, 0, 0, 0, 59, 64];
+    v6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    v6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    let mut b = Vec::new();
+    write::pcap_header(&mut b, 276, false, true, 65535);
+    for (l3, out) in [(&v4[..], true), (&v6[..], false)] {
+        let mut f = Vec::new();
+        write::sll2_frame(&mut f, l3, 7, out);
+        assert_eq!(f.len(), 20 + l3.len());
+        write::pcap_record(&mut b, 1_000_000_000, &f, false, true);
+    }
+    let mut c = Capture::new(&b[..]).unwrap();
+    let mut got = Vec::new();
+    while let Some(p) = c.next_packet().unwrap() {
+        got.push((p.l3.to_vec(), p.outgoing));
+    }
+    assert_eq!(got, [(v4.to_vec(), Some(true)), (v6, Some(false))]);
+}
+
+#[test]
 fn pcapng_packets_on_an_unsupported_link_are_skipped_and_counted_unless_nothing_else_is() {
     // Interface 0: 802.11 (105, unsupported); interface 1: raw IP.
     let mut b = Vec::new();

@@ -442,13 +442,10 @@ fn pcapng_packets_on_an_unsupported_link_are_skipped_with_one_note_unless_none_i
     );
 }
 
-/// A Linux cooked v2 frame (`tcpdump -i any`): received (`PACKET_HOST`) or sent
-/// (`PACKET_OUTGOING`) on interface 2.
+/// A Linux cooked v2 frame (`tcpdump -i any`) on interface 2, sent or received.
 fn sll2(l3: &[u8], outgoing: bool) -> Vec<u8> {
-    let mut f = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2];
-    f.extend_from_slice(&[0, 1, if outgoing { 4 } else { 0 }, 6]);
-    f.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0, 0]);
-    f.extend_from_slice(l3);
+    let mut f = Vec::new();
+    write::sll2_frame(&mut f, l3, 2, outgoing);
     f
 }
 

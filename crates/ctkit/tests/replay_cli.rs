@@ -809,14 +809,10 @@ fn fragments_are_reassembled_before_tracking_as_nf_defrag_does() {
     );
 }
 
-/// A Linux cooked v2 frame (`tcpdump -i any`): received (`PACKET_HOST`) or sent
-/// (`PACKET_OUTGOING`) on interface `ifindex`.
+/// A Linux cooked v2 frame (`tcpdump -i any`) on interface `ifindex`, sent or received.
 fn sll2(l3: &[u8], ifindex: u32, outgoing: bool) -> Vec<u8> {
-    let mut f = vec![0x08, 0x00, 0, 0];
-    f.extend_from_slice(&ifindex.to_be_bytes());
-    f.extend_from_slice(&[0, 1, if outgoing { 4 } else { 0 }, 6]);
-    f.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0, 0]);
-    f.extend_from_slice(l3);
+    let mut f = Vec::new();
+    write::sll2_frame(&mut f, l3, ifindex, outgoing);
     f
 }
 

@@ -503,9 +503,8 @@ mod tests {
         // Linux cooked v2 frames: the host's query leaves with an unfilled (offloaded)
         // checksum, the answer comes back right, a stranger's datagram comes in bad.
         let sll2 = |l3: &[u8], outgoing: bool| {
-            let mut f = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1];
-            f.extend_from_slice(&[if outgoing { 4 } else { 0 }, 6, 2, 0, 0, 0, 0, 1, 0, 0]);
-            f.extend_from_slice(l3);
+            let mut f = Vec::new();
+            write::sll2_frame(&mut f, l3, 2, outgoing);
             f
         };
         let bad = |mut p: Vec<u8>| {
