@@ -38,20 +38,7 @@ fn handshake(i: u32, v6: bool) -> [Vec<u8>; 4] {
     };
     let sp = flow_ports(i);
     let t = |src, dst, sport, dport, seq, ack, flags| {
-        build::tcp(
-            src,
-            dst,
-            &Tcp {
-                sport,
-                dport,
-                seq,
-                ack,
-                flags,
-                win: 64240,
-                opts: &[],
-                payload: b"",
-            },
-        )
+        build::tcp(src, dst, &Tcp::bare(sport, dport, seq, ack, flags))
     };
     [
         t(c, s, sp, 443, 1000, 0, SYN),

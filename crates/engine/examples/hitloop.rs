@@ -15,20 +15,7 @@ fn main() {
         let cl = IpAddr::V4(Ipv4Addr::from(0xc000_0200 | (i & 0xff)));
         let sp = 1024 + (i >> 8) as u16;
         let p = |src, dst, sport, dport, seq, ack, flags| {
-            build::tcp(
-                src,
-                dst,
-                &Tcp {
-                    sport,
-                    dport,
-                    seq,
-                    ack,
-                    flags,
-                    win: 64240,
-                    opts: &[],
-                    payload: b"",
-                },
-            )
+            build::tcp(src, dst, &Tcp::bare(sport, dport, seq, ack, flags))
         };
         t.process(1, 0, &p(cl, s, sp, 443, 1000, 0, SYN));
         t.process(1, 0, &p(s, cl, 443, sp, 5000, 1001, SYN | ACK));

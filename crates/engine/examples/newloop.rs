@@ -11,20 +11,7 @@ fn main() {
     let syns: Vec<Vec<u8>> = (0..n)
         .map(|i| {
             let cl = IpAddr::V4(Ipv4Addr::from(0xc000_0200 | (i & 0xff)));
-            build::tcp(
-                cl,
-                s,
-                &Tcp {
-                    sport: 1024 + (i >> 8) as u16,
-                    dport: 443,
-                    seq: 1,
-                    ack: 0,
-                    flags: SYN,
-                    win: 64240,
-                    opts: &[],
-                    payload: b"",
-                },
-            )
+            build::tcp(cl, s, &Tcp::bare(1024 + (i >> 8) as u16, 443, 1, 0, SYN))
         })
         .collect();
     for _ in 0..3 {

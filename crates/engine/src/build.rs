@@ -129,6 +129,23 @@ pub struct Tcp<'a> {
     pub payload: &'a [u8],
 }
 
+impl Tcp<'static> {
+    /// A segment with no options and no payload, window 64240 (a Linux client's first
+    /// window): what the tests and benches send when only ports, numbers and flags matter.
+    pub fn bare(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8) -> Tcp<'static> {
+        Tcp {
+            sport,
+            dport,
+            seq,
+            ack,
+            flags,
+            win: 64240,
+            opts: &[],
+            payload: b"",
+        }
+    }
+}
+
 /// A TCP packet over IPv4/IPv6.
 pub fn tcp(src: IpAddr, dst: IpAddr, t: &Tcp<'_>) -> Vec<u8> {
     let olen = t.opts.len().div_ceil(4) * 4;

@@ -12,20 +12,7 @@ use std::net::IpAddr;
 const SEC: u64 = 1_000_000_000;
 
 fn tcp(src: IpAddr, dst: IpAddr, sport: u16, dport: u16, seq: u32, ack: u32, flags: u8) -> Vec<u8> {
-    build::tcp(
-        src,
-        dst,
-        &Tcp {
-            sport,
-            dport,
-            seq,
-            ack,
-            flags,
-            win: 64240,
-            opts: &[],
-            payload: b"",
-        },
-    )
+    build::tcp(src, dst, &Tcp::bare(sport, dport, seq, ack, flags))
 }
 
 /// Packets of `n` flows, stage by stage (so one batch holds many flows' packets of one
